@@ -1,0 +1,217 @@
+"""kube-controller-manager's endpoint controllers as SimPy workers.
+
+The reconcile rules are pure functions in simk8s.controller.{endpoints,endpointslice,mirroring};
+this module adds what makes them behave in time: the work queue (batch period, dedupe,
+backoff), N concurrent workers, and the controller's client QPS/burst limit on writes.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from simk8s.api import objects as api
+from simk8s.cluster.apiserver import WriteRejected
+from simk8s.cluster.workqueue import WorkQueue
+from simk8s.controller import endpoints as ep_rules
+from simk8s.controller import endpointslice as eps_rules
+from simk8s.controller import mirroring as mirror_rules
+from simk8s.controller.workqueue import TokenBucket, endpoints_backoff, endpointslice_backoff
+from simk8s.rng import component_rng
+
+if TYPE_CHECKING:
+    from simk8s.cluster.pods import PodState
+    from simk8s.cluster.world import World
+
+_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # apiserver generateName suffix alphabet
+
+
+def _projection(pod: PodState) -> tuple:
+    """The pod fields whose change makes endpoint controllers resync (podEndpointsChanged, §1.1)."""
+    return (pod.ip, pod.ready, pod.terminating, pod.gone == math.inf, pod.created)
+
+
+class _EndpointControllerBase:
+    kind = ""
+    name = ""
+
+    def __init__(self, world: World, *, workers: int, batch_period: float, backoff):
+        self.world = world
+        self.env = world.env
+        self.queue = WorkQueue(self.env, backoff)
+        self.batch_period = batch_period
+        kcm = world.sc.cluster.controller_manager
+        self.client = TokenBucket(kcm.kube_api_qps, kcm.kube_api_burst)
+        self.syncs = 0
+        self._last_projection: dict[int, tuple] = {}
+        world.pod_listeners.append(self.on_pod)
+        for _ in range(workers):
+            self.env.process(self._worker())
+
+    def on_pod(self, pod: PodState) -> None:
+        proj = _projection(pod)
+        if self._last_projection.get(pod.id) == proj:
+            return
+        self._last_projection[pod.id] = proj
+        for key in self.world.pod_services[pod.id]:
+            self.queue.add_after(key, self.batch_period)
+
+    def current_pods(self, key: tuple[str, str]) -> list[api.Pod]:
+        now = self.env.now
+        pods = self.world.pods
+        return [pods[i].snapshot() for i in sorted(self.world.service_pods[key]) if pods[i].created <= now]
+
+    def _worker(self):
+        while True:
+            key = yield from self.queue.get()
+            self.syncs += 1
+            try:
+                ok = yield from self.sync(key)
+            finally:
+                self.queue.done(key)
+            if ok:
+                self.queue.forget(key)
+            else:
+                self.queue.add_rate_limited(key)
+
+    def _write(self, kind: str, op: str, obj: Any, service: str, trigger_time: float):
+        """Wait for the client rate limiter, then write. Returns False when the apiserver refused."""
+        start = self.client.reserve(self.env.now)
+        if start > self.env.now:
+            yield self.env.timeout(start - self.env.now)
+        try:
+            yield from self.world.apiserver.write(
+                kind, op, obj, writer=self.name, service=service, trigger_time=trigger_time
+            )
+        except WriteRejected:
+            return False
+        return True
+
+
+class EndpointsController(_EndpointControllerBase):
+    """pkg/controller/endpoint (§1)."""
+
+    kind = "Endpoints"
+    name = "endpoint-controller"
+
+    def __init__(self, world: World):
+        kcm = world.sc.cluster.controller_manager
+        super().__init__(
+            world,
+            workers=kcm.concurrent_endpoint_syncs,
+            batch_period=kcm.endpoint_updates_batch_period,
+            backoff=endpoints_backoff,
+        )
+        self.trackers: dict[tuple[str, str], ep_rules.TriggerTimeTracker] = {}
+
+    def initial(self) -> None:
+        for key, svc in self.world.services.items():
+            result = self._compute(key, svc)
+            if result is not None and result.obj is not None:
+                self.world.apiserver.seed("Endpoints", result.obj)
+
+    def _compute(self, key, svc: api.Service):
+        if svc.selector is None or svc.type == "ExternalName":
+            return None  # user-managed Endpoints / nothing to do (§1.7)
+        pods = self.current_pods(key)
+        tracker = self.trackers.setdefault(key, ep_rules.TriggerTimeTracker())
+        trigger = tracker.compute(svc, pods)
+        existing = self.world.apiserver.get("Endpoints", svc.namespace, svc.name)
+        return ep_rules.sync_endpoints(svc, pods, existing, trigger_time=trigger)
+
+    def sync(self, key):
+        svc = self.world.services.get(key)
+        if svc is None:
+            return True
+        result = self._compute(key, svc)
+        if result is None or result.action == "none":
+            return True
+        trigger = _trigger_of(result.obj)
+        ok = yield from self._write("Endpoints", result.action, result.obj, svc.name, trigger)
+        return ok
+
+
+class EndpointSliceController(_EndpointControllerBase):
+    """pkg/controller/endpointslice (§2)."""
+
+    kind = "EndpointSlice"
+    name = "endpointslice-controller"
+
+    def __init__(self, world: World):
+        kcm = world.sc.cluster.controller_manager
+        super().__init__(
+            world,
+            workers=kcm.concurrent_service_endpoint_syncs,
+            batch_period=kcm.endpoint_slice_updates_batch_period,
+            backoff=endpointslice_backoff,
+        )
+        self.max_per_slice = kcm.max_endpoints_per_slice
+        self.rng = component_rng(world.seed, "apiserver/generateName/endpointslices")
+        self.trackers: dict[tuple[str, str], ep_rules.TriggerTimeTracker] = {}
+        self.slices: dict[tuple[str, str], dict[str, api.EndpointSlice]] = {k: {} for k in world.services}
+        self.node_zones = {name: world.nodes.zone_of(i) for i, name in enumerate(world.nodes.names)}
+
+    def name_for(self, prefix: str) -> str:
+        return prefix + "".join(self.rng.choice(list(_NAME_ALPHABET), 5))
+
+    def _plan(self, key, svc: api.Service):
+        pods = self.current_pods(key)
+        tracker = self.trackers.setdefault(key, ep_rules.TriggerTimeTracker())
+        trigger = tracker.compute(svc, pods)
+        existing = list(self.slices[key].values())
+        return eps_rules.reconcile(
+            svc,
+            pods,
+            existing,
+            max_endpoints_per_slice=self.max_per_slice,
+            nodes=self.node_zones,
+            trigger_time=trigger,
+            name_for=self.name_for,
+        )
+
+    def initial(self) -> None:
+        for key, svc in self.world.services.items():
+            if svc.type == "ExternalName":
+                continue
+            if svc.selector is None:
+                self._initial_mirror(key, svc)
+                continue
+            plan = self._plan(key, svc)
+            for s in plan.creates + plan.updates:
+                self.slices[key][s.name] = s
+                self.world.apiserver.seed("EndpointSlice", s)
+
+    def _initial_mirror(self, key, svc: api.Service) -> None:
+        """EndpointSliceMirroring (§3): user-written Endpoints of selector-less Services."""
+        user_ep = self.world.apiserver.get("Endpoints", svc.namespace, svc.name)
+        if user_ep is None:
+            return
+        plan = mirror_rules.mirror(user_ep, svc, [], name_for=self.name_for)
+        for s in plan.creates + plan.updates:
+            self.slices[key][s.name] = s
+            self.world.apiserver.seed("EndpointSlice", s)
+
+    def sync(self, key):
+        svc = self.world.services.get(key)
+        if svc is None or svc.selector is None or svc.type == "ExternalName":
+            return True
+        plan = self._plan(key, svc)
+        ok = True
+        for op, objs in (("create", plan.creates), ("update", plan.updates), ("delete", plan.deletes)):
+            for s in objs:
+                written = yield from self._write("EndpointSlice", op, s, svc.name, _trigger_of(s))
+                if not written:
+                    ok = False
+                    continue
+                if op == "delete":
+                    self.slices[key].pop(s.name, None)
+                else:
+                    self.slices[key][s.name] = s
+        return ok and not plan.error
+
+
+def _trigger_of(obj: Any) -> float:
+    for k, v in obj.annotations:
+        if k == api.ANNOTATION_TRIGGER_TIME:
+            return ep_rules.parse_trigger_time(v)
+    return math.nan

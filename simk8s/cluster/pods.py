@@ -1,0 +1,88 @@
+"""Pod state as the cluster simulation tracks it, and its lifecycle record."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from simk8s.api import objects as api
+
+INF = math.inf
+
+
+@dataclass(slots=True)
+class PodState:
+    """One pod's mutable state. `snapshot()` gives the frozen API view controllers read."""
+
+    id: int
+    name: str
+    namespace: str
+    uid: str
+    workload: str
+    revision: int  # Deployment template revision (1 = initial, +1 per rollout)
+    labels: tuple[tuple[str, str], ...]
+    container_ports: tuple[api.ContainerPort, ...]
+    created: float
+    node: int = -1
+    node_name: str = ""
+    ip: str = ""
+    phase: str = api.PENDING
+    scheduled: float = INF
+    started: float = INF
+    ready: bool = False
+    ready_since: float = INF  # Ready condition lastTransitionTime when True
+    ready_transition: float | None = None  # last Ready transition (either way)
+    first_ready: float = INF
+    available_since: float = INF
+    deletion: float = INF  # deletionTimestamp
+    serving_from: float = INF  # the app accepts connections
+    serving_until: float = INF  # the app stops accepting (SIGTERM + shutdownDelay, node loss)
+    gone: float = INF  # removed from the apiserver
+    deleted_reason: str = ""
+    _snapshot: api.Pod | None = field(default=None, repr=False)
+
+    @property
+    def terminating(self) -> bool:
+        return self.deletion != INF
+
+    @property
+    def active(self) -> bool:
+        """Counted by its ReplicaSet: not terminating and not gone (controller.IsPodActive)."""
+        return self.deletion == INF and self.gone == INF
+
+    def touch(self) -> None:
+        self._snapshot = None
+
+    def snapshot(self) -> api.Pod:
+        if self._snapshot is None:
+            self._snapshot = api.Pod(
+                name=self.name,
+                namespace=self.namespace,
+                uid=self.uid,
+                labels=self.labels,
+                node_name=self.node_name,
+                pod_ips=(self.ip,) if self.ip else (),
+                phase=self.phase,
+                ready=self.ready,
+                terminating=self.terminating,
+                ready_transition_time=self.ready_transition,
+                container_ports=self.container_ports,
+            )
+        return self._snapshot
+
+    def lifecycle_row(self) -> dict:
+        return {
+            "pod": self.name,
+            "workload": self.workload,
+            "revision": self.revision,
+            "node": self.node_name,
+            "ip": self.ip,
+            "created_s": self.created,
+            "scheduled_s": self.scheduled,
+            "started_s": self.started,
+            "first_ready_s": self.first_ready,
+            "deletion_s": self.deletion,
+            "serving_until_s": self.serving_until,
+            "gone_s": self.gone,
+            "deleted_reason": self.deleted_reason,
+        }

@@ -1,0 +1,88 @@
+"""Service objects from the scenario: ClusterIP and NodePort allocation (the apiserver's allocators)."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from collections.abc import Iterable
+from typing import Any
+
+from simk8s.api import objects as api
+
+NODE_PORT_RANGE = (30000, 32767)
+
+
+def stable_uid(*parts: str) -> str:
+    """A deterministic UUID-shaped uid (36 chars, like the apiserver's)."""
+    h = hashlib.sha256("/".join(parts).encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def build_services(specs: Iterable[Any], service_cidr: str) -> list[api.Service]:
+    """Turn scenario service specs into API Services, allocating ClusterIPs and NodePorts.
+
+    ClusterIPs: the first address of the range goes to the `kubernetes` Service (as in real
+    clusters), the rest in order. NodePorts not given are taken from 30000-32767 in order,
+    skipping ports any Service asked for explicitly (collisions are rejected by validation).
+    """
+    specs = list(specs)
+    net = ipaddress.ip_network(str(service_cidr))
+    next_ip = 10  # .1 is `kubernetes`, .10 by convention kube-dns; user Services after it
+    taken_ports = {p.node_port for s in specs for p in (s.ports or []) if getattr(p, "node_port", None)}
+    next_port = NODE_PORT_RANGE[0]
+    services = []
+    for s in specs:
+        cluster_ip: str | None
+        if s.type == "ExternalName":
+            cluster_ip = None
+        elif s.cluster_ip in ("None",):
+            cluster_ip = "None"
+        elif s.cluster_ip:
+            cluster_ip = s.cluster_ip
+        else:
+            next_ip += 1
+            cluster_ip = str(net.network_address + next_ip)
+        ports = []
+        for p in s.ports or []:
+            node_port = getattr(p, "node_port", None)
+            if s.type in ("NodePort", "LoadBalancer") and not node_port:
+                while next_port in taken_ports:
+                    next_port += 1
+                node_port = next_port
+                taken_ports.add(node_port)
+            ports.append(
+                api.ServicePort(
+                    port=p.port,
+                    name=p.name or "",
+                    protocol=p.protocol,
+                    target_port=p.target_port,
+                    node_port=node_port if s.type in ("NodePort", "LoadBalancer") else None,
+                )
+            )
+        lb_ips: tuple[str, ...] = ()
+        if s.type == "LoadBalancer":
+            lb_ips = (s.load_balancer_ip or f"203.0.113.{len(services) % 250 + 1}",)
+        services.append(
+            api.Service(
+                name=s.name,
+                namespace=s.namespace,
+                uid=stable_uid("Service", s.namespace, s.name),
+                labels=tuple(sorted((s.labels or {}).items())),
+                annotations=tuple(sorted((s.annotations or {}).items())),
+                selector=None if s.selector is None else tuple(sorted(s.selector.items())),
+                ports=tuple(ports),
+                type=s.type,
+                cluster_ip=cluster_ip,
+                publish_not_ready_addresses=s.publish_not_ready_addresses,
+                session_affinity=s.session_affinity,
+                session_affinity_timeout_s=int(s.session_affinity_timeout),
+                internal_traffic_policy=s.internal_traffic_policy,
+                external_traffic_policy=s.external_traffic_policy,
+                external_ips=tuple(s.external_ips or ()),
+                load_balancer_ips=lb_ips,
+                load_balancer_source_ranges=tuple(s.load_balancer_source_ranges or ()),
+                external_name=s.external_name,
+                traffic_distribution=s.traffic_distribution,
+            )
+        )
+    return services

@@ -1,0 +1,151 @@
+"""Deployments and their ReplicaSets in the SimPy world (pkg/controller/deployment, replicaset).
+
+The rules themselves are pure functions in simk8s.controller.deployment; this module keeps
+the counts, reacts to pod changes and issues pod creates/deletes through the controller
+manager's client rate limit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from simk8s.controller import deployment as rules
+
+if TYPE_CHECKING:
+    from simk8s.cluster.world import World
+
+BURST_REPLICAS = 500  # replicaset controller: at most this many creates/deletes per sync
+
+
+@dataclass
+class ReplicaSet:
+    revision: int
+    replicas: int = 0
+    pods: set[int] = field(default_factory=set)
+
+
+@dataclass
+class RolloutRecord:
+    """One rollout or scale of a Deployment, for the summary and the rollouts table."""
+
+    workload: str
+    kind: str  # rollout | scale
+    start: float
+    to_revision: int
+    replicas: int
+    end: float = math.inf
+    max_pods: int = 0  # most non-terminating pods at once
+    min_available: int = 1 << 30  # fewest available pods at once
+
+
+class Deployment:
+    def __init__(self, world: World, spec: Any):
+        self.world = world
+        self.spec = spec
+        self.name = spec.name
+        self.namespace = spec.namespace
+        self.desired = spec.replicas
+        self.revision = 1
+        self.sets: dict[int, ReplicaSet] = {1: ReplicaSet(1, spec.replicas)}
+        self._sync_pending = False
+        self.rollouts: list[RolloutRecord] = []
+        self.history: list[tuple[float, int, int, int]] = []  # (t, active pods, available, terminating)
+        self.service_keys: tuple[tuple[str, str], ...] = ()  # Services selecting this Deployment's pods
+
+    # -- events ----------------------------------------------------------------------------
+    def rollout(self) -> None:
+        self.revision += 1
+        self.sets[self.revision] = ReplicaSet(self.revision, 0)
+        self.rollouts.append(RolloutRecord(self.name, "rollout", self.world.env.now, self.revision, self.desired))
+        self.request_sync()
+
+    def scale(self, replicas: int) -> None:
+        self.desired = replicas
+        self.rollouts.append(RolloutRecord(self.name, "scale", self.world.env.now, self.revision, replicas))
+        self.request_sync()
+
+    def request_sync(self) -> None:
+        if not self._sync_pending:
+            self._sync_pending = True
+            self.world.timers.at(self.world.env.now, self._sync)
+
+    # -- the controller --------------------------------------------------------------------
+    def counts(self, rs: ReplicaSet) -> rules.ReplicaSetCounts:
+        now = self.world.env.now
+        pods = self.world.pods
+        available = sum(1 for p in rs.pods if pods[p].active and pods[p].available_since <= now)
+        return rules.ReplicaSetCounts(rs.revision, rs.replicas, available)
+
+    def _sync(self) -> None:
+        self._sync_pending = False
+        new = self.sets[self.revision]
+        old = [rs for rev, rs in sorted(self.sets.items()) if rev != self.revision]
+        strategy = self.spec.strategy
+        if strategy.type == "Recreate":
+            for rs in old:
+                rs.replicas = 0
+            old_left = any(self._has_pods(rs) for rs in old)
+            new.replicas = 0 if old_left else self.desired
+        else:
+            surge, unavailable = rules.resolve_fenceposts(strategy.max_surge, strategy.max_unavailable, self.desired)
+            new_counts = self.counts(new)
+            if new.replicas > self.desired:
+                new.replicas = self.desired
+            else:
+                all_counts = [self.counts(rs) for rs in self.sets.values()]
+                new.replicas = rules.new_rs_replicas(self.desired, all_counts, new_counts, surge)
+            new_counts = self.counts(new)
+            scaled = rules.scale_down_old(self.desired, [self.counts(rs) for rs in old], new_counts, unavailable)
+            for rs in old:
+                rs.replicas = scaled[rs.revision]
+        for rs in self.sets.values():
+            self._manage_replicas(rs)
+        self._observe()
+
+    def _has_pods(self, rs: ReplicaSet) -> bool:
+        pods = self.world.pods
+        return any(pods[p].gone == math.inf for p in rs.pods)
+
+    def _manage_replicas(self, rs: ReplicaSet) -> None:
+        """replica_set.go manageReplicas: create or delete the difference, ≤ burstReplicas per sync."""
+        pods = self.world.pods
+        active = [p for p in rs.pods if pods[p].active]
+        diff = len(active) - rs.replicas
+        if diff < 0:
+            # Simplification: no slow-start batches (1, 2, 4, …); creates only wait for the client QPS.
+            for _ in range(min(-diff, BURST_REPLICAS)):
+                rs.pods.add(self.world.create_pod(self, rs.revision))
+        elif diff > 0:
+            ranked = sorted(active, key=lambda i: self.world.deletion_rank(pods[i]))
+            for pod_id in ranked[: min(diff, BURST_REPLICAS)]:
+                self.world.delete_pod(pods[pod_id], reason="scale-down", via_client=True)
+
+    def _observe(self) -> None:
+        now = self.world.env.now
+        pods = self.world.pods
+        active = available = terminating = 0
+        for rs in self.sets.values():
+            for p in rs.pods:
+                pod = pods[p]
+                if pod.active:
+                    active += 1
+                    if pod.available_since <= now:
+                        available += 1
+                elif pod.gone == math.inf:
+                    terminating += 1
+        self.history.append((now, active, available, terminating))
+        for r in self.rollouts:
+            if r.end != math.inf:
+                continue
+            r.max_pods = max(r.max_pods, active)
+            r.min_available = min(r.min_available, available)
+            new = self.sets[r.to_revision]
+            new_available = self.counts(new).available
+            old_active = sum(
+                1 for rev, rs in self.sets.items() if rev != r.to_revision for p in rs.pods if pods[p].active
+            )
+            # DeploymentComplete: updated == available == total == desired.
+            if new.replicas == self.desired and new_available == self.desired and old_active == 0 and active == self.desired:
+                r.end = now

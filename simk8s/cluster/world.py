@@ -1,0 +1,382 @@
+"""The SimPy world: nodes, scheduler, kubelets, Deployments, the apiserver and the controllers.
+
+Per-pod lifecycle transitions are timer callbacks (grouped per instant), not processes.
+Readiness comes from the probe schedule (kubelet prober worker ticks), not probe by probe.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import simpy
+
+from simk8s.api import objects as api
+from simk8s.cluster.apiserver import APIServer
+from simk8s.cluster.nodes import NodeTable, PodIPAllocator
+from simk8s.cluster.pods import INF, PodState
+from simk8s.cluster.services import build_services, stable_uid
+from simk8s.cluster.timers import Timers
+from simk8s.cluster.workloads import Deployment
+from simk8s.controller import deployment as deploy_rules
+from simk8s.controller.workqueue import TokenBucket
+from simk8s.rng import component_rng
+
+# Kubelet: time from container exit until the pod object is removed (status sync + delete call).
+KUBELET_DELETE_DELAY = 1.0
+# Node lifecycle controller: NotReady after node-monitor-grace-period, eviction after the
+# default not-ready toleration (300 s, taint-based eviction).
+NODE_MONITOR_GRACE = 40.0
+NODE_EVICTION_TIMEOUT = 300.0
+# Approximate stored (protobuf) size of a Pod object; Pods are counted, not fanned out.
+POD_PROTO_BYTES = 2600
+_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the apiserver's generateName alphabet
+
+
+class World:
+    def __init__(self, scenario: Any):
+        self.sc = scenario
+        cl = scenario.cluster
+        self.env = simpy.Environment()
+        self.timers = Timers(self.env)
+        self.seed = scenario.seed
+        self.nodes = NodeTable.build(cl.nodes, list(cl.zones), cl.node_name_prefix, cl.cluster_cidr, cl.node_cidr_mask_size)
+        self.ipam = PodIPAllocator(self.nodes)
+        self.apiserver = APIServer(
+            self.env,
+            write_latency=cl.apiserver.write_latency,
+            max_request_bytes=cl.etcd.max_request_bytes,
+            max_request_body_bytes=cl.apiserver.max_request_body_bytes,
+        )
+        self.rng_names = component_rng(self.seed, "apiserver/generateName")
+        self.rng_sched = component_rng(self.seed, "kube-scheduler")
+        self.rng_kubelet = component_rng(self.seed, "kubelet")
+        self.pods: list[PodState] = []
+        self.pod_services: list[tuple[tuple[str, str], ...]] = []  # Services selecting each pod
+        self.pods_on_node: list[set[int]] = [set() for _ in range(len(self.nodes))]
+        self.node_pod_count = np.zeros(len(self.nodes), dtype=np.int32)
+        self.pod_listeners: list[Callable[[PodState], None]] = []
+        self.service_listeners: list[Callable[[api.Service], None]] = []
+
+        self.services: dict[tuple[str, str], api.Service] = {}
+        for svc in build_services(scenario.services, cl.service_cidr):
+            self.services[(svc.namespace, svc.name)] = svc
+            self.apiserver.seed("Service", svc)
+        self.service_pods: dict[tuple[str, str], set[int]] = {k: set() for k in self.services}
+
+        self.deployments: dict[str, Deployment] = {}
+        self.workload_by_name: dict[str, Deployment] = {}
+        for w in scenario.workloads:
+            d = Deployment(self, w)
+            template = api.Pod(name="", namespace=w.namespace, labels=tuple(sorted(w.labels.items())))
+            # (the Deployment's own selector is w.match_labels; its ReplicaSets own exactly its pods)
+            # Pod labels never change here, so Service membership is fixed per Deployment.
+            d.service_keys = tuple(k for k, svc in self.services.items() if svc.namespace == w.namespace and svc.selects(template))
+            self.deployments[f"{w.namespace}/{w.name}"] = d
+            self.workload_by_name[w.name] = d
+            self.workload_by_name[f"{w.namespace}/{w.name}"] = d
+
+        kcm = cl.controller_manager
+        self.rs_client = TokenBucket(kcm.kube_api_qps, kcm.kube_api_burst)
+        self.scheduler_bucket = TokenBucket(cl.scheduler.throughput, max(1, int(cl.scheduler.throughput)))
+        self.node_events: list[dict] = []
+
+    # -- pods --------------------------------------------------------------------------------
+    def _pod_name(self, d: Deployment, revision: int) -> str:
+        # <deployment>-<pod-template-hash (10)>-<5 random>, as the ReplicaSet controller names pods.
+        template_hash = stable_uid(d.name, str(revision)).replace("-", "")
+        template_hash = "".join(_NAME_ALPHABET[int(c, 16) % len(_NAME_ALPHABET)] for c in template_hash[:10])
+        suffix = "".join(self.rng_names.choice(list(_NAME_ALPHABET), 5))
+        return f"{d.name}-{template_hash}-{suffix}"
+
+    def create_pod(self, d: Deployment, revision: int, *, at: float | None = None, via_client: bool = True) -> int:
+        now = self.env.now
+        if at is not None:
+            when = at
+        elif via_client:
+            when = self.rs_client.reserve(now)
+        else:
+            when = now
+        spec = d.spec
+        labels = dict(spec.labels)
+        labels["pod-template-hash"] = str(revision)
+        name = self._pod_name(d, revision)
+        pod = PodState(
+            id=len(self.pods),
+            name=name,
+            namespace=d.namespace,
+            uid=stable_uid("Pod", d.namespace, name, str(len(self.pods))),
+            workload=d.name,
+            revision=revision,
+            labels=tuple(sorted(labels.items())),
+            container_ports=tuple(
+                api.ContainerPort(container_port=p.container_port, name=p.name or "", protocol=p.protocol)
+                for p in spec.container_ports
+            ),
+            created=when,
+        )
+        self.pods.append(pod)
+        self.pod_services.append(d.service_keys)
+        for key in d.service_keys:
+            self.service_pods[key].add(pod.id)
+        if at is None:
+            self.timers.at(when, self._pod_created, pod)
+        return pod.id
+
+    def _pod_created(self, pod: PodState) -> None:
+        self.apiserver.pod_write("create", POD_PROTO_BYTES)
+        self._notify(pod)
+        if pod.terminating:
+            return
+        self.timers.at(self.scheduler_bucket.reserve(self.env.now), self._schedule, pod)
+
+    def _schedule(self, pod: PodState) -> None:
+        """kube-scheduler: spread over zones, then least-loaded node, random among equals."""
+        if pod.terminating:
+            return
+        ok = self.nodes.schedulable & self.nodes.alive & (self.node_pod_count < self.sc.cluster.max_pods_per_node)
+        if not ok.any():
+            self.timers.after(1.0, self._schedule, pod)  # unschedulable: retried from the backoff queue
+            return
+        d = self.workload_by_name[pod.workload]
+        zone_load = np.zeros(len(self.nodes.zone_names))
+        for rs in d.sets.values():
+            for p in rs.pods:
+                q = self.pods[p]
+                if q.node >= 0 and q.active:
+                    zone_load[self.nodes.zone[q.node]] += 1
+        zones_ok = np.unique(self.nodes.zone[ok])
+        zone = zones_ok[np.argmin(zone_load[zones_ok])]
+        cand = ok & (self.nodes.zone == zone)
+        counts = np.where(cand, self.node_pod_count, np.iinfo(np.int32).max)
+        best = np.flatnonzero(counts == counts.min())
+        node = int(best[self.rng_sched.integers(len(best))])
+        now = self.env.now
+        pod.node, pod.node_name, pod.scheduled = node, self.nodes.names[node], now
+        self.node_pod_count[node] += 1
+        self.pods_on_node[node].add(pod.id)
+        self.apiserver.pod_write("bind", POD_PROTO_BYTES)
+        pod.touch()
+        self._notify(pod)
+        self._kubelet_start(pod, worker_start=now)
+
+    def _start_latency(self) -> float:
+        lat = self.sc.cluster.kubelet.pod_start_latency
+        # lognormal with the given median and p99: sigma = ln(p99/median) / z(0.99)
+        sigma = math.log(max(lat.p99, lat.median * 1.0001) / lat.median) / 2.3263478740408408
+        return float(lat.median * math.exp(sigma * self.rng_kubelet.standard_normal()))
+
+    def _kubelet_start(self, pod: PodState, worker_start: float) -> None:
+        started = worker_start + self._start_latency()
+        self.timers.at(started, self._container_started, pod, worker_start)
+
+    def probe_tick_at_or_after(self, pod: PodState, t: float) -> float:
+        """Prober worker ticks every periodSeconds from worker start (kubelet prober/worker.go)."""
+        probe = self._workload_spec(pod).readiness_probe
+        period = probe.period_seconds if probe is not None else 10
+        base = pod.scheduled
+        k = math.ceil((t - base) / period - 1e-9)
+        return base + max(k, 0) * period
+
+    def _workload_spec(self, pod: PodState) -> Any:
+        return self.workload_by_name[pod.workload].spec
+
+    def _container_started(self, pod: PodState, worker_start: float) -> None:
+        if pod.terminating or not self.nodes.alive[pod.node]:
+            return
+        now = self.env.now
+        pod.started = now
+        pod.phase = api.RUNNING
+        pod.ip = self.ipam.allocate(pod.node)
+        pod.serving_from = now
+        pod.touch()
+        self.apiserver.pod_write("status", POD_PROTO_BYTES)
+        self._notify(pod)
+        probe = self._workload_spec(pod).readiness_probe
+        if probe is None:
+            ready_at = now  # no readiness probe: Ready once the container runs
+        else:
+            # First probe that counts: the first tick at least initialDelaySeconds after start.
+            first = self.probe_tick_at_or_after(pod, now + probe.initial_delay_seconds)
+            ready_at = first + (probe.success_threshold - 1) * probe.period_seconds
+        self.timers.at(ready_at, self._set_ready, pod, True)
+        self._schedule_flaps(pod, ready_at)
+
+    def _schedule_flaps(self, pod: PodState, ready_at: float) -> None:
+        flaps = self._workload_spec(pod).readiness_flaps
+        probe = self._workload_spec(pod).readiness_probe
+        if flaps is None or flaps.rate <= 0 or probe is None:
+            return
+        t = ready_at
+        end = self.sc.duration
+        while True:
+            t += float(self.rng_kubelet.exponential(1.0 / flaps.rate))
+            if t >= end:
+                return
+            # NotReady after failureThreshold failing probes; Ready after successThreshold passing ones.
+            down = self.probe_tick_at_or_after(pod, t) + (probe.failure_threshold - 1) * probe.period_seconds
+            up = self.probe_tick_at_or_after(pod, t + flaps.duration) + (probe.success_threshold - 1) * probe.period_seconds
+            if up <= down:
+                continue
+            self.timers.at(down, self._set_ready, pod, False)
+            self.timers.at(up, self._set_ready, pod, True)
+            t = up
+
+    def _set_ready(self, pod: PodState, ready: bool) -> None:
+        if pod.gone != INF or pod.ready == ready:
+            return
+        if ready and (pod.serving_until <= self.env.now):
+            return
+        now = self.env.now
+        pod.ready = ready
+        pod.ready_transition = now
+        if ready:
+            pod.ready_since = now
+            pod.first_ready = min(pod.first_ready, now)
+            min_ready = self._workload_spec(pod).min_ready_seconds
+            pod.available_since = now + min_ready
+            if min_ready > 0:
+                self.timers.at(pod.available_since, self._notify_workload, pod)
+        else:
+            pod.ready_since = INF
+            pod.available_since = INF
+        pod.touch()
+        self.apiserver.pod_write("status", POD_PROTO_BYTES)
+        self._notify(pod)
+
+    def deletion_rank(self, pod: PodState) -> tuple:
+        return deploy_rules.deletion_rank(pod.node >= 0, pod.phase, pod.ready, pod.ready_since, pod.created, pod.id)
+
+    def delete_pod(self, pod: PodState, *, reason: str, via_client: bool, grace: float | None = None) -> None:
+        """Set the deletionTimestamp (through the controller's client when a controller deletes)."""
+        if pod.terminating:
+            return
+        when = self.rs_client.reserve(self.env.now) if via_client else self.env.now
+        pod.deletion = when  # reserved now so the ReplicaSet does not pick it twice
+        pod.deleted_reason = reason
+        self.timers.at(when, self._pod_deleting, pod, grace)
+
+    def _pod_deleting(self, pod: PodState, grace: float | None) -> None:
+        now = self.env.now
+        spec = self._workload_spec(pod)
+        grace = spec.termination_grace_period_seconds if grace is None else grace
+        pod.touch()
+        self.apiserver.pod_write("delete", POD_PROTO_BYTES)
+        self._notify(pod)
+        if pod.node < 0 or pod.started == INF:
+            # Never started: the kubelet (or the apiserver, if unscheduled) removes it at once.
+            self.timers.at(now + (KUBELET_DELETE_DELAY if pod.node >= 0 else 0.0), self._pod_gone, pod)
+            return
+        if not self.nodes.alive[pod.node]:
+            return  # nobody confirms the deletion; node-loss handling force-deletes it
+        # SIGTERM after the preStop hook; the app keeps serving for shutdownDelay (a preStop
+        # sleep), then exits. Simplification: the app exits right after shutdownDelay.
+        exit_at = now + min(spec.shutdown_delay, grace)
+        pod.serving_until = min(pod.serving_until, exit_at)
+        self.timers.at(exit_at, self._container_exited, pod)
+
+    def _container_exited(self, pod: PodState) -> None:
+        if pod.ready:
+            self._set_ready(pod, False)  # containers not running → Ready=False
+        self.timers.at(self.env.now + KUBELET_DELETE_DELAY, self._pod_gone, pod)
+
+    def _pod_gone(self, pod: PodState) -> None:
+        if pod.gone != INF:
+            return
+        pod.gone = self.env.now
+        pod.phase = api.SUCCEEDED
+        if pod.node >= 0:
+            self.node_pod_count[pod.node] -= 1
+            self.pods_on_node[pod.node].discard(pod.id)
+            if pod.ip:
+                self.ipam.release(pod.node, pod.ip)
+        for key in self.service_pods:
+            self.service_pods[key].discard(pod.id)
+        pod.touch()
+        self.apiserver.pod_write("remove", POD_PROTO_BYTES)
+        self._notify(pod)
+
+    def _notify(self, pod: PodState) -> None:
+        for listener in self.pod_listeners:
+            listener(pod)
+        self._notify_workload(pod)
+
+    def _notify_workload(self, pod: PodState) -> None:
+        self.workload_by_name[pod.workload].request_sync()
+
+    # -- nodes ------------------------------------------------------------------------------
+    def drain(self, node: int) -> None:
+        """kubectl drain: cordon, then evict every pod (graceful deletion)."""
+        self.nodes.schedulable[node] = False
+        self.node_events.append({"time_s": self.env.now, "node": self.nodes.names[node], "event": "drain"})
+        for pid in sorted(self.pods_on_node[node]):
+            self.delete_pod(self.pods[pid], reason="drain", via_client=False)
+
+    def lose_node(self, node: int) -> None:
+        """The node dies: its pods stop serving at once; the control plane notices later."""
+        now = self.env.now
+        self.nodes.alive[node] = False
+        self.nodes.schedulable[node] = False
+        self.node_events.append({"time_s": now, "node": self.nodes.names[node], "event": "lost"})
+        pods = [self.pods[p] for p in sorted(self.pods_on_node[node])]
+        for pod in pods:
+            pod.serving_until = min(pod.serving_until, now)
+        self.timers.at(now + NODE_MONITOR_GRACE, self._node_not_ready, pods)
+        self.timers.at(now + NODE_EVICTION_TIMEOUT, self._evict_lost, pods)
+
+    def _node_not_ready(self, pods: list[PodState]) -> None:
+        for pod in pods:  # node lifecycle controller: MarkPodsNotReady
+            self._set_ready(pod, False)
+
+    def _evict_lost(self, pods: list[PodState]) -> None:
+        for pod in pods:
+            self.delete_pod(pod, reason="node-lost", via_client=False, grace=0.0)
+            # Simplification: the pod garbage collector force-deletes pods of the dead node at once.
+            self.timers.at(self.env.now, self._pod_gone, pod)
+
+    # -- setup and events -------------------------------------------------------------------
+    def start_steady_state(self) -> None:
+        """Every Deployment starts fully rolled out and Ready at t=0 (objects exist before the run)."""
+        for d in self.deployments.values():
+            rs = d.sets[1]
+            for _ in range(d.desired):
+                pid = self.create_pod(d, 1, at=0.0)
+                rs.pods.add(pid)
+                self._place_initial(self.pods[pid])
+
+    def _place_initial(self, pod: PodState) -> None:
+        # Zone-then-node spread, deterministic: round robin over nodes in index order.
+        node = pod.id % len(self.nodes)
+        pod.node, pod.node_name = node, self.nodes.names[node]
+        self.node_pod_count[node] += 1
+        self.pods_on_node[node].add(pod.id)
+        pod.scheduled = pod.started = pod.serving_from = 0.0
+        pod.phase = api.RUNNING
+        pod.ip = self.ipam.allocate(node)
+        pod.ready, pod.ready_since, pod.first_ready, pod.available_since = True, 0.0, 0.0, 0.0
+        pod.ready_transition = 0.0
+        pod.touch()
+        self._schedule_flaps(pod, 0.0)
+
+    def schedule_events(self) -> None:
+        for ev in self.sc.events:
+            self.timers.at(ev.at, self._apply_event, ev)
+
+    def _apply_event(self, ev: Any) -> None:
+        if ev.rollout:
+            self.workload_by_name[ev.rollout].rollout()
+        elif ev.scale:
+            self.workload_by_name[ev.scale].scale(ev.replicas)
+        elif ev.drain is not None:
+            for node in self._node_targets(ev.drain):
+                self.drain(node)
+        elif ev.node_loss is not None:
+            for node in self._node_targets(ev.node_loss):
+                self.lose_node(node)
+
+    def _node_targets(self, target: str | int) -> list[int]:
+        if isinstance(target, int):
+            return [int(i) for i in np.flatnonzero(self.nodes.alive)[:target]]
+        return [self.nodes.index(target)]

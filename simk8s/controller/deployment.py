@@ -1,0 +1,116 @@
+"""Deployment and ReplicaSet controller rules (pkg/controller/deployment, pkg/controller/replicaset),
+as pure functions over replica counts and pod views. The SimPy glue is in simk8s/cluster/workloads.py.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from simk8s.api import objects as api
+
+
+def resolve_int_or_percent(value: Any, total: int, round_up: bool) -> int:
+    """intstr.GetScaledValueFromIntOrPercent: "25%" of total, rounded up or down."""
+    if value is None:
+        return 0
+    if hasattr(value, "scaled"):  # the scenario's IntOrPercent
+        return int(value.scaled(total, round_up))
+    if isinstance(value, str) and value.endswith("%"):
+        exact = float(value[:-1]) * total / 100.0
+        return math.ceil(exact) if round_up else math.floor(exact)
+    return int(value)
+
+
+def resolve_fenceposts(max_surge: Any, max_unavailable: Any, replicas: int) -> tuple[int, int]:
+    """deploymentutil.ResolveFenceposts: surge rounds up, unavailable rounds down; both 0 → unavailable 1."""
+    surge = resolve_int_or_percent(max_surge, replicas, round_up=True)
+    unavailable = resolve_int_or_percent(max_unavailable, replicas, round_up=False)
+    if surge == 0 and unavailable == 0:
+        unavailable = 1
+    return surge, unavailable
+
+
+@dataclass
+class ReplicaSetCounts:
+    """What the Deployment controller reads of one ReplicaSet."""
+
+    revision: int
+    replicas: int  # spec.replicas
+    available: int  # status.availableReplicas
+
+
+def new_rs_replicas(desired: int, rs_all: Sequence[ReplicaSetCounts], new: ReplicaSetCounts, max_surge: int) -> int:
+    """deploymentutil.NewRSNewReplicas for RollingUpdate."""
+    current = sum(rs.replicas for rs in rs_all)
+    max_total = desired + max_surge
+    if current >= max_total:
+        return new.replicas
+    scale_up = min(max_total - current, desired - new.replicas)
+    return new.replicas + max(scale_up, 0)
+
+
+def scale_down_old(
+    desired: int,
+    old: Sequence[ReplicaSetCounts],
+    new: ReplicaSetCounts,
+    max_unavailable: int,
+) -> dict[int, int]:
+    """rolling.go reconcileOldReplicaSets: returns {revision: new spec.replicas} for old sets.
+
+    First scales down unhealthy (unavailable) old replicas, then available ones while the
+    total available stays >= desired - maxUnavailable. Old sets are processed oldest first.
+    """
+    result = {rs.revision: rs.replicas for rs in old}
+    if sum(rs.replicas for rs in old) == 0:
+        return result
+    all_pods = sum(rs.replicas for rs in old) + new.replicas
+    min_available = desired - max_unavailable
+    new_unavailable = new.replicas - new.available
+    max_scaled_down = all_pods - min_available - new_unavailable
+    if max_scaled_down <= 0:
+        return result
+    # cleanupUnhealthyReplicas
+    cleaned = 0
+    for rs in sorted(old, key=lambda r: r.revision):
+        if cleaned >= max_scaled_down:
+            break
+        unhealthy = result[rs.revision] - rs.available
+        if unhealthy <= 0:
+            continue
+        down = min(max_scaled_down - cleaned, unhealthy)
+        result[rs.revision] -= down
+        cleaned += down
+    # scaleDownOldReplicaSetsForRollingUpdate
+    available = sum(rs.available for rs in old) + new.available
+    if available <= min_available:
+        return result
+    budget = available - min_available
+    for rs in sorted(old, key=lambda r: r.revision):
+        if budget <= 0:
+            break
+        down = min(result[rs.revision], budget)
+        result[rs.revision] -= down
+        budget -= down
+    return result
+
+
+_PHASE_RANK = {api.PENDING: 0, api.UNKNOWN: 1, api.RUNNING: 2}
+
+
+def deletion_rank(node_assigned: bool, phase: str, ready: bool, ready_since: float, created: float, pod_id: int) -> tuple:
+    """controller.ActivePods ordering: pods earlier in this order are deleted first.
+
+    unassigned < assigned; Pending < Unknown < Running; not ready < ready; ready for less
+    time first; (restart counts are all zero here); newer pods first.
+    """
+    return (
+        node_assigned,
+        _PHASE_RANK.get(phase, 0),
+        ready,
+        -ready_since if ready else 0.0,
+        -created,
+        -pod_id,
+    )

@@ -1,0 +1,84 @@
+"""One scenario variant through every stage: cluster → watch → kube-proxy fleet → data path.
+
+This is the Python API that the CLI and notebooks share: `run_variant(scenario)` returns a
+`VariantResult` (tables + summary); `simk8s.results` writes and compares them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from simk8s.cluster.run import ClusterRun, run_cluster
+from simk8s.watch.fanout import FanOut, Watcher, fan_out
+
+KIND_OF_WATCH = {"EndpointSlices": "EndpointSlice", "Endpoints": "Endpoints", "Services": "Service"}
+
+
+@dataclass
+class VariantResult:
+    name: str
+    scenario: Any
+    summary: dict
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    cluster: ClusterRun | None = None
+    fanout: FanOut | None = None
+    fleet: Any = None
+    traffic: dict[str, Any] = field(default_factory=dict)
+    stage_wall_s: dict[str, float] = field(default_factory=dict)
+
+
+def run_variant(
+    scenario: Any,
+    name: str = "base",
+    *,
+    progress: Callable[[str, float], None] | None = None,
+    stages: tuple[str, ...] = ("cluster", "watch", "proxy", "dataplane"),
+) -> VariantResult:
+    """Run one resolved scenario. `stages` can stop early (e.g. control-plane benchmarks)."""
+    walls: dict[str, float] = {}
+    t0 = time.perf_counter()
+    cluster = run_cluster(scenario, progress=(lambda now: progress("cluster", now)) if progress else None)
+    walls["cluster"] = time.perf_counter() - t0
+    result = VariantResult(name=name, scenario=scenario, summary={}, cluster=cluster, stage_wall_s=walls)
+    if "watch" in stages and cluster.exception is None:
+        t0 = time.perf_counter()
+        result.fanout = run_watch(scenario, cluster)
+        walls["watch"] = time.perf_counter() - t0
+    if "proxy" in stages and result.fanout is not None:
+        from simk8s.proxy.fleet_stage import run_proxy_stage
+
+        t0 = time.perf_counter()
+        result.fleet = run_proxy_stage(scenario, cluster, result.fanout)
+        walls["proxy"] = time.perf_counter() - t0
+    if "dataplane" in stages and result.fleet is not None and scenario.traffic:
+        from simk8s.dataplane.stage import run_dataplane_stage
+
+        t0 = time.perf_counter()
+        result.traffic = run_dataplane_stage(scenario, cluster, result.fleet)
+        walls["dataplane"] = time.perf_counter() - t0
+    from simk8s.results.summary import build_summary, build_tables
+
+    result.summary = build_summary(result)
+    result.tables = build_tables(result)
+    return result
+
+
+def run_watch(scenario: Any, cluster: ClusterRun) -> FanOut:
+    cl = scenario.cluster
+    watchers = [Watcher(w.name, KIND_OF_WATCH[w.kind], w.count, w.encoding) for w in scenario.watchers]
+    return fan_out(
+        cluster.world.apiserver.log,
+        n_nodes=cl.nodes,
+        proxy_kind=KIND_OF_WATCH[cl.kube_proxy.watch],
+        watchers=watchers,
+        replicas=cl.apiserver.replicas,
+        bandwidth=cl.apiserver.egress_bandwidth,
+    )
+
+
+__all__ = ["VariantResult", "run_variant", "run_watch"]

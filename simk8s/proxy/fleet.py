@@ -1,0 +1,466 @@
+"""The kube-proxy fleet: every node's sync schedule as numpy state advanced by vector steps.
+
+Semantics (kube-proxy.md §2.1–§2.7; the per-node reference in reference.py is the spec in
+plain code):
+
+* every kube-proxy does its startup sync at t = 0 (FULL, takes a token);
+* a write reaching a node at time a is a Run() request at a (§2.2); runs are serialized
+  and rate-limited by the runner (runner.py), requests during a wait or a sync coalesce;
+* the maxInterval timer restarts at each start and forces a (rate-limited) run: IPVS's
+  30 s reconcile, iptables' hourly full sync (§2.2, §2.4);
+* a sync starting at s applies every write that reached the node at or before s;
+* full vs partial (§2.3, §2.5): iptables/nftables sync FULL at startup and when
+  s − last full start ≥ fullSyncPeriod; IPVS reconciles every time (FULL only at startup),
+  and its timer-forced syncs are flagged `periodic`;
+* NPL (§2.6): one sample per (write with a trigger time, node) = end of the sync that
+  applied it on that node − trigger time.
+
+Algorithm. One Python step per write in commit order. Per node the state is the *open*
+sync: its start ``s_open`` and the first write it will apply ``first_pending``. Write w
+reaching node n at a closes the open sync when s_open < a (w is too late for it), and
+timer-forced syncs that fit before a are closed in a ``while`` loop; the rest of the fleet
+is untouched. Every sync closed at step w applied exactly writes [first_pending, w), so
+the cluster state "as of the last applied write" is one global value per w, shared by
+all nodes closing at that step. Hot path: ``np.less(s_open, a)`` + ``any()`` per write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from simk8s.proxy.metrics import (
+    DEFAULT_NPL_MAX_SECONDS,
+    NPL_BUCKETS,
+    QUANTILES,
+    SYNC_DURATION_BUCKETS,
+    MsHistogram,
+    bucket_counts,
+    exact_quantile,
+)
+from simk8s.proxy.runner import BURST_SYNCS, RUNNERS
+
+MODES = ("iptables", "ipvs", "nftables")
+# Modes with partial syncs between hourly full syncs (§2.3, §2.5).
+PARTIAL_SYNC_MODES = ("iptables", "nftables")
+
+
+@dataclass(frozen=True)
+class ChangeStream:
+    """Writes of the object kind kube-proxy watches, in apiserver commit order (index w)."""
+
+    commit_time: np.ndarray  # float64[W], apiserver commit time
+    trigger_time: np.ndarray  # float64[W], last-change-trigger-time; NaN = no NPL sample for this write
+    service: np.ndarray  # int32[W], index of the (dynamic) service the write belongs to, 0..S-1
+    service_endpoints: np.ndarray  # int32[W], that service's endpoint count AFTER write w
+    arrival: Callable[[int], np.ndarray]  # arrival(w) -> float64[N], non-decreasing in w per node
+
+
+@dataclass(frozen=True)
+class FleetConfig:
+    n_nodes: int
+    mode: str  # iptables | ipvs | nftables
+    runner: str  # "token-bucket" (≤ v1.33) | "completion-gap" (new runner)
+    min_sync_period: float
+    max_interval: float  # forced run if none for this long: iptables 3600, ipvs/nftables syncPeriod
+    full_sync_period: float  # iptables/nftables: FULL if first or now − last_full ≥ this
+    end_time: float  # syncs starting at or after this are not simulated
+    static_services: int  # background services (never change)
+    static_endpoints: int  # their endpoints in total
+    initial_service_endpoints: np.ndarray  # int32[S] endpoint count of each dynamic service at t=0
+    node_speed: np.ndarray  # float64[N] per-node cost multiplier (drawn by the caller)
+    # CPU-seconds per second of sync: syncProxyRules runs on one goroutine, so 1.0 (§2.2).
+    cpu_per_sync_second: float = 1.0
+    # NPL samples above this go into the last 1 ms bin (the exact max is kept).
+    npl_max_seconds: float = DEFAULT_NPL_MAX_SECONDS
+
+
+class SyncCostFn(Protocol):
+    """Seconds per sync, elementwise; called positionally in this order. Must be elementwise
+    deterministic (same inputs → same bits whatever the batch size)."""
+
+    def __call__(
+        self,
+        full: np.ndarray,
+        periodic: np.ndarray,
+        changed_services: np.ndarray,
+        changed_endpoints: np.ndarray,
+        total_services: np.ndarray,
+        total_endpoints: np.ndarray,
+        node_speed: np.ndarray,
+    ) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class SyncTable:
+    """One row per sync, sorted by (node, start). Applied writes are [first_write, last_write)."""
+
+    node: np.ndarray  # int32
+    start: np.ndarray  # float64
+    end: np.ndarray  # float64
+    full: np.ndarray  # bool
+    periodic: np.ndarray  # bool: forced by the maxInterval timer, not by a write
+    first_write: np.ndarray  # int64
+    last_write: np.ndarray  # int64: writes applied on this node once this sync ended
+    n_writes: np.ndarray  # int64
+
+    COLUMNS = ("node", "start", "end", "full", "periodic", "first_write", "last_write", "n_writes")
+
+    def __len__(self) -> int:
+        return int(self.node.size)
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame({name: getattr(self, name) for name in self.COLUMNS})
+
+    @property
+    def duration(self) -> np.ndarray:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class FleetCounters:
+    syncs: int
+    full_syncs: int
+    periodic_syncs: int
+    cpu_seconds: float  # Σ sync durations × cpu_per_sync_second
+    syncs_per_node: np.ndarray  # int64[N]
+
+
+@dataclass(frozen=True)
+class FleetResult:
+    n_nodes: int
+    syncs: SyncTable
+    npl: MsHistogram
+    cpu_per_sync_second: float = 1.0
+    npl_samples: np.ndarray | None = None  # exact samples (reference only)
+
+    def syncs_frame(self) -> pd.DataFrame:
+        return self.syncs.frame()
+
+    @cached_property
+    def _node_offsets(self) -> np.ndarray:
+        return np.searchsorted(self.syncs.node, np.arange(self.n_nodes + 1), side="left")
+
+    @cached_property
+    def counters(self) -> FleetCounters:
+        s = self.syncs
+        return FleetCounters(
+            syncs=len(s),
+            full_syncs=int(s.full.sum()),
+            periodic_syncs=int(s.periodic.sum()),
+            cpu_seconds=float(s.duration.sum()) * self.cpu_per_sync_second,
+            syncs_per_node=np.bincount(s.node, minlength=self.n_nodes).astype(np.int64),
+        )
+
+    def npl_summary(self) -> dict[str, float]:
+        """p50/p90/p99 from 1 ms bins (each < 1 ms above the exact value), exact max."""
+        return self.npl.summary()
+
+    def npl_prometheus(self) -> np.ndarray:
+        """Cumulative counts per network_programming_duration_seconds bound, +Inf last."""
+        return self.npl.prometheus_buckets(NPL_BUCKETS)
+
+    def sync_duration_summary(self) -> dict[str, float]:
+        """Exact nearest-rank percentiles of sync durations."""
+        d = self.syncs.duration
+        out = {f"p{round(q * 100)}": exact_quantile(d, q) for q in QUANTILES}
+        out["max"] = float(d.max()) if d.size else float("nan")
+        return out
+
+    def sync_duration_prometheus(self) -> np.ndarray:
+        """Cumulative counts per sync_proxy_rules_duration_seconds bound, +Inf last."""
+        return bucket_counts(self.syncs.duration, SYNC_DURATION_BUCKETS)
+
+    def applied_at(self, nodes: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """Writes programmed on node n by time t (last_write of its latest sync with end ≤ t).
+
+        Vectorized binary search inside each node's segment of the (node, start)-sorted
+        table; a node's ends increase because its syncs are serialized. Before the startup
+        sync ends a node is serving its initial rules: 0 writes.
+        """
+        nodes = np.asarray(nodes, dtype=np.int64)
+        times = np.asarray(times, dtype=np.float64)
+        nodes, times = np.broadcast_arrays(nodes, times)
+        ends = self.syncs.end
+        seg_lo = self._node_offsets[nodes]
+        lo = seg_lo.copy()
+        hi = self._node_offsets[nodes + 1].copy()
+        last = max(len(ends) - 1, 0)
+        active = lo < hi  # all False when there are no syncs
+        while active.any():
+            mid = (lo + hi) // 2
+            right = active & (ends[np.minimum(mid, last)] <= times)
+            lo = np.where(right, mid + 1, lo)
+            hi = np.where(active & ~right, mid, hi)
+            active = lo < hi
+        found = lo > seg_lo
+        out = np.zeros(nodes.shape, dtype=np.int64)
+        out[found] = self.syncs.last_write[lo[found] - 1]
+        return out
+
+
+def validate(stream: ChangeStream, config: FleetConfig) -> None:
+    """Reject inputs the fleet cannot simulate faithfully (cheap checks only)."""
+    if config.mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {config.mode!r}")
+    if config.runner not in RUNNERS:
+        raise ValueError(f"runner must be one of {sorted(RUNNERS)}, got {config.runner!r}")
+    n_writes = len(stream.commit_time)
+    for name in ("trigger_time", "service", "service_endpoints"):
+        if len(getattr(stream, name)) != n_writes:
+            raise ValueError(f"stream.{name} must have one entry per write ({n_writes})")
+    if len(config.node_speed) != config.n_nodes:
+        raise ValueError("config.node_speed must have one entry per node")
+    n_services = len(config.initial_service_endpoints)
+    if n_writes and (stream.service.min() < 0 or stream.service.max() >= n_services):
+        raise ValueError("stream.service must index config.initial_service_endpoints")
+    if config.min_sync_period < 0 or config.max_interval <= 0:
+        raise ValueError("need min_sync_period ≥ 0 and max_interval > 0")
+    if config.npl_max_seconds < NPL_BUCKETS[-1]:
+        raise ValueError("npl_max_seconds must cover the largest NPL bucket (300 s)")
+
+
+class _ClusterState:
+    """What a node knows after applying writes [0, w): shared by every node closing at step w.
+
+    Changed services of a sync that applied [fp, w) are the services whose last write
+    before w is ≥ fp (this replaces a per-node bitmask: exact for any number of services
+    and needs no per-node state). Their endpoint counts are those set by those last writes.
+    """
+
+    def __init__(self, stream: ChangeStream, config: FleetConfig) -> None:
+        service = np.asarray(stream.service, dtype=np.int64)
+        endpoints = np.asarray(stream.service_endpoints, dtype=np.int64)
+        initial = np.asarray(config.initial_service_endpoints, dtype=np.int64)
+        self.n_services = len(initial)
+        self.service = service
+        self.endpoints = endpoints
+        # Endpoint count of the same service before each write → running dynamic total.
+        order = np.argsort(service, kind="stable")
+        by_service, counts_sorted = service[order], endpoints[order]
+        previous = np.empty_like(counts_sorted)
+        previous[1:] = counts_sorted[:-1]
+        first_of_service = np.ones(len(order), dtype=bool)
+        first_of_service[1:] = by_service[1:] != by_service[:-1]
+        previous[first_of_service] = initial[by_service[first_of_service]]
+        before = np.empty_like(endpoints)
+        before[order] = previous
+        self.dynamic_total = int(initial.sum()) + np.concatenate(
+            ([0], np.cumsum(endpoints - before))
+        )  # [w] = dynamic endpoints after writes [0, w)
+        self.last_write = np.full(self.n_services, -1, dtype=np.int64)
+        self._cached_w = -1
+        self._sorted_last = self.last_write
+        self._endpoint_cumsum = np.zeros(1, dtype=np.int64)
+
+    def observe(self, w: int) -> None:
+        """Write w has been handed to every node (call after step w)."""
+        self.last_write[self.service[w]] = w
+
+    def changed(self, first_pending: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
+        """(distinct services, their endpoints) touched by writes [first_pending, w)."""
+        if self._cached_w != w:
+            self._sorted_last = np.sort(self.last_write)
+            counts = np.where(
+                self._sorted_last >= 0, self.endpoints[np.maximum(self._sorted_last, 0)], 0
+            )
+            self._endpoint_cumsum = np.concatenate(([0], np.cumsum(counts)))
+            self._cached_w = w
+        pos = np.searchsorted(self._sorted_last, first_pending, side="left")
+        changed_services = self.n_services - pos
+        changed_endpoints = self._endpoint_cumsum[-1] - self._endpoint_cumsum[pos]
+        return changed_services.astype(np.int64), changed_endpoints.astype(np.int64)
+
+
+@dataclass
+class _FleetState:
+    """Per-node runner state as arrays (one row per kube-proxy)."""
+
+    n: int
+    s_open: np.ndarray = field(init=False)  # start of the next (open) sync; inf = none before end_time
+    forced: np.ndarray = field(init=False)  # open sync was forced by the maxInterval timer
+    first_pending: np.ndarray = field(init=False)  # first write the open sync applies
+    allowed: np.ndarray = field(init=False)  # earliest start the runner allows
+    deadline: np.ndarray = field(init=False)  # maxInterval timer (last start + max_interval)
+    tat: np.ndarray = field(init=False)  # token bucket GCRA state (runner.TokenBucketRunner)
+    last_full: np.ndarray = field(init=False)
+    first: np.ndarray = field(init=False)  # startup sync still open
+
+    def __post_init__(self) -> None:
+        n = self.n
+        self.s_open = np.zeros(n)  # startup sync at t = 0, a request, not timer-forced
+        self.forced = np.zeros(n, dtype=bool)
+        self.first_pending = np.zeros(n, dtype=np.int64)
+        self.allowed = np.zeros(n)
+        self.deadline = np.zeros(n)
+        self.tat = np.zeros(n)  # bucket full at t = 0
+        self.last_full = np.full(n, -np.inf)
+        self.first = np.ones(n, dtype=bool)
+
+
+class _Fleet:
+    def __init__(self, stream: ChangeStream, config: FleetConfig, cost_fn: SyncCostFn) -> None:
+        self.stream = stream
+        self.config = config
+        self.cost_fn = cost_fn
+        self.state = _FleetState(config.n_nodes)
+        self.cluster = _ClusterState(stream, config)
+        self.speed = np.asarray(config.node_speed, dtype=np.float64)
+        self.token_bucket = config.runner == "token-bucket"
+        self.partial_mode = config.mode in PARTIAL_SYNC_MODES
+        self.total_services = config.static_services + self.cluster.n_services
+        self.records: list[tuple[np.ndarray, ...]] = []
+
+    def run(self) -> SyncTable:
+        st = self.state
+        n_writes = len(self.stream.commit_time)
+        late = np.empty(st.n, dtype=bool)
+        for w in range(n_writes):
+            a = np.asarray(self.stream.arrival(w), dtype=np.float64)
+            np.less(st.s_open, a, out=late)  # hot path: which open syncs are too early for w
+            if late.any():
+                idle = self._close_due(np.flatnonzero(late), a, w)
+                if idle.size:  # write w is the first request of their next sync
+                    a_idle, deadline = a[idle], st.deadline[idle]
+                    st.s_open[idle] = np.maximum(np.minimum(a_idle, deadline), st.allowed[idle])
+                    st.forced[idle] = deadline < a_idle
+            self.cluster.observe(w)
+        # After the last write only timer-forced syncs remain, up to end_time.
+        until = np.full(st.n, self.config.end_time)
+        self._close_due(np.flatnonzero(st.s_open < until), until, n_writes)
+        return self._table()
+
+    def _close_due(self, idx: np.ndarray, a: np.ndarray, w: int) -> np.ndarray:
+        """Close open syncs of nodes `idx` that start before a[node]; returns nodes now idle."""
+        st = self.state
+        end_time = self.config.end_time
+        closed: np.ndarray | None = None
+        while idx.size:
+            start = st.s_open[idx]
+            live = start < end_time
+            if not live.all():  # no further sync starts before end_time on these nodes
+                st.s_open[idx[~live]] = np.inf
+                idx, start = idx[live], start[live]
+            if closed is None:
+                closed = idx
+            if not idx.size:
+                break
+            self._close(idx, start, w)
+            idx = idx[st.s_open[idx] < a[idx]]  # timer-forced syncs that also fit before a
+        if closed is None or not closed.size:
+            return np.empty(0, dtype=np.int64)
+        return closed[np.isfinite(st.s_open[closed])]
+
+    def _close(self, idx: np.ndarray, start: np.ndarray, w: int) -> None:
+        """Finalize the open syncs of nodes idx (they apply writes [first_pending, w))."""
+        st, cfg = self.state, self.config
+        k = idx.size
+        first_pending = st.first_pending[idx]
+        full = st.first[idx].copy()
+        if self.partial_mode:  # §2.3 / §2.5: hourly full sync
+            full |= (start - st.last_full[idx]) >= cfg.full_sync_period
+        periodic = st.forced[idx]
+        if (first_pending < w).any():
+            changed_services, changed_endpoints = self.cluster.changed(first_pending, w)
+        else:
+            changed_services = changed_endpoints = np.zeros(k, dtype=np.int64)
+        total_endpoints = cfg.static_endpoints + int(self.cluster.dynamic_total[w])
+        cost = np.asarray(
+            self.cost_fn(
+                full,
+                periodic,
+                changed_services,
+                changed_endpoints,
+                np.full(k, self.total_services, dtype=np.int64),
+                np.full(k, total_endpoints, dtype=np.int64),
+                self.speed[idx],
+            ),
+            dtype=np.float64,
+        )
+        end = start + cost
+        # Runner update: same formulas, same float order as runner.py.
+        if self.token_bucket:
+            tat = np.maximum(st.tat[idx], start) + cfg.min_sync_period
+            st.tat[idx] = tat
+            allowed = np.maximum(end, tat - (BURST_SYNCS - 1) * cfg.min_sync_period)
+        else:
+            allowed = end + cfg.min_sync_period
+        deadline = start + cfg.max_interval
+        st.last_full[idx] = np.where(full, start, st.last_full[idx])
+        st.first[idx] = False
+        st.first_pending[idx] = w
+        st.allowed[idx] = allowed
+        st.deadline[idx] = deadline
+        st.s_open[idx] = np.maximum(deadline, allowed)  # no request yet: the timer's run
+        st.forced[idx] = True
+        self.records.append(
+            (idx.astype(np.int32), start, end, full, periodic, first_pending, np.full(k, w))
+        )
+
+    def _table(self) -> SyncTable:
+        if self.records:
+            cols = [np.concatenate(c) for c in zip(*self.records, strict=True)]
+        else:
+            cols = [np.empty(0, dtype=d) for d in (np.int32, float, float, bool, bool, np.int64, np.int64)]
+        # A node's syncs are recorded in start order, so a stable sort by node gives (node, start).
+        order = np.argsort(cols[0], kind="stable")
+        node, start, end, full, periodic, first_write, last_write = (c[order] for c in cols)
+        last_write = last_write.astype(np.int64)
+        return SyncTable(
+            node=node,
+            start=start,
+            end=end,
+            full=full,
+            periodic=periodic,
+            first_write=first_write,
+            last_write=last_write,
+            n_writes=last_write - first_write,
+        )
+
+
+def npl_histogram(
+    syncs: SyncTable, trigger_time: np.ndarray, max_seconds: float, chunk: int = 1 << 22
+) -> MsHistogram:
+    """NPL (§2.6) of every (write with a trigger time, node): sync end − trigger time.
+
+    Built from the syncs table in chunks of ~`chunk` samples, never W × N at once.
+    """
+    hist = MsHistogram(max_ms=int(round(max_seconds * 1000)))
+    trigger_time = np.asarray(trigger_time, dtype=np.float64)
+    sampled = np.flatnonzero(np.isfinite(trigger_time))
+    triggers = trigger_time[sampled]
+    lo = np.searchsorted(sampled, syncs.first_write)
+    hi = np.searchsorted(sampled, syncs.last_write)
+    rows = np.flatnonzero(hi > lo)
+    lo, lengths, ends = lo[rows], (hi - lo)[rows], syncs.end[rows]
+    cumulative = np.cumsum(lengths)
+    begin = 0
+    while begin < rows.size:
+        done_before = cumulative[begin - 1] if begin else 0
+        stop = int(np.searchsorted(cumulative, done_before + chunk, side="right"))
+        stop = max(stop, begin + 1)
+        part = slice(begin, stop)
+        n = lengths[part]
+        offsets = np.cumsum(n) - n
+        write = np.arange(int(n.sum())) + np.repeat(lo[part] - offsets, n)
+        hist.add(np.repeat(ends[part], n) - triggers[write])
+        begin = stop
+    return hist
+
+
+def run_fleet(stream: ChangeStream, config: FleetConfig, cost_fn: SyncCostFn) -> FleetResult:
+    """Simulate every node's kube-proxy syncs for `stream` (see the module docstring)."""
+    validate(stream, config)
+    syncs = _Fleet(stream, config, cost_fn).run()
+    npl = npl_histogram(syncs, stream.trigger_time, config.npl_max_seconds)
+    return FleetResult(
+        n_nodes=config.n_nodes,
+        syncs=syncs,
+        npl=npl,
+        cpu_per_sync_second=config.cpu_per_sync_second,
+    )

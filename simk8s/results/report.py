@@ -1,0 +1,76 @@
+"""The side-by-side comparison printed after a run (and usable from notebooks)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+# (section, figure path, label, format)
+ROWS: list[tuple[str, str, str]] = [
+    ("rollout.duration_s", "rollout duration", "{:.1f} s"),
+    ("apiserver.writes.Endpoints", "Endpoints writes", "{:,.0f}"),
+    ("apiserver.writes.EndpointSlice", "EndpointSlice writes", "{:,.0f}"),
+    ("apiserver.rejected_writes.Endpoints", "Endpoints writes rejected", "{:,.0f}"),
+    ("apiserver.max_object_bytes.Endpoints", "largest Endpoints (proto)", "{:,.0f} B"),
+    ("apiserver.max_object_bytes.EndpointSlice", "largest EndpointSlice (proto)", "{:,.0f} B"),
+    ("apiserver.watch_events.@proxy", "watch events to kube-proxies", "{:,.0f}"),
+    ("apiserver.egress_bytes.@proxy", "apiserver egress to kube-proxies", "bytes"),
+    ("kube_proxy.syncs", "kube-proxy syncs (all nodes)", "{:,.0f}"),
+    ("kube_proxy.full_syncs", "  of which full", "{:,.0f}"),
+    ("kube_proxy.sync_seconds.p50", "sync duration p50", "{:.3f} s"),
+    ("kube_proxy.sync_seconds.p99", "sync duration p99", "{:.3f} s"),
+    ("kube_proxy.cpu_seconds_total", "kube-proxy CPU (all nodes)", "{:,.0f} s"),
+    ("kube_proxy.rules_max", "rules per node (max)", "{:,.0f}"),
+    ("network_programming_latency_s.p50", "programming latency p50", "{:.2f} s"),
+    ("network_programming_latency_s.p90", "programming latency p90", "{:.2f} s"),
+    ("network_programming_latency_s.p99", "programming latency p99", "{:.2f} s"),
+    ("dataplane.connections", "connections", "{:,.0f}"),
+    ("dataplane.failed_total", "connections failed", "{:,.0f}"),
+    ("dataplane.first_packet_ms.p50", "first packet p50", "{:.3f} ms"),
+    ("dataplane.first_packet_ms.p99", "first packet p99", "{:.3f} ms"),
+]
+
+PROXY_KIND = {"EndpointSlices": "EndpointSlice", "Endpoints": "Endpoints"}
+
+
+def _get(summary: dict, path: str, proxy_kind: str) -> Any:
+    node: Any = summary
+    for part in path.split("."):
+        part = proxy_kind if part == "@proxy" else part
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:,.1f} {unit}" if unit != "B" else f"{n:,.0f} B"
+        n /= 1000.0
+    return str(n)
+
+
+def comparison_frame(variants: list[tuple[str, dict, str]]) -> pd.DataFrame:
+    """variants: (name, summary, kube-proxy watch mode). Rows = figures, columns = variants."""
+    data: dict[str, list[str]] = {}
+    for name, summary, watch in variants:
+        kind = PROXY_KIND.get(watch, watch)
+        column = []
+        for path, _label, fmt in ROWS:
+            value = _get(summary, path, kind)
+            if value is None:
+                column.append("–")
+            elif fmt == "bytes":
+                column.append(human_bytes(value))
+            else:
+                column.append(fmt.format(value))
+        data[name] = column
+    return pd.DataFrame(data, index=[label for _p, label, _f in ROWS])
+
+
+def format_comparison(variants: list[tuple[str, dict, str]]) -> str:
+    frame = comparison_frame(variants)
+    frame = frame[~(frame == "–").all(axis=1)]
+    return frame.to_string()

@@ -1,0 +1,103 @@
+"""The summary contract (DESIGN.md): per variant, a JSON-able dict of named figures.
+
+Figure names are a public interface; change them only with a documented migration.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from simk8s.pipeline import VariantResult
+
+OBJECT_KINDS = ("Endpoints", "EndpointSlice", "Service")
+
+
+def _num(x: float) -> float | None:
+    """JSON has no inf/NaN: report them as null."""
+    x = float(x)
+    return None if math.isnan(x) or math.isinf(x) else round(x, 6)
+
+
+def build_summary(result: VariantResult) -> dict[str, Any]:
+    cluster = result.cluster
+    assert cluster is not None
+    api = cluster.world.apiserver
+    summary: dict[str, Any] = {
+        "sim": {
+            "end_time_s": _num(cluster.end_time),
+            "events": cluster.events,
+            "wall_s": round(sum(result.stage_wall_s.values()), 3),
+            "exception": cluster.exception,
+        },
+        "rollout": _rollout_section(cluster.rollouts),
+        "apiserver": _apiserver_section(api.log, result.fanout, api),
+    }
+    if result.fleet is not None:
+        summary["kube_proxy"] = result.fleet.summary["kube_proxy"]
+        summary["network_programming_latency_s"] = result.fleet.summary["network_programming_latency_s"]
+    if result.traffic:
+        from simk8s.dataplane.stage import dataplane_section
+
+        summary["dataplane"] = dataplane_section(result.traffic)
+    return summary
+
+
+def _rollout_section(rollouts: pd.DataFrame) -> dict[str, Any]:
+    if rollouts.empty:
+        return {"duration_s": None, "count": 0, "completed": 0, "max_pods": None, "min_available": None}
+    done = rollouts[np.isfinite(rollouts["end_s"])]
+    return {
+        "duration_s": _num(rollouts["duration_s"].max()),
+        "count": len(rollouts),
+        "completed": len(done),
+        "max_pods": int(rollouts["max_pods"].max()),
+        "min_available": int(rollouts["min_available"].min()),
+    }
+
+
+def _apiserver_section(log: list, fanout: Any, api: Any) -> dict[str, Any]:
+    writes = {k: 0 for k in OBJECT_KINDS}
+    rejected = {k: 0 for k in OBJECT_KINDS}
+    max_bytes = {k: 0 for k in OBJECT_KINDS}
+    for rec in log:
+        if rec.rejected:
+            rejected[rec.kind] = rejected.get(rec.kind, 0) + 1
+        else:
+            writes[rec.kind] = writes.get(rec.kind, 0) + 1
+        max_bytes[rec.kind] = max(max_bytes.get(rec.kind, 0), rec.bytes_proto)
+    writes["Pod"] = int(sum(api.pod_writes.values()))
+    section = {
+        "writes": writes,
+        "rejected_writes": rejected,
+        "watch_events": {k: 0 for k in OBJECT_KINDS},
+        "egress_bytes": {k: 0 for k in OBJECT_KINDS},
+        "max_object_bytes": max_bytes,
+    }
+    if fanout is not None:
+        for k, v in fanout.events.items():
+            section["watch_events"][k] = int(v)
+        for k, v in fanout.egress_bytes.items():
+            section["egress_bytes"][k] = int(v)
+    return section
+
+
+def build_tables(result: VariantResult) -> dict[str, pd.DataFrame]:
+    cluster = result.cluster
+    assert cluster is not None
+    tables = {"pods": cluster.pods, "rollouts": cluster.rollouts}
+    log = cluster.world.apiserver.log
+    tables["writes"] = pd.DataFrame([r.__dict__ for r in log]) if log else pd.DataFrame()
+    if result.fanout is not None:
+        tables["egress"] = result.fanout.egress_series
+    if result.fleet is not None:
+        tables.update(result.fleet.tables)
+    if result.traffic:
+        from simk8s.dataplane.stage import dataplane_tables
+
+        tables.update(dataplane_tables(result.traffic))
+    return tables

@@ -1,0 +1,145 @@
+"""Watch fan-out: every accepted write is sent to every watcher of its kind.
+
+Each apiserver replica has one egress link (`egressBandwidth`) shared by all its watchers;
+a write is serialized once per encoding (watch-cache caching serializer) and then sent to
+each watcher in turn, so a large object × many watchers queues behind earlier sends and
+reaches the last watcher noticeably later. Watchers are spread evenly over replicas:
+node i's kube-proxy is on replica i % R; other watchers follow, round robin.
+
+Simplifications: no watch-cache delay or per-watcher buffers; a watcher that falls behind
+is never terminated and forced to re-list; Pod watches (one kubelet each) are not queued.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from simk8s.cluster.apiserver import WriteRecord
+
+
+@dataclass(frozen=True)
+class Watcher:
+    """A group of identical watchers: `count` clients watching `kind` in `encoding`."""
+
+    name: str
+    kind: str  # EndpointSlice | Endpoints | Service
+    count: int
+    encoding: str  # protobuf | json
+
+
+@dataclass
+class FanOut:
+    writes: pd.DataFrame  # accepted writes in commit order, with columns of WriteRecord
+    replicas: int
+    bandwidth: float  # bytes/s per replica
+    n_nodes: int
+    proxy_kind: str
+    start: np.ndarray  # float64[W, R] time replica r starts sending write w
+    proxy_step: np.ndarray  # float64[W] seconds per kube-proxy delivery of write w (0 if not watched by kube-proxy)
+    events: dict[str, int]  # watch events per kind
+    egress_bytes: dict[str, int]  # bytes per kind
+    egress_series: pd.DataFrame  # t_s (1 s bins), replica, bytes
+
+    def arrival(self, w: int) -> np.ndarray:
+        """When write w (row of `writes`) reaches each node's kube-proxy; float64[N]."""
+        nodes = np.arange(self.n_nodes)
+        rep = nodes % self.replicas
+        rank = nodes // self.replicas
+        return self.start[w, rep] + (rank + 1) * self.proxy_step[w]
+
+    def arrival_fn(self, rows: np.ndarray):
+        """An arrival(i) function over a subset of writes (e.g. those kube-proxy watches)."""
+        nodes = np.arange(self.n_nodes)
+        rep = nodes % self.replicas
+        rank1 = (nodes // self.replicas + 1).astype(np.float64)
+        start, step = self.start, self.proxy_step
+
+        def arrival(i: int) -> np.ndarray:
+            w = rows[i]
+            return start[w, rep] + rank1 * step[w]
+
+        return arrival
+
+
+def fan_out(
+    records: list[WriteRecord],
+    *,
+    n_nodes: int,
+    proxy_kind: str,
+    watchers: list[Watcher],
+    replicas: int,
+    bandwidth: float,
+) -> FanOut:
+    accepted = [r for r in records if not r.rejected]
+    writes = pd.DataFrame([r.__dict__ for r in accepted]) if accepted else pd.DataFrame(
+        columns=list(WriteRecord.__dataclass_fields__)
+    )
+    groups = [Watcher("kube-proxy", proxy_kind, n_nodes, "protobuf"), *watchers]
+    # Per replica and kind: (kube-proxies on it, other watchers' bytes multiplier per encoding).
+    proxy_per_rep = np.bincount(np.arange(n_nodes) % replicas, minlength=replicas)
+    extra: dict[str, np.ndarray] = {}  # kind → [R, 2] counts of (protobuf, json) extra watchers
+    slot = n_nodes
+    for g in watchers:
+        arr = extra.setdefault(g.kind, np.zeros((replicas, 2), dtype=np.int64))
+        for _ in range(g.count):
+            arr[slot % replicas, 0 if g.encoding == "protobuf" else 1] += 1
+            slot += 1
+    W = len(accepted)
+    start = np.zeros((W, replicas))
+    step = np.zeros(W)
+    busy = np.zeros(replicas)
+    events: dict[str, int] = {}
+    egress: dict[str, int] = {}
+    spans: list[tuple[float, float, int, float]] = []
+    for w, rec in enumerate(accepted):
+        sizes = np.array([rec.bytes_proto, rec.bytes_json], dtype=np.float64)
+        per_rep = np.zeros(replicas)
+        if rec.kind == proxy_kind:
+            per_rep += proxy_per_rep * sizes[0]
+            step[w] = sizes[0] / bandwidth
+        if rec.kind in extra:
+            per_rep += extra[rec.kind] @ sizes
+        n_events = (n_nodes if rec.kind == proxy_kind else 0) + int(extra[rec.kind].sum() if rec.kind in extra else 0)
+        events[rec.kind] = events.get(rec.kind, 0) + n_events
+        egress[rec.kind] = egress.get(rec.kind, 0) + int(per_rep.sum())
+        begin = np.maximum(busy, rec.time)
+        start[w] = begin
+        busy = begin + per_rep / bandwidth
+        for r in range(replicas):
+            if per_rep[r] > 0:
+                spans.append((begin[r], busy[r], r, per_rep[r]))
+    for kind in {g.kind for g in groups}:
+        events.setdefault(kind, 0)
+        egress.setdefault(kind, 0)
+    return FanOut(
+        writes=writes,
+        replicas=replicas,
+        bandwidth=bandwidth,
+        n_nodes=n_nodes,
+        proxy_kind=proxy_kind,
+        start=start,
+        proxy_step=step,
+        events=events,
+        egress_bytes=egress,
+        egress_series=_egress_series(spans, replicas),
+    )
+
+
+def _egress_series(spans: list[tuple[float, float, int, float]], replicas: int) -> pd.DataFrame:
+    """Bytes sent per replica per 1 s bin (a send spread evenly over its duration)."""
+    if not spans:
+        return pd.DataFrame({"t_s": [], "replica": [], "bytes": []})
+    end = int(np.ceil(max(s[1] for s in spans))) + 1
+    bins = np.zeros((replicas, end))
+    for a, b, r, nbytes in spans:
+        if b - a < 1e-12:
+            bins[r, int(a)] += nbytes
+            continue
+        lo, hi = int(np.floor(a)), int(np.floor(b))
+        edges = np.clip(np.arange(lo, hi + 2, dtype=np.float64), a, b)
+        bins[r, lo : hi + 1] += np.diff(edges) / (b - a) * nbytes
+    t, r = np.nonzero(bins.T)
+    return pd.DataFrame({"t_s": t.astype(np.int64), "replica": r.astype(np.int64), "bytes": bins[r, t]})
