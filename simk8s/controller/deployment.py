@@ -42,7 +42,9 @@ class ReplicaSetCounts:
     available: int  # status.availableReplicas
 
 
-def new_rs_replicas(desired: int, rs_all: Sequence[ReplicaSetCounts], new: ReplicaSetCounts, max_surge: int) -> int:
+def new_rs_replicas(
+    desired: int, rs_all: Sequence[ReplicaSetCounts], new: ReplicaSetCounts, max_surge: int
+) -> int:
     """deploymentutil.NewRSNewReplicas for RollingUpdate."""
     current = sum(rs.replicas for rs in rs_all)
     max_total = desired + max_surge
@@ -100,7 +102,9 @@ def scale_down_old(
 _PHASE_RANK = {api.PENDING: 0, api.UNKNOWN: 1, api.RUNNING: 2}
 
 
-def deletion_rank(node_assigned: bool, phase: str, ready: bool, ready_since: float, created: float, pod_id: int) -> tuple:
+def deletion_rank(
+    node_assigned: bool, phase: str, ready: bool, ready_since: float, created: float, pod_id: int
+) -> tuple:
     """controller.ActivePods ordering: pods earlier in this order are deleted first.
 
     unassigned < assigned; Pending < Unknown < Running; not ready < ready; ready for less

@@ -9,6 +9,7 @@ chains alphabetically, the KUBE-SERVICES / KUBE-NODEPORTS rules by comment (stab
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -349,8 +350,6 @@ def _endpoint_dispatch(w: _Writer, sp: ProxyServicePort, chain: str,
 
 
 def _cidr_contains(cidr: str, ip: str) -> bool:
-    import ipaddress
-
     try:
         return ipaddress.ip_address(ip) in ipaddress.ip_network(cidr, strict=False)
     except ValueError:

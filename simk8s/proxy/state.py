@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from simk8s.api.objects import (
-    EndpointSlice,
     Endpoints,
+    EndpointSlice,
     Service,
     ServicePort,
 )
@@ -153,9 +153,9 @@ def _topology_filter(sp: ProxyServicePort, node: ProxyNode):
     if not _topology_requested(sp.service):
         return None
     ready = [ep for ep in sp.endpoints if ep.ready]
-    if sp.service.traffic_distribution == "PreferSameNode" and ready:
-        if all(ep.node_hints for ep in ready) and any(node.name in ep.node_hints for ep in ready):
-            return lambda ep: node.name in ep.node_hints
+    if (sp.service.traffic_distribution == "PreferSameNode" and ready
+            and all(ep.node_hints for ep in ready) and any(node.name in ep.node_hints for ep in ready)):
+        return lambda ep: node.name in ep.node_hints
     if node.zone is None or not ready:
         return None
     if any(not ep.zone_hints for ep in ready):

@@ -105,10 +105,8 @@ class _ObjectReader:
         self.node = node
         self.errors = errors
         self.locator: dict[Loc, Loc] = {}
-        self.ok = True
 
     def _error(self, loc: Loc, message: str) -> None:
-        self.ok = False
         self.errors.append(error_line(self.file, locate(self.node, loc), dotted(loc), message))
 
     def _get(self, parent: dict[str, Any] | None, loc: Loc, key: str, expected: type) -> Any:
@@ -142,7 +140,11 @@ class _ObjectReader:
         return metadata
 
     def _finish(self, kind: str, out: dict[str, Any]) -> ImportedObject | None:
-        return ImportedObject(kind, out, self.file, self.node, self.locator) if self.ok else None
+        # Keep a named object even after a structural error so the schema still checks the
+        # rest of it; an object without a name cannot be referred to and is dropped.
+        if "name" not in out:
+            return None
+        return ImportedObject(kind, out, self.file, self.node, self.locator)
 
     # -- apps/v1 Deployment --------------------------------------------------------------
 

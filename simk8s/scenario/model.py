@@ -10,13 +10,25 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from pydantic.alias_generators import to_camel
 
 from .errors import Problems
-from .types import CIDR, Bandwidth, Bytes, ClusterIP, Duration, IPAddress, Name, NodeRef, Percent, PortRef, Rate
+from .types import (
+    CIDR,
+    Bandwidth,
+    Bytes,
+    ClusterIP,
+    Duration,
+    IPAddress,
+    Name,
+    NodeRef,
+    Percent,
+    PortRef,
+    Rate,
+)
 from .units import IntOrPercent, format_duration
 
 Loc = tuple[str | int, ...]
@@ -566,13 +578,18 @@ def _alias(field: str) -> str:
     return info.alias or to_camel(field)
 
 
-def _find(ref: str, items: Iterable[ServiceSpec | Workload]) -> list[ServiceSpec | Workload]:
+_Keyed = TypeVar("_Keyed", ServiceSpec, Workload)
+_Named = TypeVar("_Named", Watcher, Variant)
+
+
+def _find(ref: str, items: Iterable[_Keyed]) -> list[_Keyed]:
+    """Objects named `ref` ("name" in any namespace, or "namespace/name")."""
     if "/" in ref:
         return [item for item in items if item.key == ref]
     return [item for item in items if item.name == ref]
 
 
-def _find_problem(ref: str, items: tuple[ServiceSpec, ...] | tuple[Workload, ...], kind: str) -> str | None:
+def _find_problem(ref: str, items: tuple[_Keyed, ...], kind: str) -> str | None:
     found = _find(ref, items)
     if not found:
         known = ", ".join(item.name for item in items) or "none defined"
@@ -582,7 +599,7 @@ def _find_problem(ref: str, items: tuple[ServiceSpec, ...] | tuple[Workload, ...
     return None
 
 
-def _duplicates(field: str, kind: str, items: tuple[ServiceSpec, ...] | tuple[Workload, ...]) -> list[tuple[Loc, str]]:
+def _duplicates(field: str, kind: str, items: tuple[_Keyed, ...]) -> list[tuple[Loc, str]]:
     first: dict[str, int] = {}
     problems: list[tuple[Loc, str]] = []
     for i, item in enumerate(items):
@@ -592,7 +609,7 @@ def _duplicates(field: str, kind: str, items: tuple[ServiceSpec, ...] | tuple[Wo
     return problems
 
 
-def _duplicate_names(field: str, items: tuple[Watcher, ...] | tuple[Variant, ...]) -> list[tuple[Loc, str]]:
+def _duplicate_names(field: str, items: tuple[_Named, ...]) -> list[tuple[Loc, str]]:
     first: dict[str, int] = {}
     problems: list[tuple[Loc, str]] = []
     for i, item in enumerate(items):

@@ -58,9 +58,10 @@ def apply_setting(data: dict[str, Any], parts: tuple[str, ...], value: Any) -> s
         if last:
             node[key] = value
             return None
-        if isinstance(node, dict) and node.get(key) is None:
-            node[key] = {}
-        elif isinstance(node, list) and node[key] is None:
-            node[key] = {}
-        node = node[key]
+        child = node.get(key) if isinstance(node, dict) else node[key]
+        if child is None:
+            if parts[depth + 1].isdigit():  # a list index into nothing
+                return f"{'.'.join(parts[:depth + 1])} has no item {parts[depth + 1]} (it is empty)"
+            child = node[key] = {}
+        node = child
     return None

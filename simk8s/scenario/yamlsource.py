@@ -56,7 +56,7 @@ def parse_documents(text: str, file: str) -> list[YamlDocument]:
 
 
 def _duplicate_keys(root: yaml.Node, file: str) -> list[str]:
-    found: list[str] = []
+    found: list[tuple[int, str]] = []
     stack: list[tuple[yaml.Node, tuple[str | int, ...]]] = [(root, ())]
     seen_nodes: set[int] = set()
     while stack:
@@ -68,24 +68,18 @@ def _duplicate_keys(root: yaml.Node, file: str) -> list[str]:
             first_line: dict[str, int] = {}
             for key_node, value_node in node.value:
                 key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-                if key is None or key == "<<":
+                if key is None or key == "<<":  # merge keys may repeat
                     continue
                 line = key_node.start_mark.line + 1
                 if key in first_line:
-                    found.append(
-                        error_line(file, line, dotted((*path, key)),
-                                   f"duplicate key (first defined at line {first_line[key]})")
-                    )
+                    message = f"duplicate key (first defined at line {first_line[key]})"
+                    found.append((line, error_line(file, line, dotted((*path, key)), message)))
                 else:
                     first_line[key] = line
                 stack.append((value_node, (*path, key)))
         elif isinstance(node, yaml.SequenceNode):
             stack.extend((item, (*path, i)) for i, item in enumerate(node.value))
-    return sorted(found, key=_line_number)
-
-
-def _line_number(text: str) -> int:
-    return int(text.split(":")[1])
+    return [text for _, text in sorted(found)]
 
 
 def dotted(loc: Loc) -> str:

@@ -1,0 +1,379 @@
+"""The legacy Endpoints controller's sync, as a pure function (reference §1).
+
+``sync_endpoints`` recomputes the whole core/v1 Endpoints object of one Service from the
+Service and its selected pods and says which API call the controller would make. The SimPy
+worker around it (queue, batching, QPS, retries) lives elsewhere; it also owns one
+``TriggerTimeTracker`` per controller to compute ``trigger_time``.
+
+HOT PATH: one call per sync of Services with thousands of pods. Each pod's contribution
+(address, readiness, resolved ports) is memoised by the identity of the (Pod, Service)
+records, so unchanged pods cost a dict lookup and keep handing out the *same*
+EndpointAddress object — which also makes ``simk8s.api.sizes`` and the skip-if-unchanged
+comparison cheap (tuple equality short-circuits on identical items).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from simk8s.api.naming import rfc3339nano
+from simk8s.api.objects import (
+    ANNOTATION_OVER_CAPACITY,
+    ANNOTATION_TRIGGER_TIME,
+    LABEL_EP_MANAGED_BY,
+    LABEL_HEADLESS,
+    EndpointAddress,
+    EndpointPort,
+    Endpoints,
+    EndpointSubset,
+    ObjectReference,
+    Pod,
+    Service,
+)
+from simk8s.controller.podutil import (
+    endpoint_ports,
+    endpoints_ip_family,
+    first_ip_of_family,
+    port_hash,
+    should_pod_be_in_endpoints,
+    should_set_hostname,
+)
+
+MAX_CAPACITY = 1000  # §1.5 maxCapacity
+OVER_CAPACITY_TRUNCATED = "truncated"
+ENDPOINTS_MANAGED_BY = "endpoint-controller"  # §1.6, label since v1.33
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointsSyncResult:
+    """What one sync decided.
+
+    ``action``: "create" | "update" | "delete" | "none". ``obj``: the Endpoints to write
+    (for "delete" the object to delete; None for "none"). ``truncated``: the written object
+    was cut to 1000 addresses. ``ready``/``not_ready``: untruncated address counts.
+    """
+
+    action: str
+    obj: Endpoints | None
+    truncated: bool = False
+    ready: int = 0
+    not_ready: int = 0
+
+
+# ---------------------------------------------------------------------------------------
+# Per-pod contribution (memoised by record identity)
+
+
+@dataclass(frozen=True, slots=True)
+class PodContribution:
+    """One pod's address in the Endpoints object of one Service."""
+
+    sort_key: str  # IP byte string, then targetRef presence and UID (§1.3 ordering/dedupe)
+    address: EndpointAddress
+    ready: bool
+    ports: tuple[EndpointPort, ...]  # () only for a headless Service without ports
+
+
+_MEMO_LIMIT = 1 << 18
+_memo: dict[tuple[int, int], tuple[Pod, Service, PodContribution | None]] = {}
+_ports_intern: dict[tuple[EndpointPort, ...], tuple[EndpointPort, ...]] = {}
+
+
+def address_sort_key(addr: EndpointAddress) -> str:
+    """§1.3 LessEndpointAddress as one string: IP bytes, then no-targetRef first, then UID.
+
+    "\\x00" sorts below every IP character, so "10.0.0.1" < "10.0.0.10" as bytes.
+    """
+    ref = addr.target_ref
+    return f"{addr.ip}\x000" if ref is None else f"{addr.ip}\x001{ref.uid}"
+
+
+def _compute_contribution(service: Service, pod: Pod) -> PodContribution | None:
+    publish = service.publish_not_ready_addresses
+    if not should_pod_be_in_endpoints(pod, include_terminating=publish):  # §1.2 rules 1–3
+        return None
+    ip = first_ip_of_family(pod, endpoints_ip_family(service, pod))  # §1.2 rule 4
+    if ip is None:
+        return None
+    if service.ports:
+        ports = endpoint_ports(service, pod)  # §1.2 rule 7
+        if not ports:
+            return None
+    elif service.cluster_ip == "None":
+        ports = ()  # §1.2 rule 8: headless without ports
+    else:
+        return None
+    addr = EndpointAddress(
+        ip=ip,
+        node_name=pod.node_name,  # always a (possibly empty) pointer upstream
+        target_ref=ObjectReference(kind="Pod", namespace=pod.namespace, name=pod.name, uid=pod.uid),
+        hostname=pod.hostname if should_set_hostname(pod, service) else "",
+    )
+    ready = publish or pod.ready  # §1.2 rule 6
+    ports = _ports_intern.setdefault(ports, ports)  # equal tuples → one object (see _repack)
+    return PodContribution(address_sort_key(addr), addr, ready, ports)
+
+
+def pod_contribution(service: Service, pod: Pod) -> PodContribution | None:
+    """The pod's address for this Service, or None if it contributes nothing (§1.2)."""
+    key = (id(pod), id(service))
+    hit = _memo.get(key)
+    if hit is not None:  # the memo holds both records, so their ids cannot be reused
+        return hit[2]
+    result = _compute_contribution(service, pod)
+    if len(_memo) >= _MEMO_LIMIT:
+        _memo.clear()
+        _ports_intern.clear()
+    _memo[key] = (pod, service, result)
+    return result
+
+
+# ---------------------------------------------------------------------------------------
+# Repack (§1.3)
+
+_NO_PORT: tuple[None] = (None,)
+
+
+def _repack(contribs: Iterable[PodContribution]) -> tuple[EndpointSubset, ...]:
+    all_addrs: dict[str, EndpointAddress] = {}
+    # Group by port-tuple identity first: hashing EndpointPort dataclasses runs Python
+    # code, so it is done once per distinct tuple, not once per pod.
+    by_ports: dict[int, tuple[tuple[EndpointPort, ...], list[PodContribution]]] = {}
+    for c in contribs:
+        key = c.sort_key
+        if key not in all_addrs:  # dedupe by (IP, UID); the first copy is kept
+            all_addrs[key] = c.address
+        entry = by_ports.get(id(c.ports))
+        if entry is None:
+            entry = by_ports[id(c.ports)] = (c.ports, [])
+        entry[1].append(c)
+    by_port: dict[EndpointPort | None, dict[str, bool]] = {}
+    for ports, members in by_ports.values():
+        for port in ports or _NO_PORT:
+            m = by_port.get(port)
+            if m is None:
+                m = by_port[port] = {}
+            for c in members:
+                was = m.get(c.sort_key)
+                if was is None or was:  # not-ready always wins
+                    m[c.sort_key] = c.ready
+    # Addresses offering exactly the same ports (with the same readiness) share a subset.
+    groups: list[tuple[dict[str, bool], list[EndpointPort | None]]] = []
+    for port, m in by_port.items():
+        for g in groups:
+            if g[0] == m:
+                g[1].append(port)
+                break
+        else:
+            groups.append((m, [port]))
+    subsets = []
+    for m, ports in groups:
+        ready = sorted(k for k, r in m.items() if r)
+        not_ready = sorted(k for k, r in m.items() if not r)
+        real_ports = tuple(sorted((p for p in ports if p is not None), key=port_hash))
+        subsets.append(
+            EndpointSubset(
+                addresses=tuple(map(all_addrs.__getitem__, ready)),
+                not_ready_addresses=tuple(map(all_addrs.__getitem__, not_ready)),
+                ports=real_ports,
+            )
+        )
+    # Simplification: upstream orders subsets by an md5 of the whole subset; port sets of
+    # different subsets are disjoint, so hashing the ports gives a deterministic order.
+    subsets.sort(key=_subset_order_key)
+    return tuple(subsets)
+
+
+def _subset_order_key(s: EndpointSubset) -> str:
+    text = "|".join(port_hash(p) for p in s.ports)
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def repack_subsets(subsets: Iterable[EndpointSubset]) -> tuple[EndpointSubset, ...]:
+    """§1.3 RepackSubsets of arbitrary subsets (used by mirroring, §3)."""
+    contribs = []
+    for s in subsets:
+        for ready, addrs in ((True, s.addresses), (False, s.not_ready_addresses)):
+            for a in addrs:
+                contribs.append(PodContribution(address_sort_key(a), a, ready, s.ports))
+    return _repack(contribs)
+
+
+def desired_subsets(service: Service, pods: Iterable[Pod]) -> tuple[EndpointSubset, ...]:
+    """Repacked, untruncated subsets for the Service (§1.2 + §1.3)."""
+    contribs = [c for c in (pod_contribution(service, p) for p in pods) if c is not None]
+    return _repack(contribs)
+
+
+# ---------------------------------------------------------------------------------------
+# Truncation (§1.5)
+
+
+def truncate_subsets(
+    subsets: Sequence[EndpointSubset], max_capacity: int = MAX_CAPACITY
+) -> tuple[tuple[EndpointSubset, ...], bool]:
+    """§1.5 truncateEndpoints: keep ready first; share the budget proportionally (ceil),
+    walking subsets in order, keeping the first entries of each list. Returns
+    (subsets, truncated)."""
+    total_ready = sum(len(s.addresses) for s in subsets)
+    total_not_ready = sum(len(s.not_ready_addresses) for s in subsets)
+    if total_ready + total_not_ready <= max_capacity:
+        return tuple(subsets), False
+    truncate_ready = total_ready > max_capacity
+    budget = max_capacity if truncate_ready else max_capacity - total_ready
+    num_total = total_ready if truncate_ready else total_not_ready
+    can_be_added = budget
+    out = []
+    for s in subsets:
+        n = len(s.addresses) if truncate_ready else len(s.not_ready_addresses)
+        # Same float arithmetic as Go: ceil((n / total) * budget).
+        to_add = min(math.ceil((n / num_total) * budget), can_be_added)
+        if truncate_ready:
+            kept = s.addresses[:to_add]
+            out.append(EndpointSubset(addresses=kept, not_ready_addresses=(), ports=s.ports))
+        else:
+            kept = s.not_ready_addresses[:to_add]
+            out.append(
+                EndpointSubset(addresses=s.addresses, not_ready_addresses=kept, ports=s.ports)
+            )
+        can_be_added -= len(kept)
+    return tuple(out), True
+
+
+def _capacity_annotation_ok(existing: Endpoints) -> bool:
+    """§1.4 capacityAnnotationSetCorrectly, evaluated on the *stored* object."""
+    if existing.address_count > MAX_CAPACITY:
+        return False
+    return all(k != ANNOTATION_OVER_CAPACITY for k, _ in existing.annotations)
+
+
+_IGNORED_IN_LABEL_COMPARE = (LABEL_HEADLESS, LABEL_EP_MANAGED_BY)
+
+
+# ---------------------------------------------------------------------------------------
+# The sync
+
+
+def sync_endpoints(
+    service: Service | None,
+    pods: Sequence[Pod],
+    existing: Endpoints | None,
+    *,
+    trigger_time: float | None,
+) -> EndpointsSyncResult:
+    """One syncService of the Endpoints controller (§1.2–§1.7).
+
+    ``service``: the Service from the informer, None if it no longer exists (→ delete the
+    Endpoints). ``pods``: the pods the Service's selector matches in its namespace (the
+    caller's lister; this function does not filter by selector). ``existing``: the
+    Endpoints object in the informer cache, None if there is none. ``trigger_time``: from
+    ``TriggerTimeTracker.compute`` (None = zero time → annotation removed).
+    """
+    if service is None:  # §1.7 Service gone → delete the Endpoints
+        return EndpointsSyncResult("delete", existing) if existing is not None else _NONE
+    if service.type == "ExternalName" or service.selector is None:  # §1.7
+        return _NONE
+    contribs = [c for c in (pod_contribution(service, p) for p in pods) if c is not None]
+    subsets = _repack(contribs)
+    ready = sum(len(s.addresses) for s in subsets)
+    not_ready = sum(len(s.not_ready_addresses) for s in subsets)
+    svc_labels = dict(service.labels)
+
+    if existing is not None:  # §1.4 skip-if-unchanged, against the *untruncated* subsets
+        compare_labels = {k: v for k, v in existing.labels if k not in _IGNORED_IN_LABEL_COMPARE}
+        # Simplification: the v1.33 managed-by label is also ignored here (the Service
+        # never carries it); our records have no targetRef.resourceVersion to ignore.
+        if (
+            existing.subsets == subsets
+            and compare_labels == svc_labels
+            and _capacity_annotation_ok(existing)
+        ):
+            return EndpointsSyncResult("none", None, False, ready, not_ready)
+
+    annotations = dict(existing.annotations) if existing is not None else {}
+    if trigger_time is not None:  # §1.6
+        annotations[ANNOTATION_TRIGGER_TIME] = rfc3339nano(trigger_time)
+    else:
+        annotations.pop(ANNOTATION_TRIGGER_TIME, None)
+    written, truncated = truncate_subsets(subsets)  # §1.5
+    if truncated:
+        annotations[ANNOTATION_OVER_CAPACITY] = OVER_CAPACITY_TRUNCATED
+    else:
+        annotations.pop(ANNOTATION_OVER_CAPACITY, None)
+
+    labels = dict(svc_labels)  # §1.6
+    labels[LABEL_EP_MANAGED_BY] = ENDPOINTS_MANAGED_BY
+    if service.cluster_ip in (None, "", "None"):
+        labels[LABEL_HEADLESS] = ""
+    else:
+        labels.pop(LABEL_HEADLESS, None)
+
+    obj = Endpoints(
+        name=service.name,
+        namespace=service.namespace,
+        uid=existing.uid if existing is not None else "",
+        labels=tuple(sorted(labels.items())),
+        annotations=tuple(sorted(annotations.items())),
+        subsets=written,
+    )
+    action = "create" if existing is None else "update"
+    return EndpointsSyncResult(action, obj, truncated, ready, not_ready)
+
+
+_NONE = EndpointsSyncResult("none", None)
+
+
+# ---------------------------------------------------------------------------------------
+# Trigger time (§1.6)
+
+
+@dataclass(slots=True)
+class _TriggerState:
+    pod_times: dict[str, float] = field(default_factory=dict)
+    service_time: float | None = None
+
+
+class TriggerTimeTracker:
+    """§1.6 trigger_time_tracker.go: the last-change-trigger-time of one sync.
+
+    First sync of a Service → its creation time; later syncs → the minimum of the trigger
+    times that changed since the previous sync (pod: Ready lastTransitionTime; Service:
+    creation time), None when nothing changed. Call it on every sync, also when the write
+    is skipped, so the state advances. Shared by the Endpoints and EndpointSlice
+    controllers (one instance each).
+    """
+
+    def __init__(self) -> None:
+        self._states: dict[tuple[str, str], _TriggerState] = {}
+
+    def compute(self, service: Service, pods: Iterable[Pod]) -> float | None:
+        key = (service.namespace, service.name)
+        state = self._states.get(key)
+        was_known = state is not None
+        if state is None:
+            state = self._states[key] = _TriggerState()
+        previous = state.pod_times
+        min_changed: float | None = None
+        pod_times: dict[str, float] = {}
+        for pod in pods:
+            t = pod.ready_transition_time
+            if t is None:
+                continue
+            pod_times[pod.name] = t
+            before = previous.get(pod.name)
+            if (before is None or t > before) and (min_changed is None or t < min_changed):
+                min_changed = t
+        svc_t = service.creation_time
+        if (state.service_time is None or svc_t > state.service_time) and (
+            min_changed is None or svc_t < min_changed
+        ):
+            min_changed = svc_t
+        state.pod_times = pod_times
+        state.service_time = svc_t
+        return service.creation_time if not was_known else min_changed
+
+    def delete_service(self, namespace: str, name: str) -> None:
+        self._states.pop((namespace, name), None)

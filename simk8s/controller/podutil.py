@@ -1,0 +1,132 @@
+"""Pod → endpoint rules shared by the Endpoints and EndpointSlice controllers.
+
+Upstream: ``staging/src/k8s.io/endpointslice/util/controller_utils.go`` (ShouldPodBeInEndpoints,
+ShouldSetHostname), ``utils.go`` (FindPort, getEndpointAddresses) and the Endpoints
+controller's podToEndpointAddressForService (reference §1.2, §2.3, §2.4).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from functools import lru_cache
+
+from simk8s.api.objects import FAILED, SUCCEEDED, EndpointPort, Pod, Service, ServicePort
+
+IPV4 = "IPv4"
+IPV6 = "IPv6"
+
+
+def is_terminal(pod: Pod) -> bool:
+    return pod.phase in (SUCCEEDED, FAILED)
+
+
+def should_pod_be_in_endpoints(pod: Pod, include_terminating: bool) -> bool:
+    """§1.2 rules 1–3 (ShouldPodBeInEndpoints).
+
+    Terminal pods and pods without an IP are never endpoints; terminating pods only when
+    ``include_terminating`` (EP: publishNotReadyAddresses; EPS: always True).
+    """
+    if pod.phase in (SUCCEEDED, FAILED):
+        return False
+    if not pod.pod_ips:
+        return False
+    return include_terminating or not pod.terminating
+
+
+def should_set_hostname(pod: Pod, service: Service) -> bool:
+    """§1.2 rule 5: hostname only if set, subdomain == Service name, same namespace."""
+    return (
+        bool(pod.hostname) and pod.subdomain == service.name and pod.namespace == service.namespace
+    )
+
+
+def ip_family(ip: str) -> str:
+    return IPV6 if ":" in ip else IPV4
+
+
+@lru_cache(maxsize=1 << 16)
+def canonical_ip(ip: str) -> str | None:
+    """Re-stringified IP (§2.3: "1234::5678:0000:…" → "1234::5678:0:…"); None if invalid."""
+    try:
+        return str(ipaddress.ip_address(ip))
+    except ValueError:
+        return None
+
+
+def endpoints_ip_family(service: Service, pod: Pod) -> str:
+    """§1.2 rule 4: the Endpoints controller's single family for this Service."""
+    if service.ip_families:
+        return service.ip_families[0]
+    if service.cluster_ip and service.cluster_ip != "None":
+        return ip_family(service.cluster_ip)
+    return ip_family(pod.pod_ips[0]) if pod.pod_ips else IPV4
+
+
+def first_ip_of_family(pod: Pod, family: str) -> str | None:
+    want_v6 = family == IPV6
+    for ip in pod.pod_ips:
+        if (":" in ip) == want_v6:
+            return ip
+    return None
+
+
+def slice_address_types(service: Service) -> tuple[str, ...]:
+    """§2.3 getAddressTypesForService: ipFamilies, else clusterIP's family, else both."""
+    if service.ip_families:
+        seen: list[str] = []
+        for fam in service.ip_families:
+            if fam in (IPV4, IPV6) and fam not in seen:
+                seen.append(fam)
+        if seen:
+            return tuple(seen)
+    if service.cluster_ip and service.cluster_ip != "None":
+        return (ip_family(service.cluster_ip),)
+    return (IPV4, IPV6)
+
+
+def find_port(pod: Pod, service_port: ServicePort) -> int | None:
+    """§1.2 rule 7 (FindPort): numeric targetPort as-is; a named one is looked up among the
+    pod's container ports with the same protocol. None when it cannot be resolved.
+
+    Simplification: Pod.container_ports lists regular and restartable-init containers'
+    ports together (upstream searches containers first, then sidecars).
+    """
+    target = service_port.resolved_target
+    if isinstance(target, int):
+        return target
+    for cp in pod.container_ports:
+        if cp.name == target and cp.protocol == service_port.protocol:
+            return cp.container_port
+    return None
+
+
+def endpoint_ports(service: Service, pod: Pod) -> tuple[EndpointPort, ...]:
+    """Resolved ports of one pod for the Service, in Service port order; unresolvable
+    ports are skipped."""
+    out = []
+    for sp in service.ports:
+        num = find_port(pod, sp)
+        if num is None:
+            continue
+        out.append(
+            EndpointPort(port=num, name=sp.name, protocol=sp.protocol, app_protocol=sp.app_protocol)
+        )
+    return tuple(out)
+
+
+@lru_cache(maxsize=1 << 14)
+def port_hash(port: EndpointPort) -> str:
+    """Deterministic stand-in for upstream's hash of an EndpointPort (ordering only).
+
+    Simplification: upstream hashes the spew dump with md5/fnv; we hash our own
+    rendering, so the order is deterministic but not byte-identical to Kubernetes'.
+    """
+    text = f"{port.name}|{port.port}|{port.protocol}|{port.app_protocol}"
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+@lru_cache(maxsize=1 << 14)
+def port_map_key(ports: tuple[EndpointPort, ...]) -> tuple[EndpointPort, ...]:
+    """§2.3 "port map key": the port list sorted by port hash (also the slice's port order)."""
+    return tuple(sorted(ports, key=port_hash))

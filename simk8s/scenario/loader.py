@@ -1,0 +1,409 @@
+"""Load a scenario file: YAML + manifests + `--set` overrides → a validated Scenario.
+
+Every problem found is collected and raised as one ScenarioError whose lines read
+``FILE:LINE: dotted.path: message``: FILE:LINE is where the offending key or value is
+written (the scenario, a manifest, `--set:N` for the N-th override), and the path is the
+schema path (or, inside a manifest, the Kubernetes path).
+
+Order of resolution: scenario file → imported manifest objects appended to `services` /
+`workloads` → `--set` overrides → validation. Variants (`compare[].set`) are applied to the
+*resolved* base scenario, both when checked here and in `load_variants`, so a variant that
+passes `load_scenario` always builds.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import re
+import types
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Union, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from . import model
+from .errors import Problems, ScenarioError, error_line
+from .manifests import ImportedObject, ManifestImport, ignored_warning, read_manifest_file
+from .model import Scenario
+from .overrides import apply_setting, loc_of, parse_override
+from .yamlsource import Loc, YamlDocument, YamlParseError, dotted, locate, node_at, parse_documents
+
+Problem = tuple[Loc, str]
+
+_EVENT_OPTIONAL_KEYS = ("rollout", "scale", "replicas", "drain", "nodeLoss")
+
+
+# --- public API -------------------------------------------------------------------------
+
+
+def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
+    """Read, merge, override and validate a scenario file. Raises ScenarioError listing
+    every problem. Manifest warnings are on the result's `.warnings`."""
+    display = str(path)
+    document = _read_scenario_document(Path(path), display)
+    raw: dict[str, Any] = dict(document.data)
+    sources = _Sources(display, document.node)
+    errors: list[str] = []
+
+    imported = _import_manifests(raw.pop("manifests", None), Path(path).parent, sources, errors)
+    merged = _merge(raw, imported, sources)
+
+    with_overrides = copy.deepcopy(merged)
+    applied: list[tuple[int, Loc]] = []
+    for number, text in enumerate(overrides, start=1):
+        try:
+            parts, value = parse_override(text)
+        except ValueError as exc:
+            errors.append(error_line("--set", number, "", str(exc)))
+            continue
+        message = apply_setting(with_overrides, parts, value)
+        if message:
+            errors.append(error_line("--set", number, ".".join(parts), message))
+        else:
+            applied.append((number, loc_of(parts)))
+
+    scenario, problems = _validate(with_overrides)
+    from_file = set(_validate(merged)[1]) if applied else set()
+    for loc, message in problems:
+        errors.append(sources.render(loc, message, applied if (loc, message) not in from_file else ()))
+
+    variant_base = _variant_base(scenario, with_overrides)
+    errors += _variant_errors(raw.get("compare"), variant_base, set(problems), sources)
+
+    if errors:
+        raise ScenarioError(_in_reading_order(_unique(errors), display))
+    assert scenario is not None
+    warning = ignored_warning(imported.ignored)
+    scenario._warnings = (warning,) if warning else ()
+    return scenario
+
+
+def load_variants(scenario: Scenario) -> list[tuple[str, Scenario]]:
+    """(name, scenario) for each `compare` variant: the resolved base with the variant's
+    `set` applied and `compare` emptied. Without `compare`: [("base", scenario)]."""
+    if not scenario.compare:
+        return [("base", scenario)]
+    base = _variant_base(scenario, {})
+    variants: list[tuple[str, Scenario]] = []
+    for variant in scenario.compare:
+        data = copy.deepcopy(base)
+        lines: list[str] = []
+        for key, value in variant.settings.items():
+            message = apply_setting(data, tuple(str(key).split(".")), value)
+            if message:
+                lines.append(f"variant {variant.name}: {key}: {message}")
+        built, problems = _validate(data)
+        lines += [f"variant {variant.name}: {dotted(loc)}: {msg}" for loc, msg in problems]
+        if lines or built is None:
+            raise ScenarioError(lines)
+        built._warnings = scenario.warnings
+        variants.append((variant.name, built))
+    return variants
+
+
+def resolved_dict(scenario: Scenario) -> dict[str, Any]:
+    """The scenario with every default filled, as plain data: camelCase keys, human units
+    (`30s`, `1.5Mi`, `10Gbps`, `2000/s`). `Scenario.model_validate` of it gives an equal
+    Scenario; manifests are already merged into services/workloads."""
+    data = scenario.model_dump(mode="json", by_alias=True)
+    for event in data["events"]:  # only the one action (and replicas for scale) is shown
+        for key in _EVENT_OPTIONAL_KEYS:
+            if event.get(key) is None:
+                event.pop(key, None)
+    return data
+
+
+# --- reading --------------------------------------------------------------------------
+
+
+def _read_scenario_document(path: Path, display: str) -> YamlDocument:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError([error_line(display, None, "", "no such file")]) from None
+    except IsADirectoryError:
+        raise ScenarioError([error_line(display, None, "", "is a directory, not a scenario file")]) from None
+    except UnicodeDecodeError:
+        raise ScenarioError([error_line(display, None, "", "not a text file (expected YAML)")]) from None
+    try:
+        documents = parse_documents(text, display)
+    except YamlParseError as exc:
+        raise ScenarioError(exc.lines) from None
+    if not documents or documents[0].data is None:
+        raise ScenarioError([error_line(display, 1, "", "empty file: expected a scenario mapping (at least `name:`)")])
+    if len(documents) > 1:
+        second = documents[1].node
+        line = second.start_mark.line + 1 if second is not None else None
+        raise ScenarioError([error_line(display, line, "", f"expected one YAML document, found {len(documents)}")])
+    document = documents[0]
+    if not isinstance(document.data, dict):
+        assert document.node is not None
+        raise ScenarioError([error_line(display, document.node.start_mark.line + 1, "",
+                                        f"the top level must be a mapping of scenario keys, got {_kind(document.data)}")])
+    return document
+
+
+def _import_manifests(entries: Any, base_dir: Path, sources: _Sources, errors: list[str]) -> ManifestImport:
+    result = ManifestImport()
+    if entries is None:
+        return result
+    if not isinstance(entries, list):
+        errors.append(sources.render(("manifests",), "expected a list of manifest file names"))
+        return result
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, str) or not entry:
+            errors.append(sources.render(("manifests", i), f"expected a file name, got {_kind(entry)}"))
+            continue
+        file = base_dir / entry
+        display = str(Path(sources.file).parent / entry)
+        if not file.is_file():
+            errors.append(sources.render(("manifests", i), f"no such file: {display}"))
+            continue
+        read_manifest_file(file, display, result)
+    errors.extend(result.errors)
+    return result
+
+
+def _merge(raw: dict[str, Any], imported: ManifestImport, sources: _Sources) -> dict[str, Any]:
+    merged = copy.deepcopy(raw)
+    for key, objects in (("services", imported.services), ("workloads", imported.workloads)):
+        if not objects:
+            continue
+        items = merged.setdefault(key, [])
+        if items is None:
+            items = merged[key] = []
+        if not isinstance(items, list):
+            continue  # the schema reports the wrong type
+        for obj in objects:
+            sources.origins[(key, len(items))] = obj
+            items.append(copy.deepcopy(obj.data))
+    return merged
+
+
+# --- validation and messages ------------------------------------------------------------
+
+
+def _validate(data: Any) -> tuple[Scenario | None, list[Problem]]:
+    try:
+        return Scenario.model_validate(data), []
+    except ValidationError as exc:
+        return None, _problems(exc)
+
+
+def _problems(exc: ValidationError) -> list[Problem]:
+    found: list[Problem] = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        error = err.get("ctx", {}).get("error")
+        if isinstance(error, Problems):
+            found += [((*loc, *sub), message) for sub, message in error.items]
+        else:
+            found.append((loc, _message(err["type"], err["msg"], loc, err.get("input"))))
+    return found
+
+
+def _message(kind: str, text: str, loc: Loc, value: Any) -> str:
+    if kind == "extra_forbidden":
+        return "unknown field" + _suggestion(loc)
+    if kind == "missing":
+        return "missing required field"
+    for prefix in ("Value error, ", "Assertion failed, "):
+        text = text.removeprefix(prefix)
+    if text.startswith("Input should") and ", got" not in text:
+        text += f", got {_kind(value)}"
+    return text
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return repr(value)
+
+
+def _suggestion(loc: Loc) -> str:
+    allowed = _allowed_keys(loc[:-1])
+    key = str(loc[-1])
+    by_lower = {name.lower(): name for name in allowed}
+    close = difflib.get_close_matches(key.lower(), list(by_lower), n=1, cutoff=0.6)
+    return f" (did you mean {by_lower[close[0]]!r}?)" if close else ""
+
+
+def _allowed_keys(loc: Loc) -> list[str]:
+    """The keys the schema allows in the mapping at `loc`."""
+    current: Any = Scenario
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            info = next((f for name, f in current.model_fields.items() if part in (name, f.alias)), None)
+            if info is None:
+                return []
+            current = info.annotation
+        elif get_origin(current) in (tuple, list):
+            current = get_args(current)[0]
+        elif get_origin(current) is dict:
+            current = get_args(current)[1]
+        else:
+            return []
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [f.alias or name for name, f in current.model_fields.items()]
+    return []
+
+
+def _unwrap(tp: Any) -> Any:
+    while True:
+        origin = get_origin(tp)
+        if origin is Annotated:
+            tp = get_args(tp)[0]
+        elif origin in (Union, types.UnionType):
+            options = [a for a in get_args(tp) if a is not type(None)]
+            if len(options) != 1:
+                return tp
+            tp = options[0]
+        else:
+            return tp
+
+
+def _snake_names() -> dict[str, str]:
+    """camelCase alias → snake_case name for every schema field (YAML may use either)."""
+    names: dict[str, str] = {}
+    for obj in vars(model).values():
+        if isinstance(obj, type) and issubclass(obj, model.SchemaModel):
+            for name, info in obj.model_fields.items():
+                if info.alias and info.alias != name:
+                    names[info.alias] = name
+    return names
+
+
+_SNAKE = _snake_names()
+
+
+@dataclass
+class _Sources:
+    """Where each part of the validated data was written."""
+
+    file: str
+    root: yaml.Node | None
+    origins: dict[tuple[str, int], ImportedObject] = field(default_factory=dict)
+
+    def render(self, loc: Loc, message: str, overrides: Iterable[tuple[int, Loc]] = ()) -> str:
+        blamed = [number for number, target in overrides if _related(loc, target)]
+        if blamed:
+            return error_line("--set", blamed[-1], dotted(loc), message)
+        origin = self.origins.get((loc[0], loc[1])) if len(loc) >= 2 else None  # type: ignore[arg-type]
+        if origin is not None:
+            file, line, path = origin.where(loc[2:])
+            return error_line(file, line, path, message)
+        return error_line(self.file, locate(self.root, loc, _SNAKE), dotted(loc), message)
+
+
+def _related(a: Loc, b: Loc) -> bool:
+    """One path is a prefix of the other."""
+    n = min(len(a), len(b))
+    return tuple(a[:n]) == tuple(b[:n])
+
+
+# --- variants -----------------------------------------------------------------------------
+
+
+def _variant_base(scenario: Scenario | None, fallback: dict[str, Any]) -> dict[str, Any]:
+    base = resolved_dict(scenario) if scenario is not None else copy.deepcopy(fallback)
+    base["compare"] = []
+    return base
+
+
+def _variant_errors(compare: Any, base: dict[str, Any], base_problems: set[Problem],
+                    sources: _Sources) -> list[str]:
+    """Apply each compare entry's `set` to the base and report what only the variant breaks,
+    at the line of the `set` key responsible (or of the compare entry)."""
+    if not isinstance(compare, list):
+        return []
+    errors: list[str] = []
+    for i, entry in enumerate(compare):
+        settings = entry.get("set") if isinstance(entry, dict) else None
+        if not isinstance(settings, dict):
+            continue  # the schema reports a malformed entry
+        set_node = node_at(sources.root, ("compare", i, "set"))
+        data = copy.deepcopy(base)
+        targets: list[tuple[Loc, str]] = []
+        for key, value in settings.items():
+            path = str(key)
+            parts = tuple(path.split("."))
+            line = _key_line(set_node, path) or locate(sources.root, ("compare", i, "set"))
+            where = f"compare.{i}.set.{path}"
+            if parts[0] == "compare":
+                errors.append(error_line(sources.file, line, where, "a variant cannot set compare"))
+                continue
+            message = apply_setting(data, parts, value)
+            if message:
+                errors.append(error_line(sources.file, line, where, message))
+            else:
+                targets.append((loc_of(parts), path))
+        for loc, message in _validate(data)[1]:
+            if (loc, message) in base_problems:
+                continue
+            errors.append(_render_variant(loc, message, i, entry, targets, set_node, sources))
+    return errors
+
+
+def _render_variant(loc: Loc, message: str, index: int, entry: dict[str, Any],
+                    targets: list[tuple[Loc, str]], set_node: yaml.Node | None, sources: _Sources) -> str:
+    responsible = [(target, path) for target, path in targets if _related(loc, target)]
+    if responsible:
+        target, path = responsible[-1]
+        value_node = _key_value_node(set_node, path)
+        rest = loc[len(target):]
+        line = locate(value_node, rest, _SNAKE) if value_node is not None else None
+        line = line or _key_line(set_node, path)
+        if len(loc) < len(target):
+            message = f"{dotted(loc)}: {message}"
+        where = f"compare.{index}.set.{path}" + (f".{dotted(rest)}" if rest else "")
+        return error_line(sources.file, line, where, message)
+    name = entry.get("name", "?")
+    return error_line(sources.file, locate(sources.root, ("compare", index)), f"compare.{index}",
+                      f"in variant {name!r}: {dotted(loc)}: {message}")
+
+
+def _key_line(mapping: yaml.Node | None, key: str) -> int | None:
+    if isinstance(mapping, yaml.MappingNode):
+        for key_node, _ in mapping.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
+                return key_node.start_mark.line + 1
+    return None
+
+
+def _key_value_node(mapping: yaml.Node | None, key: str) -> yaml.Node | None:
+    if isinstance(mapping, yaml.MappingNode):
+        for key_node, value_node in mapping.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
+                return value_node
+    return None
+
+
+def _unique(lines: list[str]) -> list[str]:
+    return list(dict.fromkeys(lines))
+
+
+_LINE_PREFIX = re.compile(r"(.*?):(\d+): ")
+
+
+def _in_reading_order(lines: list[str], scenario_file: str) -> list[str]:
+    """Scenario-file lines first, then manifests, then --set; by line number within each."""
+
+    def key(line: str) -> tuple[int, str, int]:
+        match = _LINE_PREFIX.match(line)
+        file, number = (match.group(1), int(match.group(2))) if match else (line.split(": ", 1)[0], 0)
+        group = 0 if file == scenario_file else 2 if file == "--set" else 1
+        return group, file, number
+
+    return sorted(lines, key=key)
