@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,14 +17,18 @@ RUNNERS = ("token-bucket", "completion-gap")
 MAX_INTERVAL = {"iptables": 40.0, "ipvs": 30.0, "nftables": 30.0}  # short, to exercise timers
 
 
-def float_cost(full, periodic, changed_services, changed_endpoints, total_services, total_endpoints, speed):
+def float_cost(
+    full, periodic, changed_services, changed_endpoints, total_services, total_endpoints, speed
+):
     """Deterministic stand-in for the calibrated cost model (proxy/cost.py)."""
     partial = 0.003 + 0.0007 * changed_services + 0.0004 * changed_endpoints + 1e-5 * total_services
     whole = 0.02 + 0.0002 * total_endpoints + 1e-4 * total_services
     return (np.where(full, whole, partial) + np.where(periodic, 0.011, 0.0)) * speed
 
 
-def dyadic_cost(full, periodic, changed_services, changed_endpoints, total_services, total_endpoints, speed):
+def dyadic_cost(
+    full, periodic, changed_services, changed_endpoints, total_services, total_endpoints, speed
+):
     """Costs on a 1/16 s grid: arrivals, starts and ends collide exactly and often."""
     return (np.where(full, 0.5, 0.0625 * (1 + changed_endpoints % 4)) + 0.125 * periodic) * speed
 
@@ -39,7 +45,9 @@ def bandwidth_arrivals(commit: np.ndarray, n_nodes: int, send_time: float, rng) 
     return lambda w: base[w] + offsets
 
 
-def make_case(seed: int, *, dyadic: bool, n_nodes: int = 16, n_writes: int = 240, n_services: int = 6):
+def make_case(
+    seed: int, *, dyadic: bool, n_nodes: int = 16, n_writes: int = 240, n_services: int = 6
+):
     rng = np.random.default_rng(seed)
     # Half-way through, an idle gap longer than every maxInterval: timer-forced syncs.
     gap = np.where(np.arange(n_writes) >= n_writes // 2, 70.0, 0.0)
@@ -150,7 +158,9 @@ def tiny_stream(arrivals: np.ndarray, services, endpoints, triggers) -> ChangeSt
     )
 
 
-def unit_cost(full, periodic, changed_services, changed_endpoints, total_services, total_endpoints, speed):
+def unit_cost(
+    full, periodic, changed_services, changed_endpoints, total_services, total_endpoints, speed
+):
     """1 s full, 0.5 s partial (+0.001 per changed endpoint), times node speed."""
     return np.where(full, 1.0, 0.5 + 0.001 * changed_endpoints) * speed
 
@@ -183,6 +193,7 @@ def test_hand_worked_example():
         (1, node1_run, node1_run + 2 * (0.5 + 0.001 * 30), False, 2, 3),
     ]
     assert [tuple(r) for r in rows.itertuples(index=False)] == expected
+    assert_same(fleet, run_reference(stream, config, unit_cost))
     # NPL: write 0 → 1.0 (node 0) and node1_run; write 1 → 1.52 and node1_run; write 2: none.
     assert fleet.npl.count == 4
     assert fleet.npl.max == node1_run
@@ -199,7 +210,8 @@ def test_applied_at_matches_brute_force():
     rng = np.random.default_rng(0)
     nodes = rng.integers(0, config.n_nodes, 2000)
     ends = fleet.syncs.end
-    times = np.concatenate([rng.uniform(-1, 160, 1000), rng.choice(ends, 1000)])  # include exact ends
+    # Random instants plus exact sync ends (end ≤ t must count the sync as applied).
+    times = np.concatenate([rng.uniform(-1, 160, 1000), rng.choice(ends, 1000)])
     got = fleet.applied_at(nodes, times)
     frame = fleet.syncs_frame()
     for n, t, g in zip(nodes, times, got, strict=True):
@@ -216,3 +228,44 @@ def test_npl_percentiles_within_one_ms_of_exact():
         exact = exact_quantile(ref.npl_samples, q)
         assert 0.0 <= summary[f"p{round(q * 100)}"] - exact < 0.001
     assert summary["max"] == ref.npl_samples.max()
+
+
+def test_write_at_the_timer_instant_is_a_request_not_a_periodic_sync():
+    # IPVS, maxInterval 30 s: node 0's write lands exactly when its timer fires; node 1's
+    # just after (the timer's empty run goes first); node 2's just before.
+    arrivals = np.array([[30.0, 30.5, 29.5]])
+    stream = tiny_stream(arrivals, [0], [5], [29.0])
+    config = FleetConfig(
+        n_nodes=3, mode="ipvs", runner="completion-gap", min_sync_period=0.0,
+        max_interval=30.0, full_sync_period=3600.0, end_time=45.0,
+        static_services=5, static_endpoints=50,
+        initial_service_endpoints=np.array([1], dtype=np.int32),
+        node_speed=np.ones(3),
+    )  # fmt: skip
+    fleet = run_fleet(stream, config, unit_cost)
+    assert_same(fleet, run_reference(stream, config, unit_cost))
+    rows = fleet.syncs_frame()
+    after_startup = rows[rows.start > 0][["node", "start", "periodic", "n_writes"]]
+    assert [tuple(r) for r in after_startup.itertuples(index=False)] == [
+        (0, 30.0, False, 1),
+        (1, 30.0, True, 0),
+        (1, 30.5, False, 1),
+        (2, 29.5, False, 1),
+    ]
+
+
+def test_out_of_order_delivery_and_bad_config_are_rejected():
+    arrivals = np.array([[1.0, 1.0], [0.5, 2.0]])  # node 0 gets write 1 before write 0
+    stream = tiny_stream(arrivals, [0, 0], [1, 2], [0.0, 0.0])
+    config = FleetConfig(
+        n_nodes=2, mode="iptables", runner="token-bucket", min_sync_period=1.0,
+        max_interval=3600.0, full_sync_period=3600.0, end_time=10.0,
+        static_services=0, static_endpoints=0,
+        initial_service_endpoints=np.array([0], dtype=np.int32), node_speed=np.ones(2),
+    )  # fmt: skip
+    for run in (run_fleet, run_reference):
+        with pytest.raises(ValueError, match=r"non-decreasing|earlier than"):
+            run(stream, config, unit_cost)
+    bad = dataclasses.replace(config, mode="userspace")
+    with pytest.raises(ValueError, match="mode must be one of"):
+        run_fleet(stream, bad, unit_cost)

@@ -1,5 +1,6 @@
 """BoundedFrequencyRunner models (kube-proxy.md §2.2): scalar semantics, hand-checked."""
 
+import itertools
 import math
 
 import pytest
@@ -33,7 +34,7 @@ def test_completion_gap_waits_min_sync_period_after_each_end():
     runner = CompletionGapRunner(min_interval=1.0, max_interval=3600.0)
     runs = simulate_runner(runner, BURST_REQUESTS, duration=0.125, until=200.0)
     assert starts(runs) == [0.0, 100.0, 101.125, 102.25, 103.375, 104.5, 105.625]
-    gaps = [b.start - a.end for a, b in zip(runs[1:], runs[2:], strict=False)]
+    gaps = [b.start - a.end for a, b in itertools.pairwise(runs[1:])]
     assert gaps == [1.0] * len(gaps)
 
 

@@ -25,6 +25,7 @@ controllers in ``simk8s.controller`` reuse entry objects for unchanged pods, so 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -223,7 +224,10 @@ def _endpoint_sizes(ep: Endpoint) -> int:
     return js | (_pmsg(body) << _PACK_SHIFT)
 
 
-_ENTRY_FUNCS = {EndpointAddress: _address_sizes, Endpoint: _endpoint_sizes}
+_ENTRY_FUNCS: dict[type, Callable[[Any], int]] = {
+    EndpointAddress: _address_sizes,
+    Endpoint: _endpoint_sizes,
+}
 
 
 def _sum_entries(items: tuple[Any, ...] | list[Any]) -> tuple[int, int]:
@@ -418,8 +422,14 @@ def _meta_json(meta: _Meta) -> dict[str, Any]:
     return out
 
 
+def _go_len(text: str) -> int:
+    """Bytes of Python's compact JSON text as Go would write it (HTML-escaped <, >, &)."""
+    n = len(text) if text.isascii() else len(text.encode())
+    return n + 5 * (text.count("<") + text.count(">") + text.count("&"))
+
+
 def _meta_json_size(meta: _Meta) -> int:
-    return len(_dumps(_meta_json(meta)).encode())
+    return _go_len(_dumps(_meta_json(meta)))
 
 
 _TIMESTAMP_BODY = 1 + varint_len(EPOCH_UNIX_SECONDS) + 1 + 1  # seconds=1, nanos=2 (always)
@@ -623,7 +633,7 @@ def _service_proto(svc: Service, doc: dict[str, Any]) -> int:
 
 def _service_sizes(svc: Service) -> WireSizes:
     doc = service_json(svc)
-    js = len(_dumps(doc).encode())
+    js = _go_len(_dumps(doc))
     proto = _service_proto(svc, doc)
     return WireSizes(js, proto, envelope_size("v1", "Service", proto))
 
@@ -753,7 +763,7 @@ def _endpoint_dict(e: Endpoint) -> dict[str, Any]:
 
 
 def reference_json_size(obj: Endpoints | EndpointSlice | Service) -> int:
-    return len(_dumps(to_json_dict(obj)).encode())
+    return _go_len(_dumps(to_json_dict(obj)))
 
 
 # ---------------------------------------------------------------------------------------

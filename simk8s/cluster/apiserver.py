@@ -10,6 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 import simpy
 
 from simk8s.api import sizes
@@ -131,3 +132,13 @@ def _endpoint_count(obj: Any) -> int:
     if hasattr(obj, "subsets"):
         return obj.address_count
     return 0
+
+
+WRITE_COLUMNS = tuple(WriteRecord.__dataclass_fields__)
+
+
+def writes_frame(records: list[WriteRecord]) -> pd.DataFrame:
+    """The writes table: one row per WriteRecord (accepted or rejected)."""
+    return pd.DataFrame.from_records(
+        [tuple(getattr(r, c) for c in WRITE_COLUMNS) for r in records], columns=list(WRITE_COLUMNS)
+    )

@@ -16,7 +16,8 @@ from simk8s.cluster.workqueue import WorkQueue
 from simk8s.controller import endpoints as ep_rules
 from simk8s.controller import endpointslice as eps_rules
 from simk8s.controller import mirroring as mirror_rules
-from simk8s.controller.workqueue import TokenBucket, endpoints_backoff, endpointslice_backoff
+from simk8s.api.naming import parse_rfc3339
+from simk8s.controller.workqueue import TokenBucket
 from simk8s.rng import component_rng
 
 if TYPE_CHECKING:
@@ -24,6 +25,16 @@ if TYPE_CHECKING:
     from simk8s.cluster.world import World
 
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # apiserver generateName suffix alphabet
+
+
+def endpoints_backoff(n: int) -> float:
+    """Default controller rate limiter, per item: 5 ms · 2^n (§1.1)."""
+    return 0.005 * 2**n
+
+
+def endpointslice_backoff(n: int) -> float:
+    """EndpointSlice controller, per item: 1 s · 2^n, at most 1000 s (§2.1)."""
+    return min(1.0 * 2**n, 1000.0)
 
 
 def _projection(pod: PodState) -> tuple:
@@ -213,5 +224,5 @@ class EndpointSliceController(_EndpointControllerBase):
 def _trigger_of(obj: Any) -> float:
     for k, v in obj.annotations:
         if k == api.ANNOTATION_TRIGGER_TIME:
-            return ep_rules.parse_trigger_time(v)
+            return parse_rfc3339(v)
     return math.nan

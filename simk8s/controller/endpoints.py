@@ -170,10 +170,10 @@ def _repack(contribs: Iterable[PodContribution]) -> tuple[EndpointSubset, ...]:
         else:
             groups.append((m, [port]))
     subsets = []
-    for m, ports in groups:
+    for m, group_ports in groups:
         ready = sorted(k for k, r in m.items() if r)
         not_ready = sorted(k for k, r in m.items() if not r)
-        real_ports = tuple(sorted((p for p in ports if p is not None), key=port_hash))
+        real_ports = tuple(sorted((p for p in group_ports if p is not None), key=port_hash))
         subsets.append(
             EndpointSubset(
                 addresses=tuple(map(all_addrs.__getitem__, ready)),

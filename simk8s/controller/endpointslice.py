@@ -434,8 +434,8 @@ def _auto_hints(
 ) -> dict[int, str] | None:
     """Simplified topology-mode Auto (§2.7): zone weights = node count per zone (every node
     assumed to have the same allocatable CPU and to be Ready). Each ready endpoint starts
-    with its own zone; zones below ceil(desired/1.2) receive endpoints from zones above
-    desired·1.2. Returns id(endpoint) → hinted zone, or None when hints must be removed.
+    with its own zone; zones below their minimum ceil(desired/1.2) receive just enough
+    endpoints to reach it from zones above desired·1.2 (which give down to desired). Returns id(endpoint) → hinted zone, or None when hints must be removed.
     ``fixed`` counts hints already held by unchanged slices per zone.
     """
     zone_nodes: dict[str, int] = {}
@@ -456,11 +456,8 @@ def _auto_hints(
         count[z] = count.get(z, 0) + n
     for z in hint.values():
         count[z] = count.get(z, 0) + 1
-    receiving = {
-        z: math.ceil(d - count[z])
-        for z, d in desired.items()
-        if count[z] < math.ceil(d / (1 + OVERLOAD_THRESHOLD))
-    }
+    minimum = {z: math.ceil(d / (1 + OVERLOAD_THRESHOLD)) for z, d in desired.items()}
+    receiving = {z: minimum[z] - count[z] for z in desired if count[z] < minimum[z]}
     giving = {
         z: math.floor(count.get(z, 0) - d)
         for z, d in desired.items()
@@ -480,9 +477,8 @@ def _auto_hints(
         receiving[dst] -= 1
         if receiving[dst] <= 0:
             del receiving[dst]
-    for z, d in desired.items():
-        if count.get(z, 0) < math.ceil(d / (1 + OVERLOAD_THRESHOLD)):
-            return None
+    if any(count.get(z, 0) < m for z, m in minimum.items()):
+        return None
     return hint
 
 

@@ -153,7 +153,7 @@ class WorkQueueState:
 
     def pop_ready(self, now: float) -> list[Hashable]:
         """Move keys whose ready time has come into the queue; returns them."""
-        moved = []
+        moved: list[Hashable] = []
         while True:
             self._drop_stale()
             if not self._heap or self._heap[0][0] > now:

@@ -13,7 +13,9 @@ plain code):
   s − last full start ≥ fullSyncPeriod; IPVS reconciles every time (FULL only at startup),
   and its timer-forced syncs are flagged `periodic`;
 * NPL (§2.6): one sample per (write with a trigger time, node) = end of the sync that
-  applied it on that node − trigger time.
+  applied it on that node − trigger time;
+* syncs starting at or after end_time are not simulated (one that starts before it is
+  kept whole); a write not applied by then on a node gives no sample for that node.
 
 Algorithm. One Python step per write in commit order. Per node the state is the *open*
 sync: its start ``s_open`` and the first write it will apply ``first_pending``. Write w
@@ -55,10 +57,13 @@ class ChangeStream:
     """Writes of the object kind kube-proxy watches, in apiserver commit order (index w)."""
 
     commit_time: np.ndarray  # float64[W], apiserver commit time
-    trigger_time: np.ndarray  # float64[W], last-change-trigger-time; NaN = no NPL sample for this write
+    trigger_time: np.ndarray  # float64[W], last-change-trigger-time; NaN = no NPL sample
     service: np.ndarray  # int32[W], index of the (dynamic) service the write belongs to, 0..S-1
     service_endpoints: np.ndarray  # int32[W], that service's endpoint count AFTER write w
     arrival: Callable[[int], np.ndarray]  # arrival(w) -> float64[N], non-decreasing in w per node
+    # Optional: endpoints added + removed by write w. When given, cost_fn is also called with
+    # endpoint_changes= (the sum over the applied writes) — IPVS and nftables cost by the diff.
+    endpoint_delta: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -282,7 +287,7 @@ class _FleetState:
     """Per-node runner state as arrays (one row per kube-proxy)."""
 
     n: int
-    s_open: np.ndarray = field(init=False)  # start of the next (open) sync; inf = none before end_time
+    s_open: np.ndarray = field(init=False)  # next (open) sync's start; inf: none before end
     forced: np.ndarray = field(init=False)  # open sync was forced by the maxInterval timer
     first_pending: np.ndarray = field(init=False)  # first write the open sync applies
     allowed: np.ndarray = field(init=False)  # earliest start the runner allows
@@ -311,6 +316,11 @@ class _Fleet:
         self.state = _FleetState(config.n_nodes)
         self.cluster = _ClusterState(stream, config)
         self.speed = np.asarray(config.node_speed, dtype=np.float64)
+        self.delta_cum = (
+            None
+            if stream.endpoint_delta is None
+            else np.concatenate([[0], np.cumsum(stream.endpoint_delta, dtype=np.int64)])
+        )
         self.token_bucket = config.runner == "token-bucket"
         self.partial_mode = config.mode in PARTIAL_SYNC_MODES
         self.total_services = config.static_services + self.cluster.n_services
@@ -320,9 +330,14 @@ class _Fleet:
         st = self.state
         n_writes = len(self.stream.commit_time)
         late = np.empty(st.n, dtype=bool)
+        previous = np.full(st.n, -np.inf)
         for w in range(n_writes):
             a = np.asarray(self.stream.arrival(w), dtype=np.float64)
-            np.less_equal(st.s_open, a, out=late)  # hot path: which open syncs are too early for w
+            np.less(a, previous, out=late)  # the algorithm relies on FIFO watch delivery
+            if late.any():
+                raise ValueError(f"arrival({w}) is earlier than arrival({w - 1}) on some node")
+            np.copyto(previous, a)  # (the caller may reuse its output buffer)
+            np.less(st.s_open, a, out=late)  # hot path: which open syncs are too early for w
             if late.any():
                 idle = self._close_due(np.flatnonzero(late), a, w)
                 if idle.size:  # write w is the first request of their next sync
@@ -370,6 +385,9 @@ class _Fleet:
         else:
             changed_services = changed_endpoints = np.zeros(k, dtype=np.int64)
         total_endpoints = cfg.static_endpoints + int(self.cluster.dynamic_total[w])
+        extra = {}
+        if self.delta_cum is not None:
+            extra["endpoint_changes"] = self.delta_cum[w] - self.delta_cum[first_pending]
         cost = np.asarray(
             self.cost_fn(
                 full,
@@ -379,6 +397,7 @@ class _Fleet:
                 np.full(k, self.total_services, dtype=np.int64),
                 np.full(k, total_endpoints, dtype=np.int64),
                 self.speed[idx],
+                **extra,
             ),
             dtype=np.float64,
         )
@@ -443,7 +462,7 @@ def npl_histogram(
     Built from the syncs table in chunks of ~`chunk` samples, never W × N at once (small
     chunks are faster: their temporaries stay in cache and need no fresh pages).
     """
-    hist = MsHistogram(max_ms=int(round(max_seconds * 1000)))
+    hist = MsHistogram(max_ms=round(max_seconds * 1000))
     trigger_time = np.asarray(trigger_time, dtype=np.float64)
     sampled = np.isfinite(trigger_time)
     triggers = trigger_time[sampled]

@@ -53,14 +53,13 @@ class MsHistogram:
     """Exact 1 ms-resolution histogram of latencies in seconds, with exact count, sum, max."""
 
     max_ms: int = int(DEFAULT_NPL_MAX_SECONDS * 1000)
-    counts: np.ndarray = field(default=None)  # type: ignore[assignment]  # int64[max_ms + 1]
+    counts: np.ndarray = field(init=False)  # int64[max_ms + 1]; counts[b]: values in (b-1, b] ms
     count: int = 0
     total: float = 0.0
     max: float = -np.inf
 
     def __post_init__(self) -> None:
-        if self.counts is None:
-            self.counts = np.zeros(self.max_ms + 1, dtype=np.int64)
+        self.counts = np.zeros(self.max_ms + 1, dtype=np.int64)
 
     def add(self, values: np.ndarray) -> None:
         """Add samples (seconds). Hot path for NPL: batches of ~64k keep the temporaries in cache."""

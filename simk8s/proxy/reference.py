@@ -45,7 +45,7 @@ class _AbsoluteTimeEnvironment(simpy.Environment):
         event = simpy.Event(self)
         event._ok = True
         event._value = None
-        heapq.heappush(self._queue, (time, priority, next(self._eid), event))
+        heapq.heappush(self._queue, (time, priority, next(self._eid), event))  # type: ignore[misc]
         return event
 
 
@@ -127,6 +127,9 @@ class _KubeProxy:
             self.cache[service] = int(stream.service_endpoints[w])
             changed.add(service)
             self.applied += 1
+        extra = {}
+        if stream.endpoint_delta is not None:
+            extra["endpoint_changes"] = np.array([sum(int(stream.endpoint_delta[w]) for w in writes)], dtype=np.int64)
         cost = self.cost_fn(
             np.array([full]),
             np.array([forced]),
@@ -135,6 +138,7 @@ class _KubeProxy:
             np.array([cfg.static_services + len(self.cache)], dtype=np.int64),
             np.array([cfg.static_endpoints + sum(self.cache.values())], dtype=np.int64),
             np.array([cfg.node_speed[self.node]], dtype=np.float64),
+            **extra,
         )
         end = start + float(np.asarray(cost)[0])
         for w in writes:
@@ -151,11 +155,13 @@ def run_reference(stream: ChangeStream, config: FleetConfig, cost_fn: SyncCostFn
     n_writes = len(stream.commit_time)
     arrivals = np.array([stream.arrival(w) for w in range(n_writes)], dtype=np.float64)
     arrivals = arrivals.reshape(n_writes, config.n_nodes)
+    if (np.diff(arrivals, axis=0) < 0).any():
+        raise ValueError("arrival(w) must be non-decreasing in w on every node (FIFO watch)")
     env = _AbsoluteTimeEnvironment()
     rows: list[tuple] = []
     npl: list[float] = []
-    for node in range(config.n_nodes):
-        _KubeProxy(env, node, arrivals[:, node], stream, config, cost_fn, rows, npl)
+    for n in range(config.n_nodes):
+        _KubeProxy(env, n, arrivals[:, n], stream, config, cost_fn, rows, npl)
     env.run(until=config.end_time)
     rows.sort(key=lambda r: (r[0], r[1]))
     columns = list(zip(*rows, strict=True)) if rows else [()] * 7
@@ -173,7 +179,7 @@ def run_reference(stream: ChangeStream, config: FleetConfig, cost_fn: SyncCostFn
         n_writes=last_write_arr - first_write_arr,
     )
     samples = np.array(npl, dtype=np.float64)
-    hist = MsHistogram(max_ms=int(round(config.npl_max_seconds * 1000)))
+    hist = MsHistogram(max_ms=round(config.npl_max_seconds * 1000))
     hist.add(samples)
     return FleetResult(
         n_nodes=config.n_nodes,

@@ -5,30 +5,32 @@ Service, the merged endpoint set after each write (kube-proxy's EndpointSliceCac
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
-
-import numpy as np
 
 from simk8s.api import objects as api
 
 
 @dataclass
 class MergedEndpoints:
-    """One Service's endpoints as kube-proxy merges them (slices de-duplicated by address)."""
+    """One Service's endpoints as kube-proxy merges them: slices keyed by name, de-duplicated
+    by address (EndpointSliceCache). In legacy mode the single Endpoints object is one entry."""
 
     slices: dict[str, tuple[api.Endpoint, ...]] = field(default_factory=dict)
-    ready_per_slice: dict[str, int] = field(default_factory=dict)
+    ready_sets: dict[str, frozenset[str]] = field(default_factory=dict)
 
-    def apply(self, kind: str, op: str, obj: Any) -> None:
+    def apply(self, kind: str, op: str, obj: Any) -> int:
+        """Apply one write; returns how many ready endpoints it added or removed."""
         name = "" if kind == "Endpoints" else obj.name
+        before = self.ready_sets.get(name, frozenset())
         if op == "delete":
             self.slices.pop(name, None)
-            self.ready_per_slice.pop(name, None)
-            return
-        entries = _endpoints_as_slice_entries(obj) if kind == "Endpoints" else obj.endpoints
+            self.ready_sets.pop(name, None)
+            return len(before)
+        entries = endpoints_as_entries(obj) if kind == "Endpoints" else obj.endpoints
+        after = frozenset(ep.addresses[0] for ep in entries if ep.ready is not False and ep.addresses)
         self.slices[name] = entries
-        self.ready_per_slice[name] = sum(1 for ep in entries if ep.ready is not False)
+        self.ready_sets[name] = after
+        return len(before ^ after)
 
     def endpoints(self) -> list[api.Endpoint]:
         seen: dict[str, api.Endpoint] = {}
@@ -39,14 +41,14 @@ class MergedEndpoints:
         return list(seen.values())
 
     def ready_count(self) -> int:
-        # Simplification: an endpoint transiently in two slices is counted twice here (cost only).
-        return sum(self.ready_per_slice.values())
+        # Simplification: an endpoint transiently in two slices is counted twice (cost model only).
+        return sum(len(s) for s in self.ready_sets.values())
 
     def copy(self) -> MergedEndpoints:
-        return MergedEndpoints(dict(self.slices), dict(self.ready_per_slice))
+        return MergedEndpoints(dict(self.slices), dict(self.ready_sets))
 
 
-def _endpoints_as_slice_entries(obj: api.Endpoints) -> tuple[api.Endpoint, ...]:
+def endpoints_as_entries(obj: api.Endpoints) -> tuple[api.Endpoint, ...]:
     """Legacy mode: kube-proxy reads Endpoints; addresses are ready, notReadyAddresses not."""
     return tuple(
         _as_endpoint(a, ready)
@@ -56,31 +58,30 @@ def _endpoints_as_slice_entries(obj: api.Endpoints) -> tuple[api.Endpoint, ...]:
     )
 
 
-@lru_cache(maxsize=1 << 18)
+# Keyed by object identity (the controllers reuse address records of unchanged pods);
+# hashing the frozen records field by field would cost more than the conversion itself.
+_ENDPOINT_CACHE: dict[tuple[int, bool], tuple[api.EndpointAddress, api.Endpoint]] = {}
+
+
 def _as_endpoint(a: api.EndpointAddress, ready: bool) -> api.Endpoint:
-    return api.Endpoint(
+    hit = _ENDPOINT_CACHE.get((id(a), ready))
+    if hit is not None and hit[0] is a:
+        return hit[1]
+    ep = api.Endpoint(
         addresses=(a.ip,), ready=ready, serving=ready, terminating=False, target_ref=a.target_ref, node_name=a.node_name
     )
+    if len(_ENDPOINT_CACHE) > 1 << 20:
+        _ENDPOINT_CACHE.clear()
+    _ENDPOINT_CACHE[(id(a), ready)] = (a, ep)
+    return ep
+
+
+def service_key_of(kind: str, obj: Any) -> tuple[str, str]:
+    return (obj.namespace, obj.name if kind == "Endpoints" else obj.service_name)
 
 
 def initial_merged(initial_objects: list[Any], kind: str) -> dict[tuple[str, str], MergedEndpoints]:
     merged: dict[tuple[str, str], MergedEndpoints] = {}
     for obj in initial_objects:
-        svc = obj.name if kind == "Endpoints" else obj.service_name
-        merged.setdefault((obj.namespace, svc), MergedEndpoints()).apply(kind, "create", obj)
+        merged.setdefault(service_key_of(kind, obj), MergedEndpoints()).apply(kind, "create", obj)
     return merged
-
-
-def service_endpoint_counts(
-    writes_kind: list[str], writes_op: list[str], objects: list[Any], services: list[tuple[str, str]],
-    service_index: np.ndarray, initial: dict[tuple[str, str], MergedEndpoints],
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per service its ready endpoint count at t=0, and after each write of the stream."""
-    state = {key: initial[key].copy() if key in initial else MergedEndpoints() for key in services}
-    start = np.array([state[k].ready_count() for k in services], dtype=np.int32)
-    after = np.zeros(len(objects), dtype=np.int32)
-    for i, obj in enumerate(objects):
-        key = services[service_index[i]]
-        state[key].apply(writes_kind[i], writes_op[i], obj)
-        after[i] = state[key].ready_count()
-    return start, after

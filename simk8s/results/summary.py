@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from simk8s.cluster.apiserver import writes_frame
+
 if TYPE_CHECKING:
     from simk8s.pipeline import VariantResult
 
@@ -91,7 +93,7 @@ def build_tables(result: VariantResult) -> dict[str, pd.DataFrame]:
     assert cluster is not None
     tables = {"pods": cluster.pods, "rollouts": cluster.rollouts}
     log = cluster.world.apiserver.log
-    tables["writes"] = pd.DataFrame([r.__dict__ for r in log]) if log else pd.DataFrame()
+    tables["writes"] = writes_frame(log)
     if result.fanout is not None:
         tables["egress"] = result.fanout.egress_series
     if result.fleet is not None:

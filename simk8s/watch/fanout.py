@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from simk8s.cluster.apiserver import WriteRecord
+from simk8s.cluster.apiserver import WriteRecord, writes_frame
 
 
 @dataclass(frozen=True)
@@ -74,9 +74,7 @@ def fan_out(
     bandwidth: float,
 ) -> FanOut:
     accepted = [r for r in records if not r.rejected]
-    writes = pd.DataFrame([r.__dict__ for r in accepted]) if accepted else pd.DataFrame(
-        columns=list(WriteRecord.__dataclass_fields__)
-    )
+    writes = writes_frame(accepted)
     groups = [Watcher("kube-proxy", proxy_kind, n_nodes, "protobuf"), *watchers]
     # Per replica and kind: (kube-proxies on it, other watchers' bytes multiplier per encoding).
     proxy_per_rep = np.bincount(np.arange(n_nodes) % replicas, minlength=replicas)

@@ -1,0 +1,199 @@
+"""Stage 3: the kube-proxy on every node, fed by the watch stage.
+
+Builds the change stream (writes of the kind kube-proxy watches, with the per-node arrival
+times from the fan-out), runs the vectorized fleet with the calibrated cost model, and
+reports the `kube_proxy` and `network_programming_latency_s` summary sections.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simk8s.proxy import cost as cost_model
+from simk8s.proxy.fleet import ChangeStream, FleetConfig, FleetResult, run_fleet
+from simk8s.proxy.metrics import NPL_BUCKETS
+from simk8s.proxy.rulecount import iptables_totals, ipvs_totals, nftables_totals
+from simk8s.proxy.stream import MergedEndpoints, initial_merged, service_key_of
+from simk8s.rng import component_rng
+from simk8s.watch.fanout import FanOut
+
+
+@dataclass
+class ProxyStage:
+    fleet: FleetResult
+    stream: ChangeStream
+    services: list[tuple[str, str]]  # dynamic service keys, index = ChangeStream.service
+    objects: list[Any]  # object written by each stream write
+    ops: list[str]
+    kind: str
+    initial: dict[tuple[str, str], MergedEndpoints]
+    summary: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def make_cost_fn(mode: str, *, large_cluster_threshold: int, params: Any = None):
+    """Adapt the calibrated cost model (simk8s.proxy.cost) to the fleet's batch interface.
+
+    Simplifications: every Service has one port; in iptables large-cluster mode (§1.9) the
+    stale-chain iptables-save runs only on full syncs (really: once per syncPeriod).
+    """
+
+    def cost(full, periodic, changed_services, changed_endpoints, total_services, total_endpoints, speed,
+             endpoint_changes=None):
+        out = np.empty(len(full), dtype=np.float64)
+        diff = changed_endpoints if endpoint_changes is None else endpoint_changes
+        for kind, mask in (("full", np.asarray(full, bool)), ("partial", ~np.asarray(full, bool))):
+            if not mask.any():
+                continue
+            if mode == "iptables":
+                cleanup = np.asarray(total_endpoints[mask]) <= large_cluster_threshold if kind == "partial" else True
+                out[mask] = cost_model.iptables_sync_seconds(
+                    kind, total_services[mask], total_endpoints[mask], 0, changed_services[mask],
+                    changed_endpoints[mask], cleanup=cleanup, speed=speed[mask], params=params,
+                )
+            elif mode == "ipvs":
+                # IPVS applies netlink operations for the difference only (§2.4).
+                out[mask] = cost_model.ipvs_sync_seconds(
+                    kind, total_services[mask], total_endpoints[mask], changed_services[mask], diff[mask],
+                    speed=speed[mask], params=params,
+                )
+            else:
+                out[mask] = cost_model.nftables_sync_seconds(
+                    kind, total_services[mask], total_endpoints[mask], changed_services[mask],
+                    changed_endpoints[mask], speed=speed[mask], params=params,
+                )
+        return out
+
+    return cost
+
+
+def build_stream(scenario: Any, cluster: Any, fanout: FanOut) -> tuple[ChangeStream, list, list, list, dict]:
+    world = cluster.world
+    kind = fanout.proxy_kind
+    services = list(world.services)
+    index = {k: i for i, k in enumerate(services)}
+    writes = fanout.writes
+    rows = np.flatnonzero((writes["kind"] == kind).to_numpy()) if len(writes) else np.zeros(0, np.int64)
+    seqs = writes["seq"].to_numpy()[rows] if len(rows) else np.zeros(0, np.int64)
+    objects = [world.apiserver.objects[int(s)] for s in seqs]
+    ops = list(writes["op"].to_numpy()[rows]) if len(rows) else []
+    initial = initial_merged(cluster.initial_objects.get(kind, []), kind)
+    state = {k: initial[k].copy() if k in initial else MergedEndpoints() for k in services}
+    svc_idx = np.zeros(len(rows), dtype=np.int32)
+    after = np.zeros(len(rows), dtype=np.int32)
+    delta = np.zeros(len(rows), dtype=np.int32)
+    for i, obj in enumerate(objects):
+        key = service_key_of(kind, obj)
+        svc_idx[i] = index[key]
+        delta[i] = state[key].apply(kind, ops[i], obj)
+        after[i] = state[key].ready_count()
+    stream = ChangeStream(
+        commit_time=writes["time"].to_numpy(np.float64)[rows] if len(rows) else np.zeros(0),
+        trigger_time=writes["trigger_time"].to_numpy(np.float64)[rows] if len(rows) else np.zeros(0),
+        service=svc_idx,
+        service_endpoints=after,
+        arrival=fanout.arrival_fn(rows),
+        endpoint_delta=delta,
+    )
+    initial_counts = np.array(
+        [initial[k].ready_count() if k in initial else 0 for k in services], dtype=np.int32
+    )
+    return stream, services, objects, ops, {"initial": initial, "initial_counts": initial_counts}
+
+
+def run_proxy_stage(scenario: Any, cluster: Any, fanout: FanOut) -> ProxyStage:
+    kp = scenario.cluster.kube_proxy
+    n = scenario.cluster.nodes
+    stream, services, objects, ops, init = build_stream(scenario, cluster, fanout)
+    params = cost_model.load_params()
+    rng = component_rng(scenario.seed, "kube-proxy/node-speed")
+    speed = rng.lognormal(0.0, kp.node_speed_spread, size=n) if kp.node_speed_spread > 0 else np.ones(n)
+    bg = scenario.background
+    max_interval = kp.full_sync_period if kp.mode == "iptables" else kp.sync_period  # §2.2
+    config = FleetConfig(
+        n_nodes=n,
+        mode=kp.mode,
+        runner=kp.runner,
+        min_sync_period=kp.min_sync_period,
+        max_interval=max_interval,
+        full_sync_period=kp.full_sync_period,
+        end_time=scenario.duration,
+        static_services=bg.services,
+        static_endpoints=bg.services * bg.endpoints_per_service,
+        initial_service_endpoints=init["initial_counts"],
+        node_speed=speed,
+        cpu_per_sync_second=float(params[kp.mode]["cpu_fraction"]),
+    )
+    cost_fn = make_cost_fn(kp.mode, large_cluster_threshold=kp.large_cluster_endpoints_threshold, params=params)
+    fleet = run_fleet(stream, config, cost_fn)
+    stage = ProxyStage(fleet, stream, services, objects, ops, fanout.proxy_kind, init["initial"])
+    stage.summary = _summary(scenario, fleet, stream, config, init["initial_counts"])
+    stage.tables = _tables(fleet)
+    return stage
+
+
+def _max_endpoints(stream: ChangeStream, initial_counts: np.ndarray) -> int:
+    counts = initial_counts.astype(np.int64).copy()
+    best = int(counts.sum())
+    total = best
+    for s, e in zip(stream.service.tolist(), stream.service_endpoints.tolist(), strict=True):
+        total += e - counts[s]
+        counts[s] = e
+        best = max(best, int(total))
+    return best
+
+
+def _summary(scenario: Any, fleet: FleetResult, stream: ChangeStream, config: FleetConfig, initial_counts) -> dict:
+    mode = scenario.cluster.kube_proxy.mode
+    services = config.static_services + len(initial_counts)
+    endpoints = config.static_endpoints + _max_endpoints(stream, initial_counts)
+    if mode == "iptables":
+        counts = iptables_totals(services, endpoints)
+        rules = int(np.asarray(counts.filter_rules) + np.asarray(counts.nat_rules))
+    elif mode == "ipvs":
+        ipvs = ipvs_totals(services, endpoints)
+        rules = int(ipvs["virtual_servers"] + ipvs["real_servers"])
+    else:
+        rules = int(nftables_totals(services, endpoints)["rules"])
+    c = fleet.counters
+    sync = fleet.sync_duration_summary()
+    npl = fleet.npl_summary()
+    return {
+        "kube_proxy": {
+            "syncs": int(c.syncs),
+            "full_syncs": int(c.full_syncs),
+            "periodic_syncs": int(c.periodic_syncs),
+            "sync_seconds": {"p50": _r(sync.get("p50")), "p99": _r(sync.get("p99")), "max": _r(sync.get("max"))},
+            "cpu_seconds_total": _r(c.cpu_seconds),
+            "rules_max": rules,
+        },
+        "network_programming_latency_s": {
+            "p50": _r(npl.get("p50")),
+            "p90": _r(npl.get("p90")),
+            "p99": _r(npl.get("p99")),
+            "max": _r(npl.get("max")),
+            "samples": int(fleet.npl.count),
+        },
+    }
+
+
+def _r(x: Any) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return None if not np.isfinite(x) else round(x, 6)
+
+
+def _tables(fleet: FleetResult) -> dict[str, pd.DataFrame]:
+    cumulative = fleet.npl_prometheus()
+    npl = pd.DataFrame(
+        {
+            "le": [*map(float, NPL_BUCKETS), float("inf")],
+            "cumulative_count": np.asarray(cumulative, dtype=np.int64),
+        }
+    )
+    return {"syncs": fleet.syncs_frame(), "network_programming_duration_seconds": npl}
