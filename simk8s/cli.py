@@ -77,6 +77,51 @@ def run(scenario: str, overrides: tuple[str, ...], only: tuple[str, ...], out: s
         sys.exit(1)
 
 
+@main.command()
+@click.option("--pods", "pod_counts", multiple=True, type=int, default=(100, 1000, 2000, 5000, 10000, 20000),
+              show_default=True, help="Pod counts to size (repeatable).")
+@click.option("--long-names", is_flag=True, help="Long pod/namespace/node names (reference §5.5 'long').")
+@click.option("--max-endpoints-per-slice", default=100, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--max-request-bytes", default="1.5Mi", show_default=True, help="etcd --max-request-bytes.")
+def sizes(pod_counts: tuple[int, ...], long_names: bool, max_endpoints_per_slice: int, max_request_bytes: str) -> None:
+    """Wire sizes of one Service's Endpoints and EndpointSlices, computed from their content."""
+    from simk8s.results.sizes_report import format_sizes
+
+    click.echo(format_sizes(pod_counts, long_names=long_names, max_per_slice=max_endpoints_per_slice,
+                            max_request_bytes=max_request_bytes))
+
+
+@main.command()
+@click.argument("results", type=click.Path(exists=True, file_okay=False))
+@click.option("--variant", help="Variant name (default: the first).")
+@click.option("--node", required=True, help="Node name, e.g. node-3.")
+@click.option("--at", "at", required=True, help="Simulated time, e.g. 2m30s.")
+@click.option("--mode", type=click.Choice(["iptables", "ipvs", "nftables"]), help="Render as this mode.")
+def rules(results: str, variant: str | None, node: str, at: str, mode: str | None) -> None:
+    """Print what a node's kube-proxy had programmed at a time (re-runs the variant deterministically)."""
+    from simk8s.results.inspect import node_rules
+    from simk8s.scenario import parse_duration
+
+    try:
+        when = parse_duration(at)
+    except ValueError as err:
+        click.echo(f"--at: {err}", err=True)
+        sys.exit(2)
+    try:
+        click.echo(node_rules(results, variant=variant, node=node, at=when, mode=mode), nl=False)
+    except LookupError as err:
+        click.echo(f"simk8s: {err.args[0]}", err=True)
+        sys.exit(2)
+
+
+@main.command()
+def calibrate() -> None:
+    """Published measurements beside the model's figures, with the error of each."""
+    from simk8s.results.calibration import format_calibration
+
+    click.echo(format_calibration())
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
 

@@ -39,6 +39,7 @@ class PodState:
     serving_until: float = INF  # the app stops accepting (SIGTERM + shutdownDelay, node loss)
     gone: float = INF  # removed from the apiserver
     deleted_reason: str = ""
+    counted_available: bool = False  # counted in its ReplicaSet's available replicas
     _snapshot: api.Pod | None = field(default=None, repr=False)
 
     @property

@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from simk8s.controller import deployment as rules
 
 if TYPE_CHECKING:
@@ -22,8 +24,10 @@ BURST_REPLICAS = 500  # replicaset controller: at most this many creates/deletes
 @dataclass
 class ReplicaSet:
     revision: int
-    replicas: int = 0
-    pods: set[int] = field(default_factory=set)
+    replicas: int = 0  # spec.replicas
+    pods: set[int] = field(default_factory=set)  # pods not yet gone
+    active: int = 0  # not terminating (controller.IsPodActive); kept up to date by the World
+    available: int = 0  # active and Ready for minReadySeconds
 
 
 @dataclass
@@ -53,6 +57,8 @@ class Deployment:
         self.rollouts: list[RolloutRecord] = []
         self.history: list[tuple[float, int, int, int]] = []  # (t, active pods, available, terminating)
         self.service_keys: tuple[tuple[str, str], ...] = ()  # Services selecting this Deployment's pods
+        self.terminating = 0  # pods with a deletionTimestamp, not yet gone
+        self.zone_load = np.zeros(len(world.nodes.zone_names), dtype=np.int64)  # scheduled active pods per zone
 
     # -- events ----------------------------------------------------------------------------
     def rollout(self) -> None:
@@ -73,10 +79,7 @@ class Deployment:
 
     # -- the controller --------------------------------------------------------------------
     def counts(self, rs: ReplicaSet) -> rules.ReplicaSetCounts:
-        now = self.world.env.now
-        pods = self.world.pods
-        available = sum(1 for p in rs.pods if pods[p].active and pods[p].available_since <= now)
-        return rules.ReplicaSetCounts(rs.revision, rs.replicas, available)
+        return rules.ReplicaSetCounts(rs.revision, rs.replicas, rs.available)
 
     def _sync(self) -> None:
         self._sync_pending = False
@@ -104,48 +107,36 @@ class Deployment:
             self._manage_replicas(rs)
         self._observe()
 
-    def _has_pods(self, rs: ReplicaSet) -> bool:
-        pods = self.world.pods
-        return any(pods[p].gone == math.inf for p in rs.pods)
+    @staticmethod
+    def _has_pods(rs: ReplicaSet) -> bool:
+        return bool(rs.pods)
 
     def _manage_replicas(self, rs: ReplicaSet) -> None:
         """replica_set.go manageReplicas: create or delete the difference, ≤ burstReplicas per sync."""
         pods = self.world.pods
-        active = [p for p in rs.pods if pods[p].active]
-        diff = len(active) - rs.replicas
+        diff = rs.active - rs.replicas
         if diff < 0:
             # Simplification: no slow-start batches (1, 2, 4, …); creates only wait for the client QPS.
             for _ in range(min(-diff, BURST_REPLICAS)):
                 rs.pods.add(self.world.create_pod(self, rs.revision))
         elif diff > 0:
+            active = [p for p in rs.pods if pods[p].active]
             ranked = sorted(active, key=lambda i: self.world.deletion_rank(pods[i]))
             for pod_id in ranked[: min(diff, BURST_REPLICAS)]:
                 self.world.delete_pod(pods[pod_id], reason="scale-down", via_client=True)
 
     def _observe(self) -> None:
         now = self.world.env.now
-        pods = self.world.pods
-        active = available = terminating = 0
-        for rs in self.sets.values():
-            for p in rs.pods:
-                pod = pods[p]
-                if pod.active:
-                    active += 1
-                    if pod.available_since <= now:
-                        available += 1
-                elif pod.gone == math.inf:
-                    terminating += 1
-        self.history.append((now, active, available, terminating))
+        active = sum(rs.active for rs in self.sets.values())
+        available = sum(rs.available for rs in self.sets.values())
+        self.history.append((now, active, available, self.terminating))
         for r in self.rollouts:
             if r.end != math.inf:
                 continue
             r.max_pods = max(r.max_pods, active)
             r.min_available = min(r.min_available, available)
             new = self.sets[r.to_revision]
-            new_available = self.counts(new).available
-            old_active = sum(
-                1 for rev, rs in self.sets.items() if rev != r.to_revision for p in rs.pods if pods[p].active
-            )
+            old_active = active - new.active
             # DeploymentComplete: updated == available == total == desired.
-            if new.replicas == self.desired and new_available == self.desired and old_active == 0 and active == self.desired:
+            if new.replicas == self.desired and new.available == self.desired and old_active == 0 and active == self.desired:
                 r.end = now

@@ -118,6 +118,7 @@ class World:
             created=when,
         )
         self.pods.append(pod)
+        d.sets[revision].active += 1
         self.pod_services.append(d.service_keys)
         for key in d.service_keys:
             self.service_pods[key].add(pod.id)
@@ -141,20 +142,15 @@ class World:
             self.timers.after(1.0, self._schedule, pod)  # unschedulable: retried from the backoff queue
             return
         d = self.workload_by_name[pod.workload]
-        zone_load = np.zeros(len(self.nodes.zone_names))
-        for rs in d.sets.values():
-            for p in rs.pods:
-                q = self.pods[p]
-                if q.node >= 0 and q.active:
-                    zone_load[self.nodes.zone[q.node]] += 1
         zones_ok = np.unique(self.nodes.zone[ok])
-        zone = zones_ok[np.argmin(zone_load[zones_ok])]
+        zone = zones_ok[np.argmin(d.zone_load[zones_ok])]
         cand = ok & (self.nodes.zone == zone)
         counts = np.where(cand, self.node_pod_count, np.iinfo(np.int32).max)
         best = np.flatnonzero(counts == counts.min())
         node = int(best[self.rng_sched.integers(len(best))])
         now = self.env.now
         pod.node, pod.node_name, pod.scheduled = node, self.nodes.names[node], now
+        d.zone_load[self.nodes.zone[node]] += 1
         self.node_pod_count[node] += 1
         self.pods_on_node[node].add(pod.id)
         self.apiserver.pod_write("bind", POD_PROTO_BYTES)
@@ -238,13 +234,25 @@ class World:
             min_ready = self._workload_spec(pod).min_ready_seconds
             pod.available_since = now + min_ready
             if min_ready > 0:
-                self.timers.at(pod.available_since, self._notify_workload, pod)
+                self.timers.at(pod.available_since, self._became_available, pod)
         else:
             pod.ready_since = INF
             pod.available_since = INF
+        self._recount(pod)
         pod.touch()
         self.apiserver.pod_write("status", POD_PROTO_BYTES)
         self._notify(pod)
+
+    def _became_available(self, pod: PodState) -> None:
+        self._recount(pod)
+        self._notify_workload(pod)
+
+    def _recount(self, pod: PodState) -> None:
+        """Keep the ReplicaSet's active/available counters in step with this pod."""
+        available = pod.active and pod.available_since <= self.env.now
+        if available != pod.counted_available:
+            pod.counted_available = available
+            self.workload_by_name[pod.workload].sets[pod.revision].available += 1 if available else -1
 
     def deletion_rank(self, pod: PodState) -> tuple:
         return deploy_rules.deletion_rank(pod.node >= 0, pod.phase, pod.ready, pod.ready_since, pod.created, pod.id)
@@ -256,6 +264,12 @@ class World:
         when = self.rs_client.reserve(self.env.now) if via_client else self.env.now
         pod.deletion = when  # reserved now so the ReplicaSet does not pick it twice
         pod.deleted_reason = reason
+        d = self.workload_by_name[pod.workload]
+        d.sets[pod.revision].active -= 1
+        d.terminating += 1
+        if pod.node >= 0:
+            d.zone_load[self.nodes.zone[pod.node]] -= 1
+        self._recount(pod)
         self.timers.at(when, self._pod_deleting, pod, grace)
 
     def _pod_deleting(self, pod: PodState, grace: float | None) -> None:
@@ -287,6 +301,9 @@ class World:
             return
         pod.gone = self.env.now
         pod.phase = api.SUCCEEDED
+        d = self.workload_by_name[pod.workload]
+        d.terminating -= 1
+        d.sets[pod.revision].pods.discard(pod.id)
         if pod.node >= 0:
             self.node_pod_count[pod.node] -= 1
             self.pods_on_node[pod.node].discard(pod.id)
@@ -357,6 +374,8 @@ class World:
         pod.ip = self.ipam.allocate(node)
         pod.ready, pod.ready_since, pod.first_ready, pod.available_since = True, 0.0, 0.0, 0.0
         pod.ready_transition = 0.0
+        self.workload_by_name[pod.workload].zone_load[self.nodes.zone[node]] += 1
+        self._recount(pod)
         pod.touch()
         self._schedule_flaps(pod, 0.0)
 

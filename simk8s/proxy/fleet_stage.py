@@ -31,6 +31,7 @@ class ProxyStage:
     ops: list[str]
     kind: str
     initial: dict[tuple[str, str], MergedEndpoints]
+    initial_objects: list[Any] = field(default_factory=list)  # watched objects existing at t=0
     summary: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
@@ -130,7 +131,10 @@ def run_proxy_stage(scenario: Any, cluster: Any, fanout: FanOut) -> ProxyStage:
     )
     cost_fn = make_cost_fn(kp.mode, large_cluster_threshold=kp.large_cluster_endpoints_threshold, params=params)
     fleet = run_fleet(stream, config, cost_fn)
-    stage = ProxyStage(fleet, stream, services, objects, ops, fanout.proxy_kind, init["initial"])
+    stage = ProxyStage(
+        fleet, stream, services, objects, ops, fanout.proxy_kind, init["initial"],
+        initial_objects=list(cluster.initial_objects.get(fanout.proxy_kind, [])),
+    )
     stage.summary = _summary(scenario, fleet, stream, config, init["initial_counts"])
     stage.tables = _tables(fleet)
     return stage

@@ -1,0 +1,39 @@
+"""Outcome of each new connection, from the route and the chosen pod's serving window (§4)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simk8s.dataplane.inputs import PodTable
+from simk8s.dataplane.selection import ROUTE_DROPPED, ROUTE_REFUSED
+
+OK = 0
+REFUSED = 1  # REJECT, ICMP port-unreachable: no endpoints at all (§1.7)
+FAILED_POD_GONE = 2  # stale rules DNAT to a pod that already stopped serving (§4; no retry)
+FAILED_NOT_SERVING = 3  # chosen pod not yet accepting connections
+DROPPED_NO_LOCAL = 4  # Local policy, no local endpoint: DROP (§1.7)
+DNS_ANSWER = 5  # ExternalName / Headless: a DNS answer, no proxying
+
+OUTCOME_NAMES = (
+    "ok",
+    "refused",
+    "failed-pod-gone",
+    "failed-not-serving",
+    "dropped-no-local-endpoints",
+    "dns-answer",
+)
+FAILURE_CODES = (REFUSED, FAILED_POD_GONE, FAILED_NOT_SERVING, DROPPED_NO_LOCAL)
+
+
+def classify(route: np.ndarray, backend: np.ndarray, t: np.ndarray, pods: PodTable) -> np.ndarray:
+    """Vectorized outcome code per connection."""
+    out = np.full(len(t), OK, dtype=np.int8)
+    out[route == ROUTE_REFUSED] = REFUSED
+    out[route == ROUTE_DROPPED] = DROPPED_NO_LOCAL
+    routed = backend >= 0
+    b = np.where(routed, backend, 0)
+    gone = routed & (pods.serving_until[b] <= t)
+    early = routed & ~gone & (pods.serving_from[b] > t)
+    out[gone] = FAILED_POD_GONE
+    out[early] = FAILED_NOT_SERVING
+    return out

@@ -1,0 +1,201 @@
+"""Stage 4: connections through each traffic Service, routed by every node's programmed state.
+
+Glue between the pipeline and the data-path engine (simk8s.dataplane.traffic): it turns the
+cluster's pods into a PodTable, the kube-proxy change stream into one ServiceHistory per
+Service with traffic, and the fleet's sync table into NodeProgramming.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simk8s.dataplane.inputs import EndpointVersion, NodeProgramming, PodTable, ServiceHistory, TrafficSpec
+from simk8s.dataplane.outcomes import FAILURE_CODES, OUTCOME_NAMES
+from simk8s.dataplane.traffic import TrafficResult, simulate_traffic
+from simk8s.proxy.stream import MergedEndpoints
+from simk8s.rng import component_rng
+
+
+class _EndpointIndex:
+    """Maps endpoint records to pod ids, nodes and zones; caches per object identity."""
+
+    def __init__(self, world: Any):
+        self.world = world
+        self.pod_by_name = {(p.namespace, p.name): p.id for p in world.pods}
+        self.node_by_name = {name: i for i, name in enumerate(world.nodes.names)}
+        self.zone_by_name = {z: i for i, z in enumerate(world.nodes.zone_names)}
+        self.extra_ips: dict[str, int] = {}  # user-written endpoints (no pod): synthetic pod rows
+        self._cache: dict[int, tuple[Any, tuple]] = {}
+
+    def row(self, ep: Any) -> tuple:
+        hit = self._cache.get(id(ep))
+        if hit is not None and hit[0] is ep:
+            return hit[1]
+        ref = ep.target_ref
+        if ref is not None and (ref.namespace, ref.name) in self.pod_by_name:
+            pod = self.pod_by_name[(ref.namespace, ref.name)]
+        else:
+            ip = ep.addresses[0]
+            pod = self.extra_ips.setdefault(ip, len(self.world.pods) + len(self.extra_ips))
+        node = self.node_by_name.get(ep.node_name or "", -1)
+        zone = int(self.world.nodes.zone[node]) if node >= 0 else self.zone_by_name.get(ep.zone or "", -1)
+        hint = self.zone_by_name.get(ep.hints_for_zones[0], -1) if ep.hints_for_zones else -1
+        row = (
+            pod,
+            ep.ready is not False,
+            ep.serving if ep.serving is not None else ep.ready is not False,
+            bool(ep.terminating),
+            node,
+            zone,
+            hint,
+        )
+        self._cache[id(ep)] = (ep, row)
+        return row
+
+    def version(self, merged: MergedEndpoints) -> EndpointVersion:
+        rows = [self.row(ep) for ep in merged.endpoints()]
+        if not rows:
+            return EndpointVersion.empty()
+        cols = list(zip(*rows, strict=True))
+        hints = np.asarray(cols[6], np.int16)
+        return EndpointVersion(
+            pod=np.asarray(cols[0], np.int32),
+            ready=np.asarray(cols[1], bool),
+            serving=np.asarray(cols[2], bool),
+            terminating=np.asarray(cols[3], bool),
+            node=np.asarray(cols[4], np.int32),
+            zone=np.asarray(cols[5], np.int16),
+            hint_zone=hints if (hints >= 0).any() else None,
+        )
+
+
+def _service_kind(svc: Any) -> str:
+    if svc.type == "ExternalName":
+        return "ExternalName"
+    if svc.headless:
+        return "Headless"
+    return svc.type
+
+
+def build_history(key: tuple[str, str], stage: Any, world: Any, scenario: Any, index: _EndpointIndex) -> ServiceHistory:
+    svc = world.services[key]
+    merged = stage.initial[key].copy() if key in stage.initial else MergedEndpoints()
+    initial = index.version(merged)
+    write_index, versions = [], []
+    svc_i = stage.services.index(key)
+    for w in np.flatnonzero(stage.stream.service == svc_i):
+        merged.apply(stage.kind, stage.ops[w], stage.objects[w])
+        write_index.append(int(w))
+        versions.append(index.version(merged))
+    ports_total = scenario.background.services + sum(
+        len(s.ports) for s in world.services.values() if s.type != "ExternalName" and not s.headless
+    )
+    return ServiceHistory(
+        name=f"{key[0]}/{key[1]}",
+        write_index=np.asarray(write_index, dtype=np.int64),
+        versions=versions,
+        initial=initial,
+        kind=_service_kind(svc),
+        session_affinity_timeout=float(svc.session_affinity_timeout_s) if svc.session_affinity == "ClientIP" else None,
+        internal_local=svc.internal_traffic_policy == "Local",
+        external_local=svc.external_traffic_policy == "Local",
+        traffic_distribution=svc.traffic_distribution,
+        service_ports_total=max(1, ports_total),
+    )
+
+
+def pod_table(world: Any, index: _EndpointIndex) -> PodTable:
+    pods = world.pods
+    extra = len(index.extra_ips)
+    node = np.array([p.node for p in pods] + [-1] * extra, dtype=np.int32)
+    zone = np.where(node >= 0, world.nodes.zone[np.maximum(node, 0)], -1).astype(np.int16)
+    # User-written endpoints (selector-less Services) are outside the cluster: always serving.
+    serving_from = np.array([p.serving_from for p in pods] + [0.0] * extra, dtype=np.float64)
+    serving_until = np.array([p.serving_until for p in pods] + [math.inf] * extra, dtype=np.float64)
+    return PodTable(node=node, zone=zone, serving_from=serving_from, serving_until=serving_until)
+
+
+def run_dataplane_stage(scenario: Any, cluster: Any, stage: Any) -> dict[str, TrafficResult]:
+    world = cluster.world
+    index = _EndpointIndex(world)
+    programming = NodeProgramming(n_nodes=len(world.nodes), zone=world.nodes.zone, applied_at=stage.fleet.applied_at)
+    histories = {}
+    for traffic in scenario.traffic:
+        spec_svc = scenario.service(traffic.service)
+        key = (spec_svc.namespace, spec_svc.name)
+        if key not in histories:
+            histories[key] = build_history(key, stage, world, scenario, index)
+    pods = pod_table(world, index)
+    kp = scenario.cluster.kube_proxy
+    results: dict[str, TrafficResult] = {}
+    for i, traffic in enumerate(scenario.traffic):
+        spec_svc = scenario.service(traffic.service)
+        key = (spec_svc.namespace, spec_svc.name)
+        spec = TrafficSpec(
+            rate=traffic.rate,
+            start=traffic.start,
+            end=scenario.duration if traffic.end is None else traffic.end,
+            source=traffic.from_,
+            client_nodes=traffic.client_nodes,
+            clients=traffic.clients,
+            requests_per_connection=traffic.requests_per_connection,
+            connection_duration=traffic.connection_duration,
+        )
+        rng = component_rng(scenario.seed, f"dataplane/traffic/{i}/{key[0]}/{key[1]}")
+        results[f"{i}:{key[0]}/{key[1]}"] = simulate_traffic(
+            histories[key], programming, pods, spec, mode=kp.mode, ipvs_scheduler=kp.ipvs_scheduler, rng=rng
+        )
+    return results
+
+
+def dataplane_section(results: dict[str, TrafficResult]) -> dict[str, Any]:
+    """The summary's `dataplane` section: totals over every traffic entry, plus each one."""
+    outcome = np.concatenate([r.outcome for r in results.values()]) if results else np.zeros(0, np.int8)
+    fp = np.concatenate([r.first_packet_ms for r in results.values()]) if results else np.zeros(0)
+    codes = np.bincount(outcome.astype(np.int64), minlength=len(OUTCOME_NAMES))
+    ok = fp[(outcome == 0) & np.isfinite(fp)]
+    failed = {OUTCOME_NAMES[c]: int(codes[c]) for c in FAILURE_CODES}
+    per_service = {}
+    for name, r in results.items():
+        s = r.summary()
+        per_service[name] = {
+            "connections": int(s["connections"]),
+            "dns_answers": int(s["dns_answers"]),
+            "failed": s["failed"],
+            "imbalance": {k: _num(v) for k, v in s["imbalance"].items()},
+        }
+    return {
+        "connections": int(len(outcome) - codes[OUTCOME_NAMES.index("dns-answer")]),
+        "dns_answers": int(codes[OUTCOME_NAMES.index("dns-answer")]),
+        "failed": failed,
+        "failed_total": int(sum(failed.values())),
+        "first_packet_ms": {
+            "p50": _num(np.percentile(ok, 50)) if len(ok) else None,
+            "p99": _num(np.percentile(ok, 99)) if len(ok) else None,
+        },
+        "services": per_service,
+    }
+
+
+def dataplane_tables(results: dict[str, TrafficResult]) -> dict[str, pd.DataFrame]:
+    frames = []
+    for name, r in results.items():
+        ts = r.outcome_timeseries()
+        if ts.empty:
+            continue
+        ts = ts.reset_index(names="t_s")
+        ts.insert(0, "traffic", name)
+        frames.append(ts)
+    return {"connection_outcomes": pd.concat(frames, ignore_index=True)} if frames else {}
+
+
+def _num(x: Any) -> float | None:
+    x = float(x)
+    return None if not np.isfinite(x) else round(x, 6)
+
+
+__all__ = ["dataplane_section", "dataplane_tables", "run_dataplane_stage"]
