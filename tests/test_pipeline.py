@@ -1,0 +1,102 @@
+"""End to end: a small scenario through every stage; determinism; exact counters as regression signal."""
+
+import json
+
+import pytest
+
+from simk8s.experiment import run_scenario
+from simk8s.pipeline import run_variant
+from simk8s.scenario import load_scenario, load_variants
+
+from conftest import ROOT
+
+QUICK = ROOT / "scenarios" / "quick.yaml"
+
+
+def _strip_wall(summary: dict) -> dict:
+    summary = json.loads(json.dumps(summary))
+    for variant in summary["variants"].values():
+        variant["sim"].pop("wall_s")
+    return summary
+
+
+def test_same_scenario_and_seed_give_identical_summary(tmp_path):
+    a = run_scenario(QUICK, out=tmp_path / "a")
+    b = run_scenario(QUICK, out=tmp_path / "b")
+    sa = json.loads((tmp_path / "a" / "summary.json").read_text())
+    sb = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert _strip_wall(sa) == _strip_wall(sb)
+    assert a.format() != ""
+
+
+def test_another_seed_changes_the_run(tmp_path):
+    base = run_scenario(QUICK, write=False, only=["slices-iptables"])
+    other = run_scenario(QUICK, overrides=["seed=7"], write=False, only=["slices-iptables"])
+    assert base.variants[0].summary["dataplane"] != other.variants[0].summary["dataplane"]
+
+
+@pytest.fixture(scope="module")
+def quick_variants():
+    sc = load_scenario(QUICK)
+    return {name: run_variant(v, name) for name, v in load_variants(sc)}
+
+
+def test_quick_exact_counters(quick_variants):
+    """Noise-free regression signal: writes, watch events, syncs (update deliberately when the model changes)."""
+    got = {
+        name: (
+            r.summary["apiserver"]["writes"]["Endpoints"],
+            r.summary["apiserver"]["writes"]["EndpointSlice"],
+            r.summary["apiserver"]["watch_events"]["Endpoints"],
+            r.summary["apiserver"]["watch_events"]["EndpointSlice"],
+            r.summary["kube_proxy"]["syncs"],
+            r.summary["kube_proxy"]["full_syncs"],
+            r.summary["sim"]["events"],
+        )
+        for name, r in quick_variants.items()
+    }
+    assert got == {
+        "endpoints-iptables": (37, 41, 740, 0, 380, 20, got["endpoints-iptables"][6]),
+        "slices-iptables": (37, 41, 0, 820, 380, 20, got["slices-iptables"][6]),
+        "slices-ipvs": (37, 41, 0, 820, 740, 20, got["slices-ipvs"][6]),
+        "slices-nftables": (37, 41, 0, 820, 740, 20, got["slices-nftables"][6]),
+    }
+    # the control plane does not depend on the kube-proxy mode: identical event counts
+    assert len({g[6] for g in got.values()}) == 1
+
+
+def test_bytes_sent_equal_bytes_received(quick_variants):
+    for r in quick_variants.values():
+        writes = r.fanout.writes
+        kind = r.fanout.proxy_kind
+        sent = r.summary["apiserver"]["egress_bytes"][kind]
+        per_node = writes[writes.kind == kind].bytes_proto.sum()
+        assert sent == per_node * r.scenario.cluster.nodes
+        assert r.fanout.egress_series.bytes.sum() == pytest.approx(sent, rel=1e-9)
+
+
+def test_rollout_completes_and_every_node_programs_the_final_state(quick_variants):
+    for r in quick_variants.values():
+        assert r.summary["rollout"]["completed"] == 1
+        fleet = r.fleet.fleet
+        import numpy as np
+
+        n = r.scenario.cluster.nodes
+        applied = fleet.applied_at(np.arange(n), np.full(n, r.scenario.duration))
+        assert (applied == len(r.fleet.objects)).all()
+
+
+def test_results_directory_layout(tmp_path):
+    exp = run_scenario(QUICK, out=tmp_path / "quick", only=["slices-iptables"])
+    out = tmp_path / "quick"
+    assert exp.out == out
+    assert (out / "scenario.resolved.yaml").exists()
+    summary = json.loads((out / "summary.json").read_text())
+    section = summary["variants"]["slices-iptables"]
+    for key in ("sim", "rollout", "apiserver", "kube_proxy", "network_programming_latency_s", "dataplane"):
+        assert key in section
+    assert {"end_time_s", "events", "wall_s", "exception"} <= set(section["sim"])
+    assert {"p50", "p90", "p99", "max"} <= set(section["network_programming_latency_s"])
+    assert (out / "slices-iptables" / "pods.parquet").exists()
+    assert (out / "slices-iptables" / "writes.parquet").exists()
+    assert not list(tmp_path.glob(".quick.*"))  # no temporary directory left behind
