@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 from click.testing import CliRunner
-
 from conftest import ROOT
+
 from simk8s.cli import main
 
 QUICK = str(ROOT / "scenarios" / "quick.yaml")

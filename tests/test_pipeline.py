@@ -3,12 +3,11 @@
 import json
 
 import pytest
+from conftest import ROOT
 
 from simk8s.experiment import run_scenario
 from simk8s.pipeline import run_variant
 from simk8s.scenario import load_scenario, load_variants
-
-from conftest import ROOT
 
 QUICK = ROOT / "scenarios" / "quick.yaml"
 
@@ -22,7 +21,7 @@ def _strip_wall(summary: dict) -> dict:
 
 def test_same_scenario_and_seed_give_identical_summary(tmp_path):
     a = run_scenario(QUICK, out=tmp_path / "a")
-    b = run_scenario(QUICK, out=tmp_path / "b")
+    run_scenario(QUICK, out=tmp_path / "b")
     sa = json.loads((tmp_path / "a" / "summary.json").read_text())
     sb = json.loads((tmp_path / "b" / "summary.json").read_text())
     assert _strip_wall(sa) == _strip_wall(sb)

@@ -33,7 +33,7 @@ def _run(make_scenario, replicas, surge, unavailable):
 
 
 def test_ten_replicas_25_percent_never_exceeds_13_or_drops_below_8(make_scenario):
-    run, d, during = _run(make_scenario, 10, "25%", "25%")
+    run, _d, during = _run(make_scenario, 10, "25%", "25%")
     assert max(active for _t, active, _a, _term in during) == 13
     assert min(avail for _t, _act, avail, _term in during) == 8
     rollout = run.rollouts.iloc[0]
@@ -44,7 +44,7 @@ def test_ten_replicas_25_percent_never_exceeds_13_or_drops_below_8(make_scenario
 
 
 def test_max_surge_zero_replaces_one_pod_at_a_time(make_scenario):
-    run, d, during = _run(make_scenario, 40, 0, 1)
+    run, _d, during = _run(make_scenario, 40, 0, 1)
     assert max(active for _t, active, _a, _term in during) == 40
     assert min(avail for _t, _act, avail, _term in during) == 39
     new_pods = run.pods[run.pods.revision == 2].sort_values("created_s")

@@ -13,7 +13,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simk8s.dataplane.inputs import EndpointVersion, NodeProgramming, PodTable, ServiceHistory, TrafficSpec
+from simk8s.dataplane.inputs import (
+    EndpointVersion,
+    NodeProgramming,
+    PodTable,
+    ServiceHistory,
+    TrafficSpec,
+)
 from simk8s.dataplane.outcomes import FAILURE_CODES, OUTCOME_NAMES
 from simk8s.dataplane.traffic import TrafficResult, simulate_traffic
 from simk8s.proxy.stream import MergedEndpoints

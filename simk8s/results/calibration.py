@@ -20,7 +20,7 @@ def calibration_frame() -> pd.DataFrame:
     data["condition"] = data["condition"].map(lambda n: f"{n:,} services")
     data["stage"] = "data path first packet"
     cols = ["stage", "row", "mode", "condition", "metric", "published", "simulated", "rel_error"]
-    frame = pd.concat([cost.reindex(columns=cols + ["status"]), data.reindex(columns=cols + ["status"])], ignore_index=True)
+    frame = pd.concat([cost.reindex(columns=[*cols, "status"]), data.reindex(columns=[*cols, "status"])], ignore_index=True)
     return frame
 
 

@@ -63,9 +63,9 @@ def _rollout_section(rollouts: pd.DataFrame) -> dict[str, Any]:
 
 
 def _apiserver_section(log: list, fanout: Any, api: Any) -> dict[str, Any]:
-    writes = {k: 0 for k in OBJECT_KINDS}
-    rejected = {k: 0 for k in OBJECT_KINDS}
-    max_bytes = {k: 0 for k in OBJECT_KINDS}
+    writes = dict.fromkeys(OBJECT_KINDS, 0)
+    rejected = dict.fromkeys(OBJECT_KINDS, 0)
+    max_bytes = dict.fromkeys(OBJECT_KINDS, 0)
     for rec in log:
         if rec.rejected:
             rejected[rec.kind] = rejected.get(rec.kind, 0) + 1
@@ -76,8 +76,8 @@ def _apiserver_section(log: list, fanout: Any, api: Any) -> dict[str, Any]:
     section = {
         "writes": writes,
         "rejected_writes": rejected,
-        "watch_events": {k: 0 for k in OBJECT_KINDS},
-        "egress_bytes": {k: 0 for k in OBJECT_KINDS},
+        "watch_events": dict.fromkeys(OBJECT_KINDS, 0),
+        "egress_bytes": dict.fromkeys(OBJECT_KINDS, 0),
         "max_object_bytes": max_bytes,
     }
     if fanout is not None:
@@ -92,6 +92,13 @@ def build_tables(result: VariantResult) -> dict[str, pd.DataFrame]:
     cluster = result.cluster
     assert cluster is not None
     tables = {"pods": cluster.pods, "rollouts": cluster.rollouts}
+    tables["deployment_history"] = pd.DataFrame(
+        [
+            {"workload": d.name, "t_s": t, "active": a, "available": av, "terminating": te}
+            for d in cluster.world.deployments.values()
+            for t, a, av, te in d.history
+        ]
+    )
     log = cluster.world.apiserver.log
     tables["writes"] = writes_frame(log)
     if result.fanout is not None:
