@@ -41,6 +41,7 @@ class PodState:
     deleted_reason: str = ""
     counted_available: bool = False  # counted in its ReplicaSet's available replicas
     _snapshot: api.Pod | None = field(default=None, repr=False)
+    rank: tuple | None = field(default=None, repr=False)  # cached ReplicaSet deletion rank
 
     @property
     def terminating(self) -> bool:
@@ -53,6 +54,7 @@ class PodState:
 
     def touch(self) -> None:
         self._snapshot = None
+        self.rank = None
 
     def snapshot(self) -> api.Pod:
         if self._snapshot is None:

@@ -7,6 +7,7 @@ manager's client rate limit.
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -121,8 +122,8 @@ class Deployment:
                 rs.pods.add(self.world.create_pod(self, rs.revision))
         elif diff > 0:
             active = [p for p in rs.pods if pods[p].active]
-            ranked = sorted(active, key=lambda i: self.world.deletion_rank(pods[i]))
-            for pod_id in ranked[: min(diff, BURST_REPLICAS)]:
+            rank = self.world.deletion_rank
+            for pod_id in heapq.nsmallest(min(diff, BURST_REPLICAS), active, key=lambda i: rank(pods[i])):
                 self.world.delete_pod(pods[pod_id], reason="scale-down", via_client=True)
 
     def _observe(self) -> None:

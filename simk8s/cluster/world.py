@@ -255,7 +255,9 @@ class World:
             self.workload_by_name[pod.workload].sets[pod.revision].available += 1 if available else -1
 
     def deletion_rank(self, pod: PodState) -> tuple:
-        return deploy_rules.deletion_rank(pod.node >= 0, pod.phase, pod.ready, pod.ready_since, pod.created, pod.id)
+        if pod.rank is None:
+            pod.rank = deploy_rules.deletion_rank(pod.node >= 0, pod.phase, pod.ready, pod.ready_since, pod.created, pod.id)
+        return pod.rank
 
     def delete_pod(self, pod: PodState, *, reason: str, via_client: bool, grace: float | None = None) -> None:
         """Set the deletionTimestamp (through the controller's client when a controller deletes)."""

@@ -73,12 +73,25 @@ def _apiserver_section(log: list, fanout: Any, api: Any) -> dict[str, Any]:
             writes[rec.kind] = writes.get(rec.kind, 0) + 1
         max_bytes[rec.kind] = max(max_bytes.get(rec.kind, 0), rec.bytes_proto)
     writes["Pod"] = int(sum(api.pod_writes.values()))
+    first = next((r for r in log if r.rejected), None)
     section = {
         "writes": writes,
         "rejected_writes": rejected,
         "watch_events": dict.fromkeys(OBJECT_KINDS, 0),
         "egress_bytes": dict.fromkeys(OBJECT_KINDS, 0),
         "max_object_bytes": max_bytes,
+        # The first write etcd (or the body limit) refused: when, what, and how big it was.
+        "first_rejection": None
+        if first is None
+        else {
+            "time_s": _num(first.time),
+            "kind": first.kind,
+            "name": first.name,
+            "endpoints": first.endpoints,
+            "bytes_proto": first.bytes_proto,
+            "bytes_json": first.bytes_json,
+            "error": first.rejected,
+        },
     }
     if fanout is not None:
         for k, v in fanout.events.items():
