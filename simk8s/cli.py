@@ -122,6 +122,67 @@ def calibrate() -> None:
     click.echo(format_calibration())
 
 
+@main.command()
+@click.argument("checkfile", type=click.Path(exists=True, dir_okay=False))
+def check(checkfile: str) -> None:
+    """Run a scenario and hold its figures against committed limits (exit 1 if any is broken)."""
+    from simk8s.results.check import format_checks, run_checks
+
+    try:
+        results = run_checks(checkfile)
+    except ValueError as err:
+        click.echo(str(err), err=True)
+        sys.exit(2)
+    except ScenarioError as err:
+        _fail_scenario(err)
+    click.echo(format_checks(results))
+    if not all(r.ok for r in results):
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(exists=True, dir_okay=False))
+@click.option("--param", "params", multiple=True, required=True, metavar="PATH=V1,V2,…",
+              help="A scenario field and its values, e.g. cluster.kubeProxy.minSyncPeriod=0s,1s,10s (repeatable: grid).")
+@click.option("--variant", "variants", multiple=True, help="Variants to run at each point (default: all).")
+@click.option("--workers", type=int, help="Local worker processes (default: CPU count).")
+@click.option("--dask", "dask_address", help="Run on a Dask cluster at this scheduler address.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Parquet file (default results/<name>/sweep.parquet).")
+def sweep(scenario: str, params: tuple[str, ...], variants: tuple[str, ...], workers: int | None,
+          dask_address: str | None, out: str | None) -> None:
+    """Run a scenario over a grid of parameter values; one row per (point, variant)."""
+    from pathlib import Path
+
+    from simk8s.sweep import sweep as run_sweep
+
+    try:
+        sc = load_scenario(scenario)
+        grid = {}
+        for p in params:
+            key, _, values = p.partition("=")
+            if not values:
+                raise click.BadParameter(f"{p!r}: expected PATH=V1,V2", param_hint="--param")
+            grid[key] = values.split(",")
+            for v in grid[key]:
+                load_scenario(scenario, [f"{key}={v}"])  # validate every point before running any
+    except ScenarioError as err:
+        _fail_scenario(err)
+    executor = None
+    if dask_address:
+        from dask.distributed import Client
+
+        executor = Client(dask_address).get_executor()
+    frame = run_sweep(scenario, grid, variants=variants, executor=executor, workers=workers)
+    target = Path(out) if out else Path("results") / sc.name / "sweep.parquet"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp")
+    frame.to_parquet(tmp, index=False)
+    tmp.replace(target)
+    cols = [*grid, "variant", "kube_proxy.syncs", "network_programming_latency_s.p99", "dataplane.failed_total", "exception"]
+    click.echo(frame[[c for c in cols if c in frame.columns]].to_string(index=False))
+    click.echo(f"{len(frame)} rows → {target}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
 

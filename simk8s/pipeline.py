@@ -78,6 +78,8 @@ def run_watch(scenario: Any, cluster: ClusterRun) -> FanOut:
         watchers=watchers,
         replicas=cl.apiserver.replicas,
         bandwidth=cl.apiserver.egress_bandwidth,
+        # kube-proxy watches with `!service.kubernetes.io/headless`: headless objects never reach it.
+        proxy_ignored=frozenset(k for k, svc in cluster.world.services.items() if svc.headless),
     )
 
 

@@ -22,15 +22,26 @@ def build_services(specs: Iterable[Any], service_cidr: str) -> list[api.Service]
     """Turn scenario service specs into API Services, allocating ClusterIPs and NodePorts.
 
     ClusterIPs: the first address of the range goes to the `kubernetes` Service (as in real
-    clusters), the rest in order. NodePorts not given are taken from 30000-32767 in order,
-    skipping ports any Service asked for explicitly (collisions are rejected by validation).
+    clusters), the rest in order. NodePorts not given (and healthCheckNodePorts) are taken
+    from 30000-32767 in order, skipping ports any Service asked for explicitly (collisions
+    are rejected by validation). Simplification: the real allocator picks at random.
     """
     specs = list(specs)
     net = ipaddress.ip_network(str(service_cidr))
     next_ip = 10  # .1 is `kubernetes`, .10 by convention kube-dns; user Services after it
     taken_ports = {p.node_port for s in specs for p in (s.ports or []) if getattr(p, "node_port", None)}
     next_port = NODE_PORT_RANGE[0]
-    services = []
+
+    def allocate_node_port() -> int:
+        nonlocal next_port
+        while next_port in taken_ports:
+            next_port += 1
+        if next_port > NODE_PORT_RANGE[1]:  # the real allocator fails too when the range is full
+            raise ValueError(f"no free NodePort left in {NODE_PORT_RANGE[0]}-{NODE_PORT_RANGE[1]}")
+        taken_ports.add(next_port)
+        return next_port
+
+    services: list[api.Service] = []
     for s in specs:
         cluster_ip: str | None
         if s.type == "ExternalName":
@@ -46,10 +57,7 @@ def build_services(specs: Iterable[Any], service_cidr: str) -> list[api.Service]
         for p in s.ports or []:
             node_port = getattr(p, "node_port", None)
             if s.type in ("NodePort", "LoadBalancer") and not node_port:
-                while next_port in taken_ports:
-                    next_port += 1
-                node_port = next_port
-                taken_ports.add(node_port)
+                node_port = allocate_node_port()
             ports.append(
                 api.ServicePort(
                     port=p.port,
@@ -62,6 +70,13 @@ def build_services(specs: Iterable[Any], service_cidr: str) -> list[api.Service]
         lb_ips: tuple[str, ...] = ()
         if s.type == "LoadBalancer":
             lb_ips = (s.load_balancer_ip or f"203.0.113.{len(services) % 250 + 1}",)
+        # Fix (service-types): the apiserver also gives a LoadBalancer Service with
+        # externalTrafficPolicy Local a healthCheckNodePort from the NodePort range; kube-proxy
+        # serves the LB's health check there (kube-proxy.md §1.1, filter KUBE-NODEPORTS ACCEPT).
+        # Without it the renderers had no port to open. Simplification: never user-given.
+        health_check_node_port = None
+        if s.type == "LoadBalancer" and s.external_traffic_policy == "Local":
+            health_check_node_port = allocate_node_port()
         services.append(
             api.Service(
                 name=s.name,
@@ -81,6 +96,7 @@ def build_services(specs: Iterable[Any], service_cidr: str) -> list[api.Service]
                 external_ips=tuple(s.external_ips or ()),
                 load_balancer_ips=lb_ips,
                 load_balancer_source_ranges=tuple(s.load_balancer_source_ranges or ()),
+                health_check_node_port=health_check_node_port,
                 external_name=s.external_name,
                 traffic_distribution=s.traffic_distribution,
             )

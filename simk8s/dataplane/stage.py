@@ -22,7 +22,7 @@ from simk8s.dataplane.inputs import (
 )
 from simk8s.dataplane.outcomes import FAILURE_CODES, OUTCOME_NAMES
 from simk8s.dataplane.traffic import TrafficResult, simulate_traffic
-from simk8s.proxy.stream import MergedEndpoints
+from simk8s.proxy.stream import MergedEndpoints, service_key_of
 from simk8s.rng import component_rng
 
 
@@ -84,17 +84,33 @@ def _service_kind(svc: Any) -> str:
         return "ExternalName"
     if svc.headless:
         return "Headless"
+    if svc.type == "ClusterIP" and svc.external_ips:
+        # Fix (service-types): the schema allows `from: external` for a ClusterIP Service
+        # with externalIPs, but the data path accepted it only for NodePort/LoadBalancer.
+        # Traffic to an external IP reaches a node and that node's rules DNAT it, like
+        # NodePort traffic with externalTrafficPolicy Cluster (kube-proxy.md §1.1:
+        # KUBE-SERVICES external-IP rule → KUBE-EXT). Simplification: it arrives on a
+        # uniformly random node (really: whichever node the network routes the IP to).
+        return "NodePort"
     return svc.type
 
 
-def build_history(key: tuple[str, str], stage: Any, world: Any, scenario: Any, index: _EndpointIndex) -> ServiceHistory:
+def build_history(
+    key: tuple[str, str],
+    writes: list[tuple[int, str, Any]],
+    initial: MergedEndpoints | None,
+    kind: str,
+    world: Any,
+    scenario: Any,
+    index: _EndpointIndex,
+) -> ServiceHistory:
+    """One Service's endpoint versions: `writes` are (change-stream index, op, object)."""
     svc = world.services[key]
-    merged = stage.initial[key].copy() if key in stage.initial else MergedEndpoints()
-    initial = index.version(merged)
+    merged = initial.copy() if initial is not None else MergedEndpoints()
+    first = index.version(merged)
     write_index, versions = [], []
-    svc_i = stage.services.index(key)
-    for w in np.flatnonzero(stage.stream.service == svc_i):
-        merged.apply(stage.kind, stage.ops[w], stage.objects[w])
+    for w, op, obj in writes:
+        merged.apply(kind, op, obj)
         write_index.append(int(w))
         versions.append(index.version(merged))
     ports_total = scenario.background.services + sum(
@@ -104,7 +120,7 @@ def build_history(key: tuple[str, str], stage: Any, world: Any, scenario: Any, i
         name=f"{key[0]}/{key[1]}",
         write_index=np.asarray(write_index, dtype=np.int64),
         versions=versions,
-        initial=initial,
+        initial=first,
         kind=_service_kind(svc),
         session_affinity_timeout=float(svc.session_affinity_timeout_s) if svc.session_affinity == "ClientIP" else None,
         internal_local=svc.internal_traffic_policy == "Local",
@@ -112,6 +128,37 @@ def build_history(key: tuple[str, str], stage: Any, world: Any, scenario: Any, i
         traffic_distribution=svc.traffic_distribution,
         service_ports_total=max(1, ports_total),
     )
+
+
+# CoreDNS answers headless lookups from its own EndpointSlice watch and caches them for its
+# default TTL (5 s). Simplification: every client sees a change exactly this long after commit.
+DNS_TTL_S = 5.0
+
+
+def _proxy_history(key, stage, world, scenario, index) -> tuple[ServiceHistory, None]:
+    svc_i = stage.services.index(key)
+    rows = np.flatnonzero(stage.stream.service == svc_i)
+    writes = [(int(w), stage.ops[w], stage.objects[w]) for w in rows]
+    return build_history(key, writes, stage.initial.get(key), stage.kind, world, scenario, index), None
+
+
+def _dns_history(key, cluster, stage, world, scenario, index) -> tuple[ServiceHistory, NodeProgramming]:
+    """Headless Services are not proxied (kube-proxy filters them out); clients resolve them."""
+    kind = stage.kind
+    api = world.apiserver
+    log = [r for r in api.log if not r.rejected and r.kind == kind and (r.namespace, r.service) == key]
+    writes = [(i, r.op, api.objects[r.seq]) for i, r in enumerate(log)]
+    initial = [o for o in cluster.initial_objects.get(kind, []) if service_key_of(kind, o) == key]
+    merged = MergedEndpoints()
+    for o in initial:
+        merged.apply(kind, "create", o)
+    visible = np.array([r.time for r in log], dtype=np.float64) + DNS_TTL_S
+
+    def applied_at(nodes: np.ndarray, times: np.ndarray) -> np.ndarray:
+        return np.searchsorted(visible, np.asarray(times, dtype=np.float64), side="right").astype(np.int64)
+
+    programming = NodeProgramming(n_nodes=len(world.nodes), zone=world.nodes.zone, applied_at=applied_at)
+    return build_history(key, writes, merged, kind, world, scenario, index), programming
 
 
 def pod_table(world: Any, index: _EndpointIndex) -> PodTable:
@@ -129,12 +176,15 @@ def run_dataplane_stage(scenario: Any, cluster: Any, stage: Any) -> dict[str, Tr
     world = cluster.world
     index = _EndpointIndex(world)
     programming = NodeProgramming(n_nodes=len(world.nodes), zone=world.nodes.zone, applied_at=stage.fleet.applied_at)
-    histories = {}
+    histories: dict[tuple[str, str], tuple[ServiceHistory, NodeProgramming | None]] = {}
     for traffic in scenario.traffic:
         spec_svc = scenario.service(traffic.service)
         key = (spec_svc.namespace, spec_svc.name)
         if key not in histories:
-            histories[key] = build_history(key, stage, world, scenario, index)
+            if world.services[key].headless:
+                histories[key] = _dns_history(key, cluster, stage, world, scenario, index)
+            else:
+                histories[key] = _proxy_history(key, stage, world, scenario, index)
     pods = pod_table(world, index)
     kp = scenario.cluster.kube_proxy
     results: dict[str, TrafficResult] = {}
@@ -152,8 +202,9 @@ def run_dataplane_stage(scenario: Any, cluster: Any, stage: Any) -> dict[str, Tr
             connection_duration=traffic.connection_duration,
         )
         rng = component_rng(scenario.seed, f"dataplane/traffic/{i}/{key[0]}/{key[1]}")
+        history, own_programming = histories[key]
         results[f"{i}:{key[0]}/{key[1]}"] = simulate_traffic(
-            histories[key], programming, pods, spec, mode=kp.mode, ipvs_scheduler=kp.ipvs_scheduler, rng=rng
+            history, own_programming or programming, pods, spec, mode=kp.mode, ipvs_scheduler=kp.ipvs_scheduler, rng=rng
         )
     return results
 

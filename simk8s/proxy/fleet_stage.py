@@ -78,11 +78,13 @@ def build_stream(scenario: Any, cluster: Any, fanout: FanOut) -> tuple[ChangeStr
     services = list(world.services)
     index = {k: i for i, k in enumerate(services)}
     writes = fanout.writes
-    rows = np.flatnonzero((writes["kind"] == kind).to_numpy()) if len(writes) else np.zeros(0, np.int64)
+    rows = np.flatnonzero(fanout.to_proxy)
     seqs = writes["seq"].to_numpy()[rows] if len(rows) else np.zeros(0, np.int64)
     objects = [world.apiserver.objects[int(s)] for s in seqs]
     ops = list(writes["op"].to_numpy()[rows]) if len(rows) else []
-    initial = initial_merged(cluster.initial_objects.get(kind, []), kind)
+    initial = initial_merged(
+        [o for o in cluster.initial_objects.get(kind, []) if not world.services[service_key_of(kind, o)].headless], kind
+    )
     state = {k: initial[k].copy() if k in initial else MergedEndpoints() for k in services}
     svc_idx = np.zeros(len(rows), dtype=np.int32)
     after = np.zeros(len(rows), dtype=np.int32)

@@ -544,8 +544,9 @@ class Scenario(SchemaModel):
                 problems.append((("traffic", i, "service"), message))
             else:
                 svc = _find(flow.service, self.services)[0]
-                if svc.type == "ExternalName":
-                    problems.append((("traffic", i, "service"), f"Service {svc.key} is ExternalName: kube-proxy does not route it"))
+                # ExternalName traffic is allowed: clients get a DNS CNAME answer, counted as such.
+                if svc.type == "ExternalName" and flow.from_ == "external":
+                    problems.append((("traffic", i, "from"), f"Service {svc.key} is ExternalName: it has no node ports to reach from outside"))
                 elif flow.from_ == "external" and not (svc.exposes_node_ports or svc.external_ips):
                     problems.append((("traffic", i, "from"),
                                      f"external traffic needs a NodePort or LoadBalancer Service (or externalIPs); {svc.key} is {svc.type}"))

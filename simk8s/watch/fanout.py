@@ -42,6 +42,7 @@ class FanOut:
     events: dict[str, int]  # watch events per kind
     egress_bytes: dict[str, int]  # bytes per kind
     egress_series: pd.DataFrame  # t_s (1 s bins), replica, bytes
+    to_proxy: np.ndarray  # bool[W]: write w is delivered to every kube-proxy
 
     def arrival(self, w: int) -> np.ndarray:
         """When write w (row of `writes`) reaches each node's kube-proxy; float64[N]."""
@@ -72,7 +73,10 @@ def fan_out(
     watchers: list[Watcher],
     replicas: int,
     bandwidth: float,
+    proxy_ignored: frozenset[tuple[str, str]] = frozenset(),
 ) -> FanOut:
+    """`proxy_ignored`: (namespace, service) whose objects kube-proxy's informers filter out
+    server-side (headless Services: label selector `!service.kubernetes.io/headless`)."""
     accepted = [r for r in records if not r.rejected]
     writes = writes_frame(accepted)
     groups = [Watcher("kube-proxy", proxy_kind, n_nodes, "protobuf"), *watchers]
@@ -89,18 +93,20 @@ def fan_out(
     start = np.zeros((W, replicas))
     step = np.zeros(W)
     busy = np.zeros(replicas)
+    to_proxy = np.zeros(W, dtype=bool)
     events: dict[str, int] = {}
     egress: dict[str, int] = {}
     spans: list[tuple[float, float, int, float]] = []
     for w, rec in enumerate(accepted):
         sizes = np.array([rec.bytes_proto, rec.bytes_json], dtype=np.float64)
         per_rep = np.zeros(replicas)
-        if rec.kind == proxy_kind:
+        if rec.kind == proxy_kind and (rec.namespace, rec.service) not in proxy_ignored:
+            to_proxy[w] = True
             per_rep += proxy_per_rep * sizes[0]
             step[w] = sizes[0] / bandwidth
         if rec.kind in extra:
             per_rep += extra[rec.kind] @ sizes
-        n_events = (n_nodes if rec.kind == proxy_kind else 0) + int(extra[rec.kind].sum() if rec.kind in extra else 0)
+        n_events = (n_nodes if to_proxy[w] else 0) + int(extra[rec.kind].sum() if rec.kind in extra else 0)
         events[rec.kind] = events.get(rec.kind, 0) + n_events
         egress[rec.kind] = egress.get(rec.kind, 0) + int(per_rep.sum())
         begin = np.maximum(busy, rec.time)
@@ -123,6 +129,7 @@ def fan_out(
         events=events,
         egress_bytes=egress,
         egress_series=_egress_series(spans, replicas),
+        to_proxy=to_proxy,
     )
 
 

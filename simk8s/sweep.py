@@ -1,0 +1,72 @@
+"""Parameter sweeps: one scenario, a grid of overrides, any concurrent.futures Executor.
+
+    from simk8s.sweep import sweep
+    frame = sweep("scenarios/quick.yaml", {"cluster.kubeProxy.minSyncPeriod": ["0s", "1s", "10s"]})
+
+Runs go to a process pool by default; pass `executor=dask.distributed.Client(...).get_executor()`
+to spread them over a Dask cluster. Each run is independent and deterministic (same seed →
+same figures, whatever the worker), and a run that fails is a row with its `exception`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    keys = list(grid)
+    return [dict(zip(keys, values, strict=True)) for values in itertools.product(*(grid[k] for k in keys))]
+
+
+def flatten(summary: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in summary.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def run_point(scenario: str, point: Mapping[str, Any], variants: Sequence[str]) -> list[dict[str, Any]]:
+    """One grid point, every requested variant; never raises (failures are rows)."""
+    from simk8s.experiment import run_scenario
+
+    overrides = [f"{k}={v}" for k, v in point.items()]
+    try:
+        exp = run_scenario(scenario, overrides=overrides, only=variants, write=False)
+    except Exception as exc:  # failures of one run are data (DESIGN principle 5)
+        return [{**point, "variant": None, "exception": f"{type(exc).__name__}: {exc}"}]
+    rows = []
+    for v in exp.variants:
+        row = {**point, "variant": v.name, **flatten(v.summary)}
+        row["exception"] = v.summary["sim"]["exception"]
+        rows.append(row)
+    return rows
+
+
+def sweep(
+    scenario: str | Path,
+    grid: Mapping[str, Sequence[Any]],
+    *,
+    variants: Sequence[str] = (),
+    executor: Executor | None = None,
+    workers: int | None = None,
+) -> pd.DataFrame:
+    points = grid_points(grid)
+    own = executor is None
+    pool = executor or ProcessPoolExecutor(max_workers=workers)
+    try:
+        futures = [pool.submit(run_point, str(scenario), p, tuple(variants)) for p in points]
+        rows = [row for f in futures for row in f.result()]
+    finally:
+        if own:
+            pool.shutdown()
+    return pd.DataFrame(rows)
