@@ -12,7 +12,27 @@ from simk8s.dataplane.calibration import calibration_table as dataplane_table
 from simk8s.proxy.calibration import calibration_table as sync_cost_table
 
 
-def calibration_frame() -> pd.DataFrame:
+def kep3453_rows() -> pd.DataFrame:
+    """Fleet-level NPL at 5000 nodes (§3.4 phases A and B; rows 10 and 11)."""
+    from simk8s.proxy.kep3453 import kep3453_table
+
+    t = kep3453_table(machines=("gce-n1-standard-1",), phases=("A", "B"))
+    return pd.DataFrame(
+        {
+            "stage": "kube-proxy fleet NPL",
+            "row": t["phase"].map({"A": 10, "B": 11}),
+            "mode": "iptables " + t["phase"].map({"A": "full restores", "B": "partial restores"}),
+            "condition": "5000 nodes, min-sync 10s (" + t["machine"] + ")",
+            "metric": "NPL " + t["metric"].astype(str),
+            "published": t["published"],
+            "simulated": t["simulated"],
+            "rel_error": t["rel_error"],
+            "status": t["fitted"].map({True: "fitted (line-cost factor)", False: "predicted"}),
+        }
+    )
+
+
+def calibration_frame(*, fleet: bool = True) -> pd.DataFrame:
     cost = sync_cost_table().rename(columns={"quantity": "metric"})
     cost = cost[~cost["status"].astype(str).str.contains("data plane")]  # listed below with their figures
     cost["stage"] = "kube-proxy sync cost"
@@ -20,8 +40,11 @@ def calibration_frame() -> pd.DataFrame:
     data["condition"] = data["condition"].map(lambda n: f"{n:,} services")
     data["stage"] = "data path first packet"
     cols = ["stage", "row", "mode", "condition", "metric", "published", "simulated", "rel_error"]
-    frame = pd.concat([cost.reindex(columns=[*cols, "status"]), data.reindex(columns=[*cols, "status"])], ignore_index=True)
-    return frame
+    parts = [cost, data]
+    if fleet:
+        parts[0] = cost[~cost["status"].astype(str).str.contains("fleet")]
+        parts.append(kep3453_rows())
+    return pd.concat([p.reindex(columns=[*cols, "status"]) for p in parts], ignore_index=True)
 
 
 def format_calibration() -> str:
