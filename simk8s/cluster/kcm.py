@@ -7,22 +7,24 @@ backoff), N concurrent workers, and the controller's client QPS/burst limit on w
 
 from __future__ import annotations
 
+import heapq
 import math
 from typing import TYPE_CHECKING, Any
 
 from simk8s.api import objects as api
+from simk8s.api.naming import parse_rfc3339
 from simk8s.cluster.apiserver import WriteRejected
 from simk8s.cluster.workqueue import WorkQueue
 from simk8s.controller import endpoints as ep_rules
 from simk8s.controller import endpointslice as eps_rules
 from simk8s.controller import mirroring as mirror_rules
-from simk8s.api.naming import parse_rfc3339
 from simk8s.controller.workqueue import TokenBucket
 from simk8s.rng import component_rng
 
 if TYPE_CHECKING:
     from simk8s.cluster.pods import PodState
     from simk8s.cluster.world import World
+    from simk8s.controller.podutil import PodChange
 
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # apiserver generateName suffix alphabet
 
@@ -35,6 +37,64 @@ def endpoints_backoff(n: int) -> float:
 def endpointslice_backoff(n: int) -> float:
     """EndpointSlice controller, per item: 1 s · 2^n, at most 1000 s (§2.1)."""
     return min(1.0 * 2**n, 1000.0)
+
+
+class PodChangeLog:
+    """Which pods of each Service changed since that Service's previous sync (one per
+    controller), so a sync reads only those pods (HOT PATH).
+
+    A pod counts as changed when the world notifies about it (every change of its API
+    record comes with a notification; all of them are recorded, also those that do not
+    queue a sync, since a sync reads the latest record), and when it becomes visible: a
+    pod exists for the controllers from its ``created`` time on, whether or not its
+    creation has been notified yet at that instant. ``take`` hands over and clears a
+    Service's changes at the start of its sync, so changes that arrive while that sync
+    waits for the rate limiter go to the next one.
+    """
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self._dirty: dict[tuple[str, str], set[int]] = {}
+        self._unseen: dict[tuple[str, str], list[tuple[float, int]]] = {}  # (created, id) heaps
+        self._scanned = 0  # world.pods[:_scanned] are in _unseen or were taken
+
+    def mark(self, pod: PodState) -> None:
+        for key in self.world.pod_services[pod.id]:
+            dirty = self._dirty.get(key)
+            if dirty is None:
+                dirty = self._dirty[key] = set()
+            dirty.add(pod.id)
+
+    def take(self, key: tuple[str, str]) -> list[PodChange]:
+        """(pod id, its current record, or None if it is not among the Service's pods) for
+        every pod changed since the previous ``take`` of ``key``, by pod id."""
+        world = self.world
+        pods = world.pods
+        for pid in range(self._scanned, len(pods)):
+            for k in world.pod_services[pid]:
+                heapq.heappush(self._unseen.setdefault(k, []), (pods[pid].created, pid))
+        self._scanned = len(pods)
+        now = world.env.now
+        changed = self._dirty.pop(key, set())
+        unseen = self._unseen.get(key)
+        while unseen and unseen[0][0] <= now:
+            changed.add(heapq.heappop(unseen)[1])
+        members = world.service_pods[key]
+        # snapshot() only for pods the reference pod list would hold (it is memoised lazily).
+        return [
+            (pid, pods[pid].snapshot() if pid in members and pods[pid].created <= now else None)
+            for pid in sorted(changed)
+        ]
+
+    def current(self, key: tuple[str, str]) -> list[PodChange]:
+        """Every current pod of the Service, as changes (to fill a new state)."""
+        now = self.world.env.now
+        pods = self.world.pods
+        return [
+            (pid, pods[pid].snapshot())
+            for pid in sorted(self.world.service_pods[key])
+            if pods[pid].created <= now
+        ]
 
 
 def _projection(pod: PodState) -> tuple:
@@ -55,11 +115,14 @@ class _EndpointControllerBase:
         self.client = TokenBucket(kcm.kube_api_qps, kcm.kube_api_burst)
         self.syncs = 0
         self._last_projection: dict[int, tuple] = {}
+        self.changes = PodChangeLog(world)
+        self.tracker = ep_rules.TriggerTimeTracker()
         world.pod_listeners.append(self.on_pod)
         for _ in range(workers):
             self.env.process(self._worker())
 
     def on_pod(self, pod: PodState) -> None:
+        self.changes.mark(pod)
         proj = _projection(pod)
         if self._last_projection.get(pod.id) == proj:
             return
@@ -67,10 +130,24 @@ class _EndpointControllerBase:
         for key in self.world.pod_services[pod.id]:
             self.queue.add_after(key, self.batch_period)
 
+    def _feed(self, key: tuple[str, str], state: Any, fresh: bool) -> float | None:
+        """Bring ``state`` up to date with the Service's pods; returns the trigger time.
+        A fresh state (first sync, or the Service object was replaced) takes every current
+        pod; the trigger-time tracker always takes the changes since the previous sync
+        (on a Service's first sync those are all its pods)."""
+        changes = self.changes.take(key)
+        state.apply(self.changes.current(key) if fresh else changes)
+        return self.tracker.compute_changes(state.service, changes)
+
     def current_pods(self, key: tuple[str, str]) -> list[api.Pod]:
+        """Reference path (``incremental = False``): every pod snapshot, per sync."""
         now = self.env.now
         pods = self.world.pods
-        return [pods[i].snapshot() for i in sorted(self.world.service_pods[key]) if pods[i].created <= now]
+        return [
+            pods[i].snapshot()
+            for i in sorted(self.world.service_pods[key])
+            if pods[i].created <= now
+        ]
 
     def _worker(self):
         while True:
@@ -104,6 +181,7 @@ class EndpointsController(_EndpointControllerBase):
 
     kind = "Endpoints"
     name = "endpoint-controller"
+    incremental = True  # False: recompute from every pod per sync (the reference path)
 
     def __init__(self, world: World):
         kcm = world.sc.cluster.controller_manager
@@ -114,6 +192,7 @@ class EndpointsController(_EndpointControllerBase):
             backoff=endpoints_backoff,
         )
         self.trackers: dict[tuple[str, str], ep_rules.TriggerTimeTracker] = {}
+        self.states: dict[tuple[str, str], ep_rules.EndpointsState] = {}
 
     def initial(self) -> None:
         for key, svc in self.world.services.items():
@@ -124,11 +203,18 @@ class EndpointsController(_EndpointControllerBase):
     def _compute(self, key, svc: api.Service):
         if svc.selector is None or svc.type == "ExternalName":
             return None  # user-managed Endpoints / nothing to do (§1.7)
-        pods = self.current_pods(key)
-        tracker = self.trackers.setdefault(key, ep_rules.TriggerTimeTracker())
-        trigger = tracker.compute(svc, pods)
         existing = self.world.apiserver.get("Endpoints", svc.namespace, svc.name)
-        return ep_rules.sync_endpoints(svc, pods, existing, trigger_time=trigger)
+        if not self.incremental:
+            pods = self.current_pods(key)
+            tracker = self.trackers.setdefault(key, ep_rules.TriggerTimeTracker())
+            trigger = tracker.compute(svc, pods)
+            return ep_rules.sync_endpoints(svc, pods, existing, trigger_time=trigger)
+        state = self.states.get(key)
+        fresh = state is None or state.service is not svc
+        if fresh:
+            state = self.states[key] = ep_rules.EndpointsState(svc)
+        trigger = self._feed(key, state, fresh)
+        return ep_rules.sync_endpoints_state(state, existing, trigger_time=trigger)
 
     def sync(self, key):
         svc = self.world.services.get(key)
@@ -147,6 +233,7 @@ class EndpointSliceController(_EndpointControllerBase):
 
     kind = "EndpointSlice"
     name = "endpointslice-controller"
+    incremental = True  # False: recompute from every pod per sync (the reference path)
 
     def __init__(self, world: World):
         kcm = world.sc.cluster.controller_manager
@@ -159,17 +246,32 @@ class EndpointSliceController(_EndpointControllerBase):
         self.max_per_slice = kcm.max_endpoints_per_slice
         self.rng = component_rng(world.seed, "apiserver/generateName/endpointslices")
         self.trackers: dict[tuple[str, str], ep_rules.TriggerTimeTracker] = {}
-        self.slices: dict[tuple[str, str], dict[str, api.EndpointSlice]] = {k: {} for k in world.services}
+        self.slices: dict[tuple[str, str], dict[str, api.EndpointSlice]] = {
+            k: {} for k in world.services
+        }
         self.node_zones = {name: world.nodes.zone_of(i) for i, name in enumerate(world.nodes.names)}
+        self.states: dict[tuple[str, str], eps_rules.EndpointSliceState] = {}
 
     def name_for(self, prefix: str) -> str:
         return prefix + "".join(self.rng.choice(list(_NAME_ALPHABET), 5))
 
     def _plan(self, key, svc: api.Service):
+        existing = list(self.slices[key].values())
+        if self.incremental:
+            state = self.states.get(key)
+            fresh = state is None or state.service is not svc
+            if fresh:
+                state = self.states[key] = eps_rules.EndpointSliceState(svc, self.node_zones)
+            trigger = self._feed(key, state, fresh)
+            return state.reconcile(
+                existing,
+                max_endpoints_per_slice=self.max_per_slice,
+                trigger_time=trigger,
+                name_for=self.name_for,
+            )
         pods = self.current_pods(key)
         tracker = self.trackers.setdefault(key, ep_rules.TriggerTimeTracker())
         trigger = tracker.compute(svc, pods)
-        existing = list(self.slices[key].values())
         return eps_rules.reconcile(
             svc,
             pods,
@@ -208,7 +310,11 @@ class EndpointSliceController(_EndpointControllerBase):
             return True
         plan = self._plan(key, svc)
         ok = True
-        for op, objs in (("create", plan.creates), ("update", plan.updates), ("delete", plan.deletes)):
+        for op, objs in (
+            ("create", plan.creates),
+            ("update", plan.updates),
+            ("delete", plan.deletes),
+        ):
             for s in objs:
                 written = yield from self._write("EndpointSlice", op, s, svc.name, _trigger_of(s))
                 if not written:

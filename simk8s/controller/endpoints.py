@@ -10,14 +10,22 @@ HOT PATH: one call per sync of Services with thousands of pods. Each pod's contr
 records, so unchanged pods cost a dict lookup and keep handing out the *same*
 EndpointAddress object — which also makes ``simk8s.api.sizes`` and the skip-if-unchanged
 comparison cheap (tuple equality short-circuits on identical items).
+
+Incremental path (what the SimPy worker uses): ``EndpointsState`` keeps one Service's
+per-pod contributions and, per port, the sorted address keys between syncs, updated from
+the pods that changed only; ``sync_endpoints_state`` then does the same sync from it. The
+full recompute (``sync_endpoints``, ``desired_subsets``) stays the reference: tests check
+that both give identical results over random change sequences.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+from bisect import bisect_left, insort
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from simk8s.api.naming import rfc3339nano
 from simk8s.api.objects import (
@@ -34,6 +42,7 @@ from simk8s.api.objects import (
     Service,
 )
 from simk8s.controller.podutil import (
+    PodChange,
     endpoint_ports,
     endpoints_ip_family,
     first_ip_of_family,
@@ -188,7 +197,12 @@ def _repack(contribs: Iterable[PodContribution]) -> tuple[EndpointSubset, ...]:
 
 
 def _subset_order_key(s: EndpointSubset) -> str:
-    text = "|".join(port_hash(p) for p in s.ports)
+    return _ports_order_key(s.ports)
+
+
+@lru_cache(maxsize=1 << 12)
+def _ports_order_key(ports: tuple[EndpointPort, ...]) -> str:
+    text = "|".join(port_hash(p) for p in ports)
     return hashlib.md5(text.encode()).hexdigest()
 
 
@@ -206,6 +220,165 @@ def desired_subsets(service: Service, pods: Iterable[Pod]) -> tuple[EndpointSubs
     """Repacked, untruncated subsets for the Service (§1.2 + §1.3)."""
     contribs = [c for c in (pod_contribution(service, p) for p in pods) if c is not None]
     return _repack(contribs)
+
+
+# ---------------------------------------------------------------------------------------
+# Incremental repack (HOT PATH)
+
+
+class _SortedAddresses:
+    """Addresses kept sorted by their §1.3 sort key, keys and addresses side by side (so
+    the subset's tuple is one copy)."""
+
+    __slots__ = ("addrs", "keys")
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+        self.addrs: list[EndpointAddress] = []
+
+    def insert(self, key: str, addr: EndpointAddress) -> None:
+        i = bisect_left(self.keys, key)
+        self.keys.insert(i, key)
+        self.addrs.insert(i, addr)
+
+    def remove(self, key: str) -> None:
+        i = bisect_left(self.keys, key)
+        del self.keys[i]
+        del self.addrs[i]
+
+    def replace(self, key: str, addr: EndpointAddress) -> None:
+        self.addrs[bisect_left(self.keys, key)] = addr
+
+
+class _PortMembers:
+    """The addresses offering one port, split by readiness (§1.3)."""
+
+    __slots__ = ("not_ready", "ready")
+
+    def __init__(self) -> None:
+        self.ready = _SortedAddresses()
+        self.not_ready = _SortedAddresses()
+
+    def side(self, ready: bool) -> _SortedAddresses:
+        return self.ready if ready else self.not_ready
+
+    def empty(self) -> bool:
+        return not self.ready.keys and not self.not_ready.keys
+
+
+class EndpointsState:
+    """One Service's repacked subsets (§1.3), maintained from pod changes.
+
+    ``apply(changes)`` costs O(changed pods · log P) (plus list shifts in C);
+    ``subsets()`` is then a few C-level copies and equals ``desired_subsets(service,
+    pods)`` for the pods fed so far, in key order: the same dedupe by (IP, UID) keeping
+    the first pod's address, not-ready-wins per port, grouping of ports offered by the same
+    addresses, and ordering.
+    """
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self._pods: dict[int, Pod] = {}
+        self._contrib: dict[int, PodContribution] = {}
+        self._key_pods: dict[str, list[int]] = {}  # sort key → pods giving it, in order
+        self._key_ports: dict[str, dict[EndpointPort | None, bool]] = {}  # → port: ready
+        self._addr: dict[str, EndpointAddress] = {}  # sort key → first pod's address
+        self._by_port: dict[EndpointPort | None, _PortMembers] = {}
+        self._subsets: tuple[EndpointSubset, ...] | None = ()
+
+    def apply(self, changes: Iterable[PodChange]) -> None:
+        """Take in the current record (or absence) of each pod that changed."""
+        service = self.service
+        touched: set[str] = set()
+        for order, pod in changes:
+            if pod is None:
+                if self._pods.pop(order, None) is None:
+                    continue
+                new = None
+            else:
+                if self._pods.get(order) is pod:
+                    continue
+                self._pods[order] = pod
+                new = pod_contribution(service, pod)
+            old = self._contrib.pop(order, None)
+            if new is not None:
+                self._contrib[order] = new
+            if old is new:
+                continue
+            if old is not None:
+                orders = self._key_pods[old.sort_key]
+                orders.remove(order)
+                if not orders:
+                    del self._key_pods[old.sort_key]
+                touched.add(old.sort_key)
+            if new is not None:
+                insort(self._key_pods.setdefault(new.sort_key, []), order)
+                touched.add(new.sort_key)
+        if touched:
+            for key in touched:
+                self._refresh(key)
+            self._subsets = None
+
+    def _refresh(self, key: str) -> None:
+        """Recompute one address key's address and per-port readiness from its pods; move
+        it between the per-port sorted lists where that changed."""
+        orders = self._key_pods.get(key)
+        old = self._key_ports.pop(key, None) or {}
+        old_addr = self._addr.pop(key, None)
+        new: dict[EndpointPort | None, bool] = {}
+        addr = None
+        if orders:
+            addr = self._addr[key] = self._contrib[orders[0]].address  # first copy (§1.3)
+            for order in orders:
+                c = self._contrib[order]
+                for port in c.ports or _NO_PORT:
+                    was = new.get(port)
+                    if was is None or was:  # not-ready always wins (§1.3)
+                        new[port] = c.ready
+            self._key_ports[key] = new
+        for port, ready in old.items():
+            members = self._by_port[port]
+            if new.get(port) == ready:
+                if addr is not old_addr:
+                    members.side(ready).replace(key, addr)  # type: ignore[arg-type]
+                continue
+            members.side(ready).remove(key)
+            if port not in new and members.empty():
+                del self._by_port[port]
+        for port, ready in new.items():
+            if old.get(port) == ready:
+                continue
+            members = self._by_port.get(port)
+            if members is None:
+                members = self._by_port[port] = _PortMembers()
+            members.side(ready).insert(key, addr)  # type: ignore[arg-type]
+
+    def subsets(self) -> tuple[EndpointSubset, ...]:
+        """The repacked, untruncated subsets (what ``desired_subsets`` returns)."""
+        if self._subsets is not None:
+            return self._subsets
+        # Ports offered by exactly the same addresses (same readiness) share a subset.
+        groups: list[tuple[_PortMembers, list[EndpointPort | None]]] = []
+        for port, members in self._by_port.items():
+            for g in groups:
+                if g[0].ready.keys == members.ready.keys and (
+                    g[0].not_ready.keys == members.not_ready.keys
+                ):
+                    g[1].append(port)
+                    break
+            else:
+                groups.append((members, [port]))
+        subsets = [
+            EndpointSubset(
+                addresses=tuple(members.ready.addrs),
+                not_ready_addresses=tuple(members.not_ready.addrs),
+                ports=tuple(sorted((p for p in ports if p is not None), key=port_hash)),
+            )
+            for members, ports in groups
+        ]
+        subsets.sort(key=_subset_order_key)  # as _repack
+        self._subsets = tuple(subsets)
+        return self._subsets
 
 
 # ---------------------------------------------------------------------------------------
@@ -277,7 +450,26 @@ def sync_endpoints(
     if service.type == "ExternalName" or service.selector is None:  # §1.7
         return _NONE
     contribs = [c for c in (pod_contribution(service, p) for p in pods) if c is not None]
-    subsets = _repack(contribs)
+    return _sync_with_subsets(service, _repack(contribs), existing, trigger_time)
+
+
+def sync_endpoints_state(
+    state: EndpointsState, existing: Endpoints | None, *, trigger_time: float | None
+) -> EndpointsSyncResult:
+    """``sync_endpoints`` for ``state.service`` and the pods ``state`` was fed, without
+    recomputing the pods' addresses (see ``EndpointsState``)."""
+    service = state.service
+    if service.type == "ExternalName" or service.selector is None:  # §1.7
+        return _NONE
+    return _sync_with_subsets(service, state.subsets(), existing, trigger_time)
+
+
+def _sync_with_subsets(
+    service: Service,
+    subsets: tuple[EndpointSubset, ...],
+    existing: Endpoints | None,
+    trigger_time: float | None,
+) -> EndpointsSyncResult:
     ready = sum(len(s.addresses) for s in subsets)
     not_ready = sum(len(s.not_ready_addresses) for s in subsets)
     svc_labels = dict(service.labels)
@@ -336,6 +528,17 @@ class _TriggerState:
     service_time: float | None = None
 
 
+@dataclass(slots=True)
+class _ChangeTriggerState:
+    """``compute_changes``' memory of the pods it was fed (pod name → trigger time)."""
+
+    pod_times: dict[str, float] = field(default_factory=dict)  # as _TriggerState's
+    service_time: float | None = None
+    times_by_name: dict[str, dict[int, float]] = field(default_factory=dict)  # name → order → t
+    name_of: dict[int, str] = field(default_factory=dict)  # order → name (pods with a time)
+    shared_names: set[str] = field(default_factory=set)  # names held by several pods
+
+
 class TriggerTimeTracker:
     """§1.6 trigger_time_tracker.go: the last-change-trigger-time of one sync.
 
@@ -348,6 +551,7 @@ class TriggerTimeTracker:
 
     def __init__(self) -> None:
         self._states: dict[tuple[str, str], _TriggerState] = {}
+        self._change_states: dict[tuple[str, str], _ChangeTriggerState] = {}
 
     def compute(self, service: Service, pods: Iterable[Pod]) -> float | None:
         key = (service.namespace, service.name)
@@ -375,5 +579,59 @@ class TriggerTimeTracker:
         state.service_time = svc_t
         return service.creation_time if not was_known else min_changed
 
+    def compute_changes(self, service: Service, changes: Iterable[PodChange]) -> float | None:
+        """``compute`` fed only the pods that changed since the previous call (HOT PATH).
+
+        Same result as ``compute(service, pods)`` with ``pods`` the current pod list in key
+        order. Pods are still matched by name, as upstream: when several pods share a
+        name, every one of them is re-checked on each call, as the full pass would.
+        Use either this or ``compute`` for a given Service, not both.
+        """
+        key = (service.namespace, service.name)
+        state = self._change_states.get(key)
+        was_known = state is not None
+        if state is None:
+            state = self._change_states[key] = _ChangeTriggerState()
+        by_name = state.times_by_name
+        names: set[str] = set()
+        for order, pod in changes:
+            old_name = state.name_of.pop(order, None)
+            if old_name is not None:
+                times = by_name[old_name]
+                del times[order]
+                if not times:
+                    del by_name[old_name]
+                names.add(old_name)
+            if pod is not None and pod.ready_transition_time is not None:
+                state.name_of[order] = pod.name
+                by_name.setdefault(pod.name, {})[order] = pod.ready_transition_time
+                names.add(pod.name)
+        names |= state.shared_names
+        previous = state.pod_times
+        min_changed: float | None = None
+        for name in names:
+            times = by_name.get(name)
+            if not times:
+                previous.pop(name, None)
+                state.shared_names.discard(name)
+                continue
+            before = previous.get(name)
+            for t in times.values():
+                if (before is None or t > before) and (min_changed is None or t < min_changed):
+                    min_changed = t
+            previous[name] = times[max(times)]  # the last pod of that name wins
+            if len(times) > 1:
+                state.shared_names.add(name)
+            else:
+                state.shared_names.discard(name)
+        svc_t = service.creation_time
+        if (state.service_time is None or svc_t > state.service_time) and (
+            min_changed is None or svc_t < min_changed
+        ):
+            min_changed = svc_t
+        state.service_time = svc_t
+        return service.creation_time if not was_known else min_changed
+
     def delete_service(self, namespace: str, name: str) -> None:
         self._states.pop((namespace, name), None)
+        self._change_states.pop((namespace, name), None)

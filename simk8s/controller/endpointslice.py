@@ -15,6 +15,11 @@ HOT PATH: runs on every sync of Services with thousands of pods. Pod → Endpoin
 is memoised by the identity of the (Pod, Service) records (plus address type and zone), so
 unchanged pods hand out the *same* Endpoint object; matching existing against desired is
 one dict lookup per endpoint.
+
+Incremental path (what the SimPy worker uses): ``EndpointSliceState`` keeps one Service's
+desired endpoints between syncs, updated from the pods that changed only, and remembers
+which existing slices are already up to date, so a sync costs O(changed pods + slices)
+Python work. ``reconcile`` stays the reference; tests check both give identical plans.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import operator
+from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -40,6 +47,7 @@ from simk8s.api.objects import (
     Service,
 )
 from simk8s.controller.podutil import (
+    PodChange,
     canonical_ip,
     endpoint_ports,
     ip_family,
@@ -257,6 +265,38 @@ class _Draft:
     labels: dict[str, str]
     base: EndpointSlice | None = None
     fresh: bool = True  # built from scratch (no annotations/owner of ``base`` carried over)
+    keys: list[EndpointKey] | None = None  # identities of ``endpoints`` (incremental path)
+
+
+class _SliceMemory:
+    """What the incremental path remembers per slice object (keyed by id; the owner keeps
+    the slices it tracks alive): facts that depend only on the immutable slice and the
+    Service. None of it is used by the reference path."""
+
+    __slots__ = ("born", "keys", "labels_ok", "ok", "zone_counts")
+
+    def __init__(self) -> None:
+        self.keys: dict[int, tuple[EndpointKey, ...]] = {}  # endpoint identities, in order
+        self.zone_counts: dict[int, dict[str, int]] = {}  # hints_for_zones counted per zone
+        self.ok: set[int] = set()  # trafficDistribution hints already right
+        self.labels_ok: set[int] = set()  # labels already as the Service wants (§2.6)
+        # Slices written by the last plan, with their identities: each holds, for every
+        # identity, the then-desired endpoint (up to hints) and right hints.
+        self.born: dict[int, tuple[EndpointSlice, tuple[EndpointKey, ...]]] = {}
+
+    def forget(self, slice_id: int) -> None:
+        self.keys.pop(slice_id, None)
+        self.zone_counts.pop(slice_id, None)
+        self.ok.discard(slice_id)
+        self.labels_ok.discard(slice_id)
+
+    def keys_of(self, s: EndpointSlice) -> list[EndpointKey] | None:
+        keys = self.keys.get(id(s))
+        return None if keys is None else list(keys)
+
+
+def _keys_of(memory: _SliceMemory | None, s: EndpointSlice) -> list[EndpointKey] | None:
+    return None if memory is None else memory.keys_of(s)
 
 
 def _service_labels(service: Service) -> dict[str, str]:
@@ -280,14 +320,16 @@ def _owned_by(s: EndpointSlice, service: Service) -> bool:
     return s.owner_kind == "Service" and s.owner_uid == service.uid
 
 
-def _take(desired: dict[EndpointKey, Endpoint], n: int) -> list[Endpoint]:
-    """PopAny n times. Simplification: Go pops in map order; we pop in pod order."""
+def _take(desired: dict[EndpointKey, Endpoint], n: int, d: _Draft) -> None:
+    """PopAny n times into ``d``. Simplification: Go pops in map order; we pop in pod order."""
     if n <= 0 or not desired:
-        return []
+        return
     items = list(itertools.islice(desired.items(), n))
     for k, _ in items:
         del desired[k]
-    return [ep for _, ep in items]
+    d.endpoints.extend([ep for _, ep in items])
+    if d.keys is not None:
+        d.keys.extend([k for k, _ in items])
 
 
 def _slice_to_fill(unchanged: list[EndpointSlice], n: int, max_eps: int) -> EndpointSlice | None:
@@ -303,20 +345,58 @@ def _slice_to_fill(unchanged: list[EndpointSlice], n: int, max_eps: int) -> Endp
     return closest
 
 
-def _reconcile_port_group(
+@dataclass(slots=True)
+class _Step1:
+    """Outcome of §2.5 step 1 for one port group; ``remaining``: desired endpoints found in
+    no existing slice of the group, in desired (pod) order."""
+
+    updates: list[_Draft]
+    unchanged: list[EndpointSlice]
+    deletes: list[EndpointSlice]
+    removed: int
+    remaining: dict[EndpointKey, Endpoint]
+
+
+def _classify(
     service: Service,
-    existing: list[EndpointSlice],
-    desired: dict[EndpointKey, Endpoint],
-    ports: PortKey,
-    address_type: str,
-    max_eps: int,
-) -> tuple[list[_Draft], list[_Draft], list[EndpointSlice], list[EndpointSlice], int, int]:
-    """§2.5 steps 1–3 for one port group (reconcileByPortMapping). Consumes ``desired``."""
-    updates: list[_Draft] = []
-    unchanged: list[EndpointSlice] = []
-    deletes: list[EndpointSlice] = []
-    removed = 0
-    # Step 1: keep still-desired endpoints in place (desired version), drop the others.
+    s: EndpointSlice,
+    kept: list[Endpoint] | None,
+    changed: bool,
+    out: _Step1,
+    kept_keys: list[EndpointKey] | None = None,
+    memory: _SliceMemory | None = None,
+) -> None:
+    """Step 1's verdict on one existing slice; ``kept`` None: every endpoint was kept
+    unchanged (the slice's own endpoints stand)."""
+    if kept is None and memory is not None and id(s) in memory.labels_ok:
+        out.unchanged.append(s)
+        return
+    labels, labels_changed = _slice_labels(s.labels, service)
+    if kept is not None and (changed or len(kept) != len(s.endpoints)):
+        out.removed += max(len(s.endpoints) - len(kept), 0)
+        if not kept:
+            out.deletes.append(s)
+        else:
+            out.updates.append(
+                _Draft(s.address_type, s.ports, kept, labels, s, fresh=False, keys=kept_keys)
+            )
+    elif labels_changed:
+        keys = _keys_of(memory, s)
+        out.updates.append(
+            _Draft(s.address_type, s.ports, list(s.endpoints), labels, s, fresh=False, keys=keys)
+        )
+    else:
+        if memory is not None:
+            memory.labels_ok.add(id(s))
+        out.unchanged.append(s)
+
+
+def _step1(
+    service: Service, existing: list[EndpointSlice], desired: dict[EndpointKey, Endpoint]
+) -> _Step1:
+    """§2.5 step 1 for one port group (reference form). Consumes ``desired``."""
+    out = _Step1([], [], [], 0, desired)
+    # Keep still-desired endpoints in place (desired version), drop the others.
     for s in existing:
         kept: list[Endpoint] = []
         changed = False
@@ -326,24 +406,27 @@ def _reconcile_port_group(
                 kept.append(got)
                 if got is not ep and not endpoints_equal_beyond_hash(got, ep):
                     changed = True
-        labels, labels_changed = _slice_labels(s.labels, service)
-        if changed or len(kept) != len(s.endpoints):
-            removed += max(len(s.endpoints) - len(kept), 0)
-            if not kept:
-                deletes.append(s)
-            else:
-                updates.append(_Draft(s.address_type, s.ports, kept, labels, s, fresh=False))
-        elif labels_changed:
-            updates.append(
-                _Draft(s.address_type, s.ports, list(s.endpoints), labels, s, fresh=False)
-            )
-        else:
-            unchanged.append(s)
-    added = len(desired)
+        _classify(service, s, kept, changed, out)
+    return out
+
+
+def _fill(
+    service: Service,
+    step1: _Step1,
+    ports: PortKey,
+    address_type: str,
+    max_eps: int,
+    memory: _SliceMemory | None,
+) -> tuple[list[_Draft], list[EndpointSlice]]:
+    """§2.5 steps 2–3 for one port group. Consumes ``step1.remaining``, extends
+    ``step1.updates``; returns (creates, still-unchanged slices)."""
+    desired = step1.remaining
+    updates = step1.updates
+    unchanged = step1.unchanged
     # Step 2: fill slices already being updated, fullest first.
     if desired and updates:
         for d in sorted(updates, key=lambda d: -len(d.endpoints)):
-            d.endpoints.extend(_take(desired, max_eps - len(d.endpoints)))
+            _take(desired, max_eps - len(d.endpoints), d)
             if not desired:
                 break
     # Step 3: new full slices; a final partial batch goes into the unchanged slice that
@@ -354,7 +437,8 @@ def _reconcile_port_group(
         if len(desired) < max_eps and unchanged:
             fill = _slice_to_fill(unchanged, len(desired), max_eps)
         if fill is None:
-            d = _Draft(address_type, ports, [], _slice_labels((), service)[0])
+            keys: list[EndpointKey] | None = None if memory is None else []
+            d = _Draft(address_type, ports, [], _slice_labels((), service)[0], keys=keys)
         else:
             unchanged = [s for s in unchanged if s is not fill]
             d = _Draft(
@@ -364,10 +448,11 @@ def _reconcile_port_group(
                 dict(fill.labels),
                 fill,
                 fresh=False,
+                keys=_keys_of(memory, fill),
             )
-        d.endpoints.extend(_take(desired, max_eps - len(d.endpoints)))
+        _take(desired, max_eps - len(d.endpoints), d)
         (creates if d.base is None else updates).append(d)
-    return creates, updates, deletes, unchanged, added, removed
+    return creates, unchanged
 
 
 def _placeholder_equal(s: EndpointSlice, placeholder: _Draft, namespace: str) -> bool:
@@ -482,22 +567,37 @@ def _auto_hints(
     return hint
 
 
+def _zone_hint_counts(s: EndpointSlice) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for ep in s.endpoints:
+        for z in ep.hints_for_zones:
+            counts[z] = counts.get(z, 0) + 1
+    return counts
+
+
 def _apply_hints(
     service: Service,
     nodes: Mapping[str, str | None],
     creates: list[_Draft],
     updates: list[_Draft],
     unchanged: list[EndpointSlice],
+    cache: _SliceMemory | None = None,
 ) -> list[EndpointSlice]:
     """§2.5 step 6. Sets hints on creates/updates; moves unchanged slices whose hints are
-    wrong into ``updates`` (trafficDistribution path). Returns the still-unchanged slices."""
+    wrong into ``updates`` (trafficDistribution path). Returns the still-unchanged slices.
+    ``cache``: per-slice verdicts of unchanged slices (HOT PATH), None to recompute."""
     drafts = creates + updates
     if hints_enabled(service):
         fixed: dict[str, int] = {}
         for s in unchanged:
-            for ep in s.endpoints:
-                for z in ep.hints_for_zones:
-                    fixed[z] = fixed.get(z, 0) + 1
+            if cache is None:
+                counts = _zone_hint_counts(s)
+            else:
+                counts = cache.zone_counts.get(id(s))  # type: ignore[assignment]
+                if counts is None:
+                    counts = cache.zone_counts[id(s)] = _zone_hint_counts(s)
+            for z, n in counts.items():
+                fixed[z] = fixed.get(z, 0) + n
         ready = [ep for d in drafts for ep in d.endpoints if ep.ready]
         alloc = _auto_hints(ready, nodes, fixed)
         for d in drafts:
@@ -512,8 +612,11 @@ def _apply_hints(
                 ]
         return unchanged
     fn = _traffic_distribution_hints(service)
+    strip_all = service.traffic_distribution not in CLOSE_TRAFFIC_DISTRIBUTIONS
 
     def needs_update(s: EndpointSlice) -> bool:
+        if strip_all:  # every hint must go: is there any? (C-level scan, same answer)
+            return _any_hints(s.endpoints)
         for ep in s.endpoints:
             want = fn(ep)
             if want is not None and want != (ep.hints_for_zones, ep.hints_for_nodes):
@@ -522,13 +625,20 @@ def _apply_hints(
 
     still = []
     for s in unchanged:
-        if needs_update(s):
-            d = _Draft(s.address_type, s.ports, list(s.endpoints), dict(s.labels), s, fresh=False)
+        if cache is not None and id(s) in cache.ok:
+            still.append(s)
+        elif needs_update(s):
+            keys = _keys_of(cache, s)
+            d = _Draft(s.address_type, s.ports, list(s.endpoints), dict(s.labels), s, False, keys)
             updates.append(d)
             drafts.append(d)
         else:
+            if cache is not None:
+                cache.ok.add(id(s))
             still.append(s)
     for d in drafts:
+        if strip_all and not _any_hints(d.endpoints):
+            continue  # _with_hints(ep, (), ()) would hand back every ep as it is
         new = []
         for ep in d.endpoints:
             want = fn(ep)
@@ -537,12 +647,24 @@ def _apply_hints(
     return still
 
 
+_zone_hints = operator.attrgetter("hints_for_zones")
+_node_hints = operator.attrgetter("hints_for_nodes")
+
+
+def _any_hints(endpoints: Sequence[Endpoint]) -> bool:
+    return any(map(_zone_hints, endpoints)) or any(map(_node_hints, endpoints))
+
+
 # ---------------------------------------------------------------------------------------
 # Reconcile
 
 
 def _materialize(
-    d: _Draft, service: Service, trigger_time: float | None, name_for: Callable[[str], str] | None
+    d: _Draft,
+    service: Service,
+    trigger_time: float | None,
+    name_for: Callable[[str], str] | None,
+    memory: _SliceMemory | None = None,
 ) -> EndpointSlice:
     base = d.base
     annotations = {} if base is None or d.fresh else dict(base.annotations)
@@ -560,7 +682,7 @@ def _materialize(
     owner = (service.name, service.uid, "Service")
     if base is not None and not d.fresh:  # DeepCopy keeps the stored owner reference
         owner = (base.owner_name, base.owner_uid, base.owner_kind)
-    return EndpointSlice(
+    obj = EndpointSlice(
         name=name,
         namespace=service.namespace,
         uid=uid,
@@ -575,6 +697,9 @@ def _materialize(
         endpoints=tuple(d.endpoints),
         ports=d.ports,
     )
+    if memory is not None and d.keys is not None:
+        memory.born[id(obj)] = (obj, tuple(d.keys))
+    return obj
 
 
 def reconcile(
@@ -617,16 +742,56 @@ def reconcile(
     if max_endpoints_per_slice < 1:
         raise ValueError("max_endpoints_per_slice must be >= 1")
     desired = desired_endpoints(service, pods, nodes)
-    types = list(desired.groups)
-    plan = SlicePlan(error=desired.missing_node)
-    stale_type = [s for s in existing_slices if s.address_type not in desired.groups]
+
+    def step1(address_type: str, key: PortKey, slices: list[EndpointSlice]) -> _Step1:
+        return _step1(service, slices, dict(desired.groups[address_type][key]))
+
+    group_keys = list(desired.groups[next(iter(desired.groups))]) if desired.groups else []
+    return _plan(
+        service,
+        list(desired.groups),
+        group_keys,
+        step1,
+        existing_slices,
+        max_endpoints_per_slice,
+        nodes,
+        trigger_time,
+        name_for,
+        desired.missing_node,
+        None,
+    )
+
+
+Step1Fn = Callable[[str, PortKey, list[EndpointSlice]], _Step1]
+
+
+def _plan(
+    service: Service,
+    types: list[str],
+    group_keys: list[PortKey],
+    step1: Step1Fn,
+    existing_slices: Sequence[EndpointSlice],
+    max_eps: int,
+    nodes: Mapping[str, str | None],
+    trigger_time: float | None,
+    name_for: Callable[[str], str],
+    missing_node: bool,
+    memory: _SliceMemory | None,
+) -> SlicePlan:
+    """The sync once the desired endpoints are known: ``group_keys`` are the desired port
+    groups in desired order (the same for every address type); ``step1`` runs step 1 of
+    one group."""
+    plan = SlicePlan(error=missing_node)
+    stale_type = [s for s in existing_slices if s.address_type not in types]
     for t in types:
         existing_t = [s for s in existing_slices if s.address_type == t]
         creates, updates, deletes, unchanged = _reconcile_address_type(
-            service, existing_t, desired.groups[t], t, max_endpoints_per_slice, nodes, plan
+            service, existing_t, group_keys, step1, t, max_eps, nodes, plan, memory
         )
-        plan.creates.extend(_materialize(d, service, trigger_time, name_for) for d in creates)
-        plan.updates.extend(_materialize(d, service, trigger_time, None) for d in updates)
+        plan.creates.extend(
+            _materialize(d, service, trigger_time, name_for, memory) for d in creates
+        )
+        plan.updates.extend(_materialize(d, service, trigger_time, None, memory) for d in updates)
         plan.deletes.extend(deletes)
         plan.unchanged.extend(unchanged)
     plan.deletes.extend(stale_type)  # address types the Service no longer has (§2.5)
@@ -636,11 +801,13 @@ def reconcile(
 def _reconcile_address_type(
     service: Service,
     existing: list[EndpointSlice],
-    groups: dict[PortKey, dict[EndpointKey, Endpoint]],
+    group_keys: list[PortKey],
+    step1: Step1Fn,
     address_type: str,
     max_eps: int,
     nodes: Mapping[str, str | None],
     plan: SlicePlan,
+    memory: _SliceMemory | None,
 ) -> tuple[list[_Draft], list[_Draft], list[EndpointSlice], list[EndpointSlice]]:
     creates: list[_Draft] = []
     updates: list[_Draft] = []
@@ -652,27 +819,29 @@ def _reconcile_address_type(
             by_key.setdefault(port_map_key(s.ports), []).append(s)
         else:  # left over from an older Service of the same name
             deletes.append(s)
-    for key, want in groups.items():
-        c, u, d, un, added, removed = _reconcile_port_group(
-            service, by_key.get(key, []), dict(want), key, address_type, max_eps
-        )
+    for key in group_keys:  # §2.5 reconcileByPortMapping
+        kept = step1(address_type, key, by_key.get(key, []))
+        plan.endpoints_added += len(kept.remaining)
+        plan.endpoints_removed += kept.removed
+        c, un = _fill(service, kept, key, address_type, max_eps, memory)
         creates += c
-        updates += u
-        deletes += d
+        updates += kept.updates
+        deletes += kept.deletes
         unchanged += un
-        plan.endpoints_added += added
-        plan.endpoints_removed += removed
+    desired_keys = set(group_keys)
     for key, slices in by_key.items():  # step 4: port groups no longer desired
-        if key not in groups:
+        if key not in desired_keys:
             deletes += slices
     if len(existing) == len(deletes) and not creates:  # step 5: placeholder
         placeholder = _Draft(address_type, (), [], _slice_labels((), service)[0])
+        if memory is not None:
+            placeholder.keys = []
         if len(deletes) == 1 and _placeholder_equal(deletes[0], placeholder, service.namespace):
             unchanged.append(deletes[0])
             deletes = []
         else:
             creates.append(placeholder)
-    unchanged = _apply_hints(service, nodes, creates, updates, unchanged)  # step 6
+    unchanged = _apply_hints(service, nodes, creates, updates, unchanged, memory)  # step 6
     i = 0  # step 7: recycle deletes into the last pending creates
     while i < len(deletes) and creates:
         gone = deletes[i]
@@ -684,3 +853,376 @@ def _reconcile_address_type(
         else:
             i += 1
     return creates, updates, deletes, unchanged
+
+
+# ---------------------------------------------------------------------------------------
+# Incremental state (HOT PATH)
+
+
+@dataclass(slots=True)
+class _PodEntry:
+    """What ``desired_endpoints`` takes from one pod."""
+
+    pod: Pod
+    ports: PortKey | None  # its port group; None: not included (§2.3)
+    missing_node: bool = False  # skipped for an unknown node (§2.3)
+    endpoints: tuple[tuple[Endpoint | None, EndpointKey | None], ...] = ()  # per address type
+
+
+class _Group:
+    """One (address type, port group): its desired endpoints, and how many times the
+    existing slices of the group hold each endpoint identity."""
+
+    __slots__ = ("held", "members", "total", "unplaced", "want")
+
+    def __init__(self) -> None:
+        self.want: dict[EndpointKey, Endpoint] = {}  # identity → desired (last pod's) Endpoint
+        self.members: dict[EndpointKey, list[int]] = {}  # identity → pod orders, sorted
+        self.unplaced: set[EndpointKey] = set()  # wanted but in no existing slice
+        self.held: dict[EndpointKey, int] = {}  # identity → copies in existing slices
+        self.total = 0  # endpoints in existing slices (> len(held): some identity twice)
+
+    def hold(self, keys: Iterable[EndpointKey]) -> None:
+        held = self.held
+        for key in keys:
+            n = held.get(key)
+            if n is None:
+                held[key] = 1
+                self.unplaced.discard(key)
+            else:
+                held[key] = n + 1
+            self.total += 1
+
+    def release(self, keys: Iterable[EndpointKey]) -> None:
+        held = self.held
+        for key in keys:
+            n = held[key]
+            if n == 1:
+                del held[key]
+                if key in self.want:
+                    self.unplaced.add(key)
+            else:
+                held[key] = n - 1
+            self.total -= 1
+
+
+@dataclass(slots=True)
+class _Tracked:
+    slice: EndpointSlice
+    group: _Group | None  # None: not owned, or an address type the Service lacks
+    keys: tuple[EndpointKey, ...]  # identity of each endpoint, in slice order
+    key_set: frozenset[EndpointKey]
+
+
+class EndpointSliceState:
+    """One Service's desired endpoints (§2.3), maintained from pod changes, plus what step 1
+    of §2.5 learnt about the existing slices.
+
+    ``apply(changes)`` costs O(changed pods). ``reconcile(existing)`` gives the same plan as
+    ``reconcile(service, pods, existing, nodes=nodes, ...)`` for the pods fed so far (in
+    order-key order), while its Python work is per changed pod, per slice and per
+    endpoint written, not per pod:
+
+    * existing slices are followed by object identity; a slice replacing one of the same
+      name (an update) is diffed against it with set operations;
+    * step 1 skips slices known to be *clean* (every endpoint still desired as it is):
+      slices this state wrote, and slices it walked and found so; a clean slice stops
+      being clean when the desired version of one of its identities changes;
+    * the desired endpoints that no slice holds are kept as a set.
+
+    ``nodes`` must not change while the state is used.
+    """
+
+    def __init__(self, service: Service, nodes: Mapping[str, str | None]) -> None:
+        self.service = service
+        self.nodes = nodes
+        self.types = slice_address_types(service)
+        self._pods: dict[int, _PodEntry] = {}
+        self._group_pods: dict[PortKey, set[int]] = {}  # port group → its included pods
+        self._missing = 0  # pods skipped for an unknown node
+        self._groups: dict[tuple[str, PortKey], _Group] = {}
+        self._tracked: dict[int, _Tracked] = {}  # id(slice) → what is known of it
+        self._clean: set[int] = set()
+        self._suspect: dict[int, set[EndpointKey]] = {}  # id(slice) → identities to look at
+        self._recent: set[EndpointKey] = set()  # identities whose desired version changed
+        self._memory = _SliceMemory()
+
+    # -- pods ------------------------------------------------------------------------
+    def apply(self, changes: Iterable[PodChange]) -> None:
+        """Take in the current record (or absence) of each pod that changed."""
+        for order, pod in changes:
+            old = self._pods.get(order)
+            if pod is None:
+                if old is not None:
+                    del self._pods[order]
+                    self._remove(order, old)
+                continue
+            if old is not None and old.pod is pod:
+                continue
+            new = self._entry(pod)
+            self._pods[order] = new
+            if old is not None:
+                self._remove(order, old)
+            self._add(order, new)
+
+    def pods(self) -> list[Pod]:
+        """The pods fed so far, in order."""
+        return [self._pods[o].pod for o in sorted(self._pods)]
+
+    def _entry(self, pod: Pod) -> _PodEntry:
+        service = self.service
+        if not should_pod_be_in_endpoints(pod, include_terminating=True):
+            return _PodEntry(pod, None)
+        ports = _pod_ports(pod, service)
+        if pod.node_name not in self.nodes and not service.publish_not_ready_addresses:
+            return _PodEntry(pod, ports, True)  # §2.3 missing node: skip + error
+        zone = self.nodes.get(pod.node_name) or None
+        eps = tuple(_pod_endpoint(pod, service, t, zone) for t in self.types)
+        return _PodEntry(pod, ports, False, eps)
+
+    def _group(self, address_type: str, ports: PortKey) -> _Group:
+        g = self._groups.get((address_type, ports))
+        if g is None:
+            g = self._groups[(address_type, ports)] = _Group()
+        return g
+
+    def _add(self, order: int, e: _PodEntry) -> None:
+        if e.ports is None:
+            return
+        members = self._group_pods.get(e.ports)
+        if members is None:
+            members = self._group_pods[e.ports] = set()
+        members.add(order)
+        if e.missing_node:
+            self._missing += 1
+            return
+        for t, (ep, key) in zip(self.types, e.endpoints, strict=True):
+            if ep is None or key is None:
+                continue
+            g = self._group(t, e.ports)
+            orders = g.members.get(key)
+            if orders is None:
+                g.members[key] = [order]
+            else:
+                insort(orders, order)
+                if orders[-1] != order:
+                    continue  # a later pod with the same identity supplies the endpoint
+            g.want[key] = ep
+            self._recent.add(key)
+            if key not in g.held:
+                g.unplaced.add(key)
+
+    def _remove(self, order: int, e: _PodEntry) -> None:
+        if e.ports is None:
+            return
+        members = self._group_pods[e.ports]
+        members.discard(order)
+        if not members:
+            del self._group_pods[e.ports]
+        if e.missing_node:
+            self._missing -= 1
+            return
+        for i, (t, (ep, key)) in enumerate(zip(self.types, e.endpoints, strict=True)):
+            if ep is None or key is None:
+                continue
+            g = self._groups[(t, e.ports)]
+            orders = g.members[key]
+            was_last = orders[-1] == order
+            del orders[bisect_left(orders, order)]
+            if not orders:
+                del g.members[key]
+                del g.want[key]
+                g.unplaced.discard(key)
+            elif was_last:
+                g.want[key] = self._pods[orders[-1]].endpoints[i][0]  # type: ignore[assignment]
+            else:
+                continue
+            self._recent.add(key)
+
+    def _group_keys(self) -> list[PortKey]:
+        """Desired port groups in desired order: by their first pod."""
+        keys = list(self._group_pods)
+        if len(keys) > 1:
+            keys.sort(key=lambda k: min(self._group_pods[k]))
+        return keys
+
+    def _ordered(self, g: _Group, keys: Iterable[EndpointKey]) -> dict[EndpointKey, Endpoint]:
+        """Desired endpoints of ``keys`` in desired order (by their first pod)."""
+        first = g.members
+        return {k: g.want[k] for k in sorted(keys, key=lambda k: first[k][0])}
+
+    def desired(self) -> DesiredEndpoints:
+        """What ``desired_endpoints(service, self.pods(), nodes)`` returns (O(P); tests)."""
+        groups: dict[str, dict[PortKey, dict[EndpointKey, Endpoint]]] = {t: {} for t in self.types}
+        for key in self._group_keys():
+            for t in self.types:
+                g = self._groups.get((t, key))
+                groups[t][key] = self._ordered(g, g.want) if g is not None else {}
+        return DesiredEndpoints(groups, self._missing > 0)
+
+    # -- existing slices ---------------------------------------------------------------
+    def _track(self, existing: Sequence[EndpointSlice]) -> bool:
+        """Follow the informer's slices (by object identity). False if a slice object is
+        listed twice (then the reference path is used)."""
+        current = {id(s): s for s in existing}
+        memory = self._memory
+        born, memory.born = memory.born, {}
+        if len(current) != len(existing):
+            return False
+        tracked = self._tracked
+        if current.keys() == tracked.keys():
+            return True  # nothing written since the last sync
+        gone: dict[str, list[_Tracked]] = {}
+        for sid in tracked.keys() - current.keys():
+            t = tracked.pop(sid)
+            self._clean.discard(sid)
+            self._suspect.pop(sid, None)
+            memory.forget(sid)
+            gone.setdefault(t.slice.name, []).append(t)
+        for sid in current.keys() - tracked.keys():
+            s = current[sid]
+            g = None
+            if _owned_by(s, self.service) and s.address_type in self.types:
+                g = self._group(s.address_type, port_map_key(s.ports))
+            was = born.get(sid)
+            is_born = was is not None and was[0] is s
+            if is_born:
+                keys = was[1]  # type: ignore[index]
+                if g is not None:
+                    self._clean.add(sid)  # written from the desired endpoints just now
+                memory.ok.add(sid)
+            else:
+                keys = tuple(map(_cached_key, s.endpoints)) if g is not None else ()
+            key_set = frozenset(keys)
+            olds = gone.get(s.name)
+            old = olds.pop() if olds else None
+            if old is not None and old.group is g and g is not None:
+                if len(old.key_set) == len(old.keys) and len(key_set) == len(keys):
+                    # An update of the same slice: only the difference moves.
+                    g.release(old.key_set - key_set)
+                    g.hold(key_set - old.key_set)
+                else:
+                    g.release(old.keys)
+                    g.hold(keys)
+            else:
+                if old is not None and old.group is not None:
+                    old.group.release(old.keys)
+                if g is not None:
+                    g.hold(keys)
+            tracked[sid] = _Tracked(s, g, keys, key_set)
+            if g is not None or is_born:  # (others' keys are never needed)
+                memory.keys[sid] = keys
+        for olds in gone.values():
+            for old in olds:
+                if old.group is not None:
+                    old.group.release(old.keys)
+        return True
+
+    def _settle(self) -> None:
+        """Slices holding an identity whose desired version changed since they were found
+        clean become *suspect*: only those identities need a look."""
+        recent = self._recent
+        if not recent:
+            return
+        tracked = self._tracked
+        suspect = self._suspect
+        for sid, keys in suspect.items():
+            keys |= tracked[sid].key_set.intersection(recent)
+        for sid in [sid for sid in self._clean if not recent.isdisjoint(tracked[sid].key_set)]:
+            self._clean.discard(sid)
+            suspect[sid] = set(tracked[sid].key_set.intersection(recent))
+        recent.clear()
+
+    def _walk(
+        self, s: EndpointSlice, want: dict[EndpointKey, Endpoint]
+    ) -> tuple[list[Endpoint], list[EndpointKey] | None, bool]:
+        """Step 1's look at one slice that is not clean: (kept endpoints in the desired
+        version, their identities or None if all were kept, changed)."""
+        tracked = self._tracked[id(s)]
+        keys = tracked.keys
+        endpoints = s.endpoints
+        kept: list[Endpoint | None] = list(map(want.get, keys))  # type: ignore[arg-type]
+        suspects = self._suspect.get(id(s))
+        # Identities outside the suspects are still desired exactly as found clean, so
+        # only suspects can be gone or changed; a slice never found clean is all suspect.
+        look = range(len(keys)) if suspects is None else map(keys.index, suspects)
+        changed = dropped = False
+        for i in look:
+            got = kept[i]
+            if got is None:
+                dropped = True
+            elif got is not endpoints[i] and not endpoints_equal_beyond_hash(got, endpoints[i]):
+                changed = True
+        if not dropped:
+            return kept, None, changed  # type: ignore[return-value]
+        kept_keys = [k for k, got in zip(keys, kept, strict=True) if got is not None]
+        return [got for got in kept if got is not None], kept_keys, changed
+
+    def _step1(self, address_type: str, key: PortKey, slices: list[EndpointSlice]) -> _Step1:
+        """§2.5 step 1 for one port group, walking only slices not known to be clean."""
+        service = self.service
+        g = self._groups.get((address_type, key))
+        if g is None:  # no desired endpoint and no slice for this type
+            return _step1(service, slices, {})
+        if g.total != len(g.held):  # an identity held twice: the reference walk decides
+            return _step1(service, slices, self._ordered(g, g.want))
+        out = _Step1([], [], [], 0, {})
+        want = g.want
+        clean = self._clean
+        memory = self._memory
+        for s in slices:
+            sid = id(s)
+            if sid in clean:
+                _classify(service, s, None, False, out, None, memory)
+                continue
+            kept, kept_keys, changed = self._walk(s, want)
+            if changed or kept_keys is not None:
+                if kept_keys is None:
+                    kept_keys = list(self._tracked[sid].keys)
+                _classify(service, s, kept, changed, out, kept_keys, memory)
+            else:
+                clean.add(sid)
+                self._suspect.pop(sid, None)
+                _classify(service, s, None, False, out, None, memory)
+        out.remaining = self._ordered(g, g.unplaced)
+        return out
+
+    # -- the sync ------------------------------------------------------------------------
+    def reconcile(
+        self,
+        existing_slices: Sequence[EndpointSlice],
+        *,
+        max_endpoints_per_slice: int = DEFAULT_MAX_ENDPOINTS_PER_SLICE,
+        trigger_time: float | None,
+        name_for: Callable[[str], str],
+    ) -> SlicePlan:
+        """``reconcile(self.service, self.pods(), existing_slices, nodes=self.nodes, ...)``."""
+        service = self.service
+        if service.type == "ExternalName" or service.selector is None:
+            return SlicePlan()  # §2.2 steps 1–2
+        if max_endpoints_per_slice < 1:
+            raise ValueError("max_endpoints_per_slice must be >= 1")
+        if not self._track(existing_slices):
+            return reconcile(
+                service,
+                self.pods(),
+                existing_slices,
+                max_endpoints_per_slice=max_endpoints_per_slice,
+                nodes=self.nodes,
+                trigger_time=trigger_time,
+                name_for=name_for,
+            )
+        self._settle()
+        return _plan(
+            service,
+            list(self.types),
+            self._group_keys(),
+            self._step1,
+            existing_slices,
+            max_endpoints_per_slice,
+            self.nodes,
+            trigger_time,
+            name_for,
+            self._missing > 0,
+            self._memory,
+        )

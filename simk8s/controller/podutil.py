@@ -16,6 +16,11 @@ from simk8s.api.objects import FAILED, SUCCEEDED, EndpointPort, Pod, Service, Se
 IPV4 = "IPv4"
 IPV6 = "IPv6"
 
+# One pod change fed to the controllers' incremental states: (order key, the pod's current
+# record, or None once it is no longer among the Service's pods). Order keys sort pods as
+# the reference functions' ``pods`` sequence does (in the cluster: the pod id).
+PodChange = tuple[int, Pod | None]
+
 
 def is_terminal(pod: Pod) -> bool:
     return pod.phase in (SUCCEEDED, FAILED)
