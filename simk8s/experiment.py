@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from simk8s.pipeline import VariantResult, run_variant
+from simk8s.pipeline import VariantResult, cluster_key, run_variant
 from simk8s.results.files import write_results
 from simk8s.results.report import comparison_frame, format_comparison
 from simk8s.scenario import load_scenario, load_variants, resolved_dict
@@ -65,9 +65,13 @@ def run_scenario(
             raise KeyError(f"no variant named {', '.join(unknown)}; have {', '.join(n for n, _ in variants)}")
         variants = [(n, sc) for n, sc in variants if n in only]
     results = []
+    clusters: dict[str, Any] = {}  # variants that differ only in kube-proxy/traffic share the cluster stage
     for name, sc in variants:
         cb = (lambda stage, now, _n=name: progress(_n, stage, now)) if progress else None
-        results.append(run_variant(sc, name, progress=cb))
+        key = cluster_key(sc)
+        result = run_variant(sc, name, progress=cb, cluster=clusters.get(key))
+        clusters.setdefault(key, result.cluster)
+        results.append(result)
     exp = Experiment(name=scenario.name, scenario=scenario, variants=results)
     if write:
         target = Path(out) if out is not None else Path("results") / scenario.name

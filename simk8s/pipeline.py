@@ -38,11 +38,17 @@ def run_variant(
     *,
     progress: Callable[[str, float], None] | None = None,
     stages: tuple[str, ...] = ("cluster", "watch", "proxy", "dataplane"),
+    cluster: ClusterRun | None = None,
 ) -> VariantResult:
-    """Run one resolved scenario. `stages` can stop early (e.g. control-plane benchmarks)."""
+    """Run one resolved scenario. `stages` can stop early (e.g. control-plane benchmarks).
+
+    `cluster`: a finished cluster stage to reuse. The SimPy world never reads kube-proxy or
+    traffic settings, so variants that differ only there share one (see `cluster_key`).
+    """
     walls: dict[str, float] = {}
     t0 = time.perf_counter()
-    cluster = run_cluster(scenario, progress=(lambda now: progress("cluster", now)) if progress else None)
+    if cluster is None:
+        cluster = run_cluster(scenario, progress=(lambda now: progress("cluster", now)) if progress else None)
     walls["cluster"] = time.perf_counter() - t0
     result = VariantResult(name=name, scenario=scenario, summary={}, cluster=cluster, stage_wall_s=walls)
     if "watch" in stages and cluster.exception is None:
@@ -66,6 +72,19 @@ def run_variant(
     result.summary = build_summary(result)
     result.tables = build_tables(result)
     return result
+
+
+def cluster_key(scenario: Any) -> str:
+    """What the cluster stage depends on: the resolved scenario minus kube-proxy and traffic."""
+    import json
+
+    from simk8s.scenario import resolved_dict
+
+    doc = resolved_dict(scenario)
+    doc.get("cluster", {}).pop("kubeProxy", None)
+    for key in ("traffic", "watchers", "compare", "name", "description"):
+        doc.pop(key, None)
+    return json.dumps(doc, sort_keys=True, default=str)
 
 
 def run_watch(scenario: Any, cluster: ClusterRun) -> FanOut:

@@ -99,3 +99,13 @@ def test_results_directory_layout(tmp_path):
     assert (out / "slices-iptables" / "pods.parquet").exists()
     assert (out / "slices-iptables" / "writes.parquet").exists()
     assert not list(tmp_path.glob(".quick.*"))  # no temporary directory left behind
+
+
+def test_shared_cluster_stage_gives_the_same_figures_as_running_it_again(quick_variants):
+    exp = run_scenario(QUICK, write=False)
+    # every variant of quick differs only in kube-proxy settings: one cluster run serves all
+    assert len({id(v.cluster) for v in exp.variants}) == 1
+    for v in exp.variants:
+        alone = _strip_wall({"variants": {v.name: quick_variants[v.name].summary}})
+        shared = _strip_wall({"variants": {v.name: v.summary}})
+        assert alone == shared

@@ -84,8 +84,8 @@ class APIServer:
         return self.commit(kind, op, obj, writer=writer, service=service, trigger_time=trigger_time)
 
     def commit(self, kind: str, op: str, obj: Any, *, writer: str, service: str, trigger_time: float) -> WriteRecord:
-        b_json = sizes.json_size(obj)
-        b_proto = sizes.proto_size(obj)
+        wire = sizes.wire_sizes(obj)
+        b_json, b_proto = wire.json, wire.stored
         rejected = ""
         if op != "delete":
             if self.max_request_body_bytes and b_json > self.max_request_body_bytes:

@@ -193,6 +193,8 @@ class EndpointsController(_EndpointControllerBase):
         )
         self.trackers: dict[tuple[str, str], ep_rules.TriggerTimeTracker] = {}
         self.states: dict[tuple[str, str], ep_rules.EndpointsState] = {}
+        # §1.5: 1000 addresses since v1.22; 0 in the scenario means the pre-1.22 "no cap".
+        self.max_capacity = kcm.endpoints_max_capacity or None
 
     def initial(self) -> None:
         for key, svc in self.world.services.items():
@@ -208,13 +210,13 @@ class EndpointsController(_EndpointControllerBase):
             pods = self.current_pods(key)
             tracker = self.trackers.setdefault(key, ep_rules.TriggerTimeTracker())
             trigger = tracker.compute(svc, pods)
-            return ep_rules.sync_endpoints(svc, pods, existing, trigger_time=trigger)
+            return ep_rules.sync_endpoints(svc, pods, existing, trigger_time=trigger, max_capacity=self.max_capacity)
         state = self.states.get(key)
         fresh = state is None or state.service is not svc
         if fresh:
             state = self.states[key] = ep_rules.EndpointsState(svc)
         trigger = self._feed(key, state, fresh)
-        return ep_rules.sync_endpoints_state(state, existing, trigger_time=trigger)
+        return ep_rules.sync_endpoints_state(state, existing, trigger_time=trigger, max_capacity=self.max_capacity)
 
     def sync(self, key):
         svc = self.world.services.get(key)

@@ -416,9 +416,11 @@ def truncate_subsets(
     return tuple(out), True
 
 
-def _capacity_annotation_ok(existing: Endpoints) -> bool:
+def _capacity_annotation_ok(existing: Endpoints, max_capacity: int | None = MAX_CAPACITY) -> bool:
     """§1.4 capacityAnnotationSetCorrectly, evaluated on the *stored* object."""
-    if existing.address_count > MAX_CAPACITY:
+    if max_capacity is None:  # before v1.22: no capacity rule at all
+        return True
+    if existing.address_count > max_capacity:
         return False
     return all(k != ANNOTATION_OVER_CAPACITY for k, _ in existing.annotations)
 
@@ -436,8 +438,12 @@ def sync_endpoints(
     existing: Endpoints | None,
     *,
     trigger_time: float | None,
+    max_capacity: int | None = MAX_CAPACITY,
 ) -> EndpointsSyncResult:
     """One syncService of the Endpoints controller (§1.2–§1.7).
+
+    ``max_capacity``: addresses kept per object (§1.5, v1.22+); None = no truncation and no
+    over-capacity annotation, as before v1.22.
 
     ``service``: the Service from the informer, None if it no longer exists (→ delete the
     Endpoints). ``pods``: the pods the Service's selector matches in its namespace (the
@@ -450,18 +456,22 @@ def sync_endpoints(
     if service.type == "ExternalName" or service.selector is None:  # §1.7
         return _NONE
     contribs = [c for c in (pod_contribution(service, p) for p in pods) if c is not None]
-    return _sync_with_subsets(service, _repack(contribs), existing, trigger_time)
+    return _sync_with_subsets(service, _repack(contribs), existing, trigger_time, max_capacity)
 
 
 def sync_endpoints_state(
-    state: EndpointsState, existing: Endpoints | None, *, trigger_time: float | None
+    state: EndpointsState,
+    existing: Endpoints | None,
+    *,
+    trigger_time: float | None,
+    max_capacity: int | None = MAX_CAPACITY,
 ) -> EndpointsSyncResult:
     """``sync_endpoints`` for ``state.service`` and the pods ``state`` was fed, without
     recomputing the pods' addresses (see ``EndpointsState``)."""
     service = state.service
     if service.type == "ExternalName" or service.selector is None:  # §1.7
         return _NONE
-    return _sync_with_subsets(service, state.subsets(), existing, trigger_time)
+    return _sync_with_subsets(service, state.subsets(), existing, trigger_time, max_capacity)
 
 
 def _sync_with_subsets(
@@ -469,6 +479,7 @@ def _sync_with_subsets(
     subsets: tuple[EndpointSubset, ...],
     existing: Endpoints | None,
     trigger_time: float | None,
+    max_capacity: int | None = MAX_CAPACITY,
 ) -> EndpointsSyncResult:
     ready = sum(len(s.addresses) for s in subsets)
     not_ready = sum(len(s.not_ready_addresses) for s in subsets)
@@ -481,7 +492,7 @@ def _sync_with_subsets(
         if (
             existing.subsets == subsets
             and compare_labels == svc_labels
-            and _capacity_annotation_ok(existing)
+            and _capacity_annotation_ok(existing, max_capacity)
         ):
             return EndpointsSyncResult("none", None, False, ready, not_ready)
 
@@ -490,7 +501,10 @@ def _sync_with_subsets(
         annotations[ANNOTATION_TRIGGER_TIME] = rfc3339nano(trigger_time)
     else:
         annotations.pop(ANNOTATION_TRIGGER_TIME, None)
-    written, truncated = truncate_subsets(subsets)  # §1.5
+    if max_capacity is None:
+        written, truncated = subsets, False
+    else:
+        written, truncated = truncate_subsets(subsets, max_capacity)  # §1.5
     if truncated:
         annotations[ANNOTATION_OVER_CAPACITY] = OVER_CAPACITY_TRUNCATED
     else:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from simk8s.api import objects as api
 from simk8s.dataplane.inputs import (
     EndpointVersion,
     NodeProgramming,
@@ -36,6 +37,7 @@ class _EndpointIndex:
         self.zone_by_name = {z: i for i, z in enumerate(world.nodes.zone_names)}
         self.extra_ips: dict[str, int] = {}  # user-written endpoints (no pod): synthetic pod rows
         self._cache: dict[int, tuple[Any, tuple]] = {}
+        self._arrays: dict[int, tuple[Any, tuple]] = {}
 
     def row(self, ep: Any) -> tuple:
         hit = self._cache.get(id(ep))
@@ -62,19 +64,60 @@ class _EndpointIndex:
         self._cache[id(ep)] = (ep, row)
         return row
 
+    def address_row(self, a: Any, ready: bool) -> tuple:
+        """Legacy Endpoints address → row (addresses are ready; notReadyAddresses are not)."""
+        key = (id(a), ready)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] is a:
+            return hit[1]
+        ep = api.Endpoint(addresses=(a.ip,), ready=ready, serving=ready, terminating=False,
+                          target_ref=a.target_ref, node_name=a.node_name)
+        row = self.row(ep)
+        self._cache[key] = (a, row)
+        return row
+
+    def _columns(self, entries: Any) -> tuple[np.ndarray, ...]:
+        """Column arrays for one slice's entries (or one Endpoints object), cached by identity."""
+        hit = self._arrays.get(id(entries))
+        if hit is not None and hit[0] is entries:
+            return hit[1]
+        if isinstance(entries, api.Endpoints):
+            rows = [
+                self.address_row(a, ready)
+                for subset in entries.subsets
+                for ready, addrs in ((True, subset.addresses), (False, subset.not_ready_addresses))
+                for a in addrs
+            ]
+        else:
+            rows = [self.row(ep) for ep in entries if ep.addresses]
+        if rows:
+            cols = tuple(zip(*rows, strict=True))
+            arrays = (
+                np.asarray(cols[0], np.int32), np.asarray(cols[1], bool), np.asarray(cols[2], bool),
+                np.asarray(cols[3], bool), np.asarray(cols[4], np.int32), np.asarray(cols[5], np.int16),
+                np.asarray(cols[6], np.int16),
+            )
+        else:
+            arrays = (np.zeros(0, np.int32), np.zeros(0, bool), np.zeros(0, bool), np.zeros(0, bool),
+                      np.zeros(0, np.int32), np.zeros(0, np.int16), np.zeros(0, np.int16))
+        if len(self._arrays) > 1 << 16:
+            self._arrays.clear()
+        self._arrays[id(entries)] = (entries, arrays)
+        return arrays
+
     def version(self, merged: MergedEndpoints) -> EndpointVersion:
-        rows = [self.row(ep) for ep in merged.endpoints()]
-        if not rows:
+        parts = [self._columns(merged.slices[name]) for name in sorted(merged.slices)]
+        if not parts or not any(len(p[0]) for p in parts):
             return EndpointVersion.empty()
-        cols = list(zip(*rows, strict=True))
-        hints = np.asarray(cols[6], np.int16)
+        cols = [np.concatenate([p[i] for p in parts]) for i in range(7)]
+        # kube-proxy's EndpointSliceCache de-duplicates an endpoint seen in two slices (first wins).
+        _, first = np.unique(cols[0], return_index=True)
+        if len(first) != len(cols[0]):
+            keep = np.sort(first)
+            cols = [c[keep] for c in cols]
+        hints = cols[6]
         return EndpointVersion(
-            pod=np.asarray(cols[0], np.int32),
-            ready=np.asarray(cols[1], bool),
-            serving=np.asarray(cols[2], bool),
-            terminating=np.asarray(cols[3], bool),
-            node=np.asarray(cols[4], np.int32),
-            zone=np.asarray(cols[5], np.int16),
+            pod=cols[0], ready=cols[1], serving=cols[2], terminating=cols[3], node=cols[4], zone=cols[5],
             hint_zone=hints if (hints >= 0).any() else None,
         )
 

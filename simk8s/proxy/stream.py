@@ -15,7 +15,8 @@ class MergedEndpoints:
     """One Service's endpoints as kube-proxy merges them: slices keyed by name, de-duplicated
     by address (EndpointSliceCache). In legacy mode the single Endpoints object is one entry."""
 
-    slices: dict[str, tuple[api.Endpoint, ...]] = field(default_factory=dict)
+    # slice name → its endpoints; in legacy mode "" → the Endpoints object itself
+    slices: dict[str, tuple[api.Endpoint, ...] | api.Endpoints] = field(default_factory=dict)
     ready_sets: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def apply(self, kind: str, op: str, obj: Any) -> int:
@@ -26,16 +27,22 @@ class MergedEndpoints:
             self.slices.pop(name, None)
             self.ready_sets.pop(name, None)
             return len(before)
-        entries = endpoints_as_entries(obj) if kind == "Endpoints" else obj.endpoints
-        after = frozenset(ep.addresses[0] for ep in entries if ep.ready is not False and ep.addresses)
-        self.slices[name] = entries
+        if kind == "Endpoints":
+            self.slices[name] = obj
+            after = frozenset(a.ip for subset in obj.subsets for a in subset.addresses)
+        else:
+            self.slices[name] = obj.endpoints
+            after = frozenset(ep.addresses[0] for ep in obj.endpoints if ep.ready is not False and ep.addresses)
         self.ready_sets[name] = after
         return len(before ^ after)
 
     def endpoints(self) -> list[api.Endpoint]:
         seen: dict[str, api.Endpoint] = {}
         for name in sorted(self.slices):
-            for ep in self.slices[name]:
+            entries = self.slices[name]
+            if isinstance(entries, api.Endpoints):
+                entries = endpoints_as_entries(entries)
+            for ep in entries:
                 if ep.addresses and ep.addresses[0] not in seen:
                     seen[ep.addresses[0]] = ep
         return list(seen.values())

@@ -16,6 +16,7 @@ ROWS: list[tuple[str, str, str]] = [
     ("apiserver.max_object_bytes.EndpointSlice", "largest EndpointSlice (proto)", "{:,.0f} B"),
     ("apiserver.watch_events.@proxy", "watch events to kube-proxies", "{:,.0f}"),
     ("apiserver.egress_bytes.@proxy", "apiserver egress to kube-proxies", "bytes"),
+    ("apiserver.egress_bytes_per_write.@proxy", "  per write (all watchers)", "bytes"),
     ("kube_proxy.syncs", "kube-proxy syncs (all nodes)", "{:,.0f}"),
     ("kube_proxy.full_syncs", "  of which full", "{:,.0f}"),
     ("kube_proxy.sync_seconds.p50", "sync duration p50", "{:.3f} s"),

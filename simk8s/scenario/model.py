@@ -88,6 +88,9 @@ class ControllerManager(SchemaModel):
     max_endpoints_per_slice: int = Field(default=100, ge=1, le=1000)
     endpoints_controller: bool = True
     endpoint_slice_controller: bool = True
+    # Addresses kept per Endpoints object (§1.5): 1000 since v1.22 (truncation, over-capacity
+    # annotation); 0 = no cap, as before v1.22 — the era of the "1.5 MB × 3000 nodes" example.
+    endpoints_max_capacity: int = Field(default=1000, ge=0)
 
 
 class KubeProxy(SchemaModel):
