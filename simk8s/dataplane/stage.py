@@ -277,6 +277,8 @@ def dataplane_section(results: dict[str, TrafficResult]) -> dict[str, Any]:
             "p50": _num(np.percentile(ok, 50)) if len(ok) else None,
             "p99": _num(np.percentile(ok, 99)) if len(ok) else None,
         },
+        # load spread over the first traffic entry's backends (steady state), see TrafficResult.imbalance
+        "imbalance": next(iter(per_service.values()))["imbalance"] if per_service else None,
         "services": per_service,
     }
 

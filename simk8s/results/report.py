@@ -28,6 +28,12 @@ ROWS: list[tuple[str, str, str]] = [
     ("network_programming_latency_s.p99", "programming latency p99", "{:.2f} s"),
     ("dataplane.connections", "connections", "{:,.0f}"),
     ("dataplane.failed_total", "connections failed", "{:,.0f}"),
+    ("dataplane.failed.failed-pod-gone", "  to a pod already gone", "{:,.0f}"),
+    ("dataplane.failed.failed-not-serving", "  to a pod not yet serving", "{:,.0f}"),
+    ("dataplane.failed.refused", "  refused (no endpoints)", "{:,.0f}"),
+    ("dataplane.failed.dropped-no-local-endpoints", "  dropped (no local endpoint)", "{:,.0f}"),
+    ("dataplane.dns_answers", "DNS answers (ExternalName)", "{:,.0f}"),
+    ("dataplane.imbalance.max_over_mean", "backend load max/mean", "{:.2f}"),
     ("dataplane.first_packet_ms.p50", "first packet p50", "{:.3f} ms"),
     ("dataplane.first_packet_ms.p99", "first packet p99", "{:.3f} ms"),
 ]
@@ -73,5 +79,8 @@ def comparison_frame(variants: list[tuple[str, dict, str]]) -> pd.DataFrame:
 
 def format_comparison(variants: list[tuple[str, dict, str]]) -> str:
     frame = comparison_frame(variants)
-    frame = frame[~(frame == "–").all(axis=1)]
-    return frame.to_string()
+    # rows with nothing to say (no such figure, or zero everywhere for the optional ones)
+    optional = {"DNS answers (ExternalName)", "  refused (no endpoints)", "  dropped (no local endpoint)",
+                "  to a pod not yet serving", "Endpoints writes rejected"}
+    empty = (frame == "–").all(axis=1) | (frame.index.isin(optional) & (frame == "0").all(axis=1))
+    return frame[~empty].to_string()
