@@ -1,6 +1,7 @@
 """The control-plane questions of the seed tutorial, answered by shipped scenarios."""
 
 from conftest import ROOT
+
 from simk8s.api.sizes import wire_sizes
 from simk8s.experiment import run_scenario
 

@@ -4,8 +4,8 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import pandas as pd
 from click.testing import CliRunner
-
 from conftest import ROOT
+
 from simk8s.cli import main
 from simk8s.results.check import run_checks
 from simk8s.sweep import grid_points, sweep

@@ -93,7 +93,7 @@ def _apiserver_section(log: list, fanout: Any, api: Any) -> dict[str, Any]:
             "error": first.rejected,
         },
     }
-    section["egress_bytes_per_write"] = {k: None for k in OBJECT_KINDS}
+    section["egress_bytes_per_write"] = dict.fromkeys(OBJECT_KINDS)
     if fanout is not None:
         for k, v in fanout.events.items():
             section["watch_events"][k] = int(v)
