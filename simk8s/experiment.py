@@ -54,7 +54,7 @@ def run_scenario(
     only: Sequence[str] = (),
     out: str | Path | None = None,
     write: bool = True,
-    progress: Callable[[str, str, float], None] | None = None,
+    progress: Callable[[str, str, float, float], None] | None = None,
 ) -> Experiment:
     """Load, run every variant (or those named in `only`), write results/<name>/ unless write=False."""
     scenario = load_scenario(path, list(overrides))
@@ -67,7 +67,7 @@ def run_scenario(
     results = []
     clusters: dict[str, Any] = {}  # variants that differ only in kube-proxy/traffic share the cluster stage
     for name, sc in variants:
-        cb = (lambda stage, now, _n=name: progress(_n, stage, now)) if progress else None
+        cb = (lambda stage, now, _n=name, _d=sc.duration: progress(_n, stage, now, _d)) if progress else None
         key = cluster_key(sc)
         result = run_variant(sc, name, progress=cb, cluster=clusters.get(key))
         clusters.setdefault(key, result.cluster)

@@ -20,13 +20,13 @@ class ProgressBar:
         if self._bar is not None:
             self._bar.close()
 
-    def update(self, variant: str, stage: str, now: float) -> None:
+    def update(self, variant: str, stage: str, now: float, total: float | None = None) -> None:
         if not self.enabled:
             return
         if self._key != (variant, stage):
             if self._bar is not None:
                 self._bar.close()
             self._key = (variant, stage)
-            self._bar = tqdm(desc=f"{variant}: {stage}", unit="sim-s", leave=False, file=sys.stderr)
+            self._bar = tqdm(desc=f"{variant}: {stage}", total=total, unit="sim-s", leave=False, file=sys.stderr)
         assert self._bar is not None
         self._bar.update(max(0.0, now - self._bar.n))
