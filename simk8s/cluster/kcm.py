@@ -15,6 +15,7 @@ from simk8s.api import objects as api
 from simk8s.api.naming import parse_rfc3339
 from simk8s.cluster.apiserver import WriteRejected
 from simk8s.cluster.workqueue import WorkQueue
+from simk8s.cluster.world import NameSuffixes
 from simk8s.controller import endpoints as ep_rules
 from simk8s.controller import endpointslice as eps_rules
 from simk8s.controller import mirroring as mirror_rules
@@ -25,8 +26,6 @@ if TYPE_CHECKING:
     from simk8s.cluster.pods import PodState
     from simk8s.cluster.world import World
     from simk8s.controller.podutil import PodChange
-
-_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # apiserver generateName suffix alphabet
 
 
 def endpoints_backoff(n: int) -> float:
@@ -247,6 +246,7 @@ class EndpointSliceController(_EndpointControllerBase):
         )
         self.max_per_slice = kcm.max_endpoints_per_slice
         self.rng = component_rng(world.seed, "apiserver/generateName/endpointslices")
+        self._suffixes = NameSuffixes(self.rng)  # the only draws from self.rng (HOT PATH at setup)
         self.trackers: dict[tuple[str, str], ep_rules.TriggerTimeTracker] = {}
         self.slices: dict[tuple[str, str], dict[str, api.EndpointSlice]] = {
             k: {} for k in world.services
@@ -255,7 +255,7 @@ class EndpointSliceController(_EndpointControllerBase):
         self.states: dict[tuple[str, str], eps_rules.EndpointSliceState] = {}
 
     def name_for(self, prefix: str) -> str:
-        return prefix + "".join(self.rng.choice(list(_NAME_ALPHABET), 5))
+        return prefix + self._suffixes.next()  # = prefix + "".join(self.rng.choice(alphabet, 5))
 
     def _plan(self, key, svc: api.Service):
         existing = list(self.slices[key].values())

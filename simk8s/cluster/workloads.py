@@ -60,6 +60,7 @@ class Deployment:
         self.service_keys: tuple[tuple[str, str], ...] = ()  # Services selecting this Deployment's pods
         self.terminating = 0  # pods with a deletionTimestamp, not yet gone
         self.zone_load = np.zeros(len(world.nodes.zone_names), dtype=np.int64)  # scheduled active pods per zone
+        self.templates: dict[int, Any] = {}  # revision → the World's pod template (names, labels, ports)
 
     # -- events ----------------------------------------------------------------------------
     def rollout(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,60 @@ NODE_EVICTION_TIMEOUT = 300.0
 # Approximate stored (protobuf) size of a Pod object; Pods are counted, not fanned out.
 POD_PROTO_BYTES = 2600
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the apiserver's generateName alphabet
+_ALPHABET_SIZE = len(_NAME_ALPHABET)
+
+
+@dataclass(frozen=True, slots=True)
+class _PodTemplate:
+    name_prefix: str  # <deployment>-<pod-template-hash>-
+    labels: tuple[tuple[str, str], ...]  # template labels + pod-template-hash
+    container_ports: tuple[api.ContainerPort, ...]
+
+
+class NameSuffixes:
+    """The 5-character random suffixes of generated names (pods, EndpointSlices), drawn in
+    blocks (HOT PATH).
+
+    Each suffix is what ``rng.choice(alphabet, 5)`` gives, in the same order: that call
+    draws ``rng.integers(0, 27, 5)``, and bounded integers come from one continuous stream
+    of 32-bit draws, so one call for many suffixes yields the same values as one call each.
+    Give it a Generator nothing else draws from: then drawing ahead changes no other number.
+    """
+
+    BLOCK = 4096
+
+    def __init__(self, rng: np.random.Generator):
+        self._rng = rng
+        self._letters = np.array(list(_NAME_ALPHABET))
+        self._ready: list[str] = []
+        self._next = 0
+
+    def next(self) -> str:
+        if self._next == len(self._ready):
+            draws = self._rng.integers(0, _ALPHABET_SIZE, size=(self.BLOCK, 5))
+            self._ready = ["".join(row) for row in self._letters[draws].tolist()]
+            self._next = 0
+        suffix = self._ready[self._next]
+        self._next += 1
+        return suffix
+
+
+class _SelectorIndex:
+    """Services by the first pair of their selector, so finding the Services that select
+    a pod template looks at a few candidates instead of every Service (HOT PATH at setup:
+    10,000 Services × 10,000 Deployments). Candidates come back in Service order."""
+
+    def __init__(self, services: dict[tuple[str, str], api.Service]):
+        self._by_pair: dict[tuple[str, str, str], list[tuple[int, tuple[str, str], api.Service]]] = {}
+        for order, (key, svc) in enumerate(services.items()):
+            if svc.selector:  # an empty or missing selector selects nothing
+                k, v = svc.selector[0]
+                self._by_pair.setdefault((svc.namespace, k, v), []).append((order, key, svc))
+
+    def for_labels(self, namespace: str, labels: tuple[tuple[str, str], ...]) -> list[tuple[tuple[str, str], api.Service]]:
+        found = [c for k, v in labels for c in self._by_pair.get((namespace, k, v), ())]
+        found.sort(key=lambda c: c[0])
+        return [(key, svc) for _, key, svc in found]
 
 
 class World:
@@ -51,6 +106,7 @@ class World:
             max_request_body_bytes=cl.apiserver.max_request_body_bytes,
         )
         self.rng_names = component_rng(self.seed, "apiserver/generateName")
+        self.name_suffixes = NameSuffixes(self.rng_names)
         self.rng_sched = component_rng(self.seed, "kube-scheduler")
         self.rng_kubelet = component_rng(self.seed, "kubelet")
         self.pods: list[PodState] = []
@@ -68,12 +124,13 @@ class World:
 
         self.deployments: dict[str, Deployment] = {}
         self.workload_by_name: dict[str, Deployment] = {}
+        candidates = _SelectorIndex(self.services)
         for w in scenario.workloads:
             d = Deployment(self, w)
             template = api.Pod(name="", namespace=w.namespace, labels=tuple(sorted(w.labels.items())))
             # (the Deployment's own selector is w.match_labels; its ReplicaSets own exactly its pods)
             # Pod labels never change here, so Service membership is fixed per Deployment.
-            d.service_keys = tuple(k for k, svc in self.services.items() if svc.namespace == w.namespace and svc.selects(template))
+            d.service_keys = tuple(k for k, svc in candidates.for_labels(w.namespace, template.labels) if svc.selects(template))
             self.deployments[f"{w.namespace}/{w.name}"] = d
             self.workload_by_name[w.name] = d
             self.workload_by_name[f"{w.namespace}/{w.name}"] = d
@@ -84,12 +141,28 @@ class World:
         self.node_events: list[dict] = []
 
     # -- pods --------------------------------------------------------------------------------
+    def _template(self, d: Deployment, revision: int) -> _PodTemplate:
+        """What every pod of one ReplicaSet shares (HOT PATH: computed once per revision)."""
+        template = d.templates.get(revision)
+        if template is None:
+            spec = d.spec
+            labels = dict(spec.labels)
+            labels["pod-template-hash"] = str(revision)
+            # <deployment>-<pod-template-hash (10)>-<5 random>, as the ReplicaSet controller names pods.
+            template_hash = stable_uid(d.name, str(revision)).replace("-", "")
+            template_hash = "".join(_NAME_ALPHABET[int(c, 16) % len(_NAME_ALPHABET)] for c in template_hash[:10])
+            template = d.templates[revision] = _PodTemplate(
+                name_prefix=f"{d.name}-{template_hash}-",
+                labels=tuple(sorted(labels.items())),
+                container_ports=tuple(
+                    api.ContainerPort(container_port=p.container_port, name=p.name or "", protocol=p.protocol)
+                    for p in spec.container_ports
+                ),
+            )
+        return template
+
     def _pod_name(self, d: Deployment, revision: int) -> str:
-        # <deployment>-<pod-template-hash (10)>-<5 random>, as the ReplicaSet controller names pods.
-        template_hash = stable_uid(d.name, str(revision)).replace("-", "")
-        template_hash = "".join(_NAME_ALPHABET[int(c, 16) % len(_NAME_ALPHABET)] for c in template_hash[:10])
-        suffix = "".join(self.rng_names.choice(list(_NAME_ALPHABET), 5))
-        return f"{d.name}-{template_hash}-{suffix}"
+        return self._template(d, revision).name_prefix + self.name_suffixes.next()
 
     def create_pod(self, d: Deployment, revision: int, *, at: float | None = None, via_client: bool = True) -> int:
         now = self.env.now
@@ -99,9 +172,7 @@ class World:
             when = self.rs_client.reserve(now)
         else:
             when = now
-        spec = d.spec
-        labels = dict(spec.labels)
-        labels["pod-template-hash"] = str(revision)
+        template = self._template(d, revision)
         name = self._pod_name(d, revision)
         pod = PodState(
             id=len(self.pods),
@@ -110,11 +181,8 @@ class World:
             uid=stable_uid("Pod", d.namespace, name, str(len(self.pods))),
             workload=d.name,
             revision=revision,
-            labels=tuple(sorted(labels.items())),
-            container_ports=tuple(
-                api.ContainerPort(container_port=p.container_port, name=p.name or "", protocol=p.protocol)
-                for p in spec.container_ports
-            ),
+            labels=template.labels,
+            container_ports=template.container_ports,
             created=when,
         )
         self.pods.append(pod)
@@ -311,7 +379,7 @@ class World:
             self.pods_on_node[pod.node].discard(pod.id)
             if pod.ip:
                 self.ipam.release(pod.node, pod.ip)
-        for key in self.service_pods:
+        for key in self.pod_services[pod.id]:  # the only Services it was added to
             self.service_pods[key].discard(pod.id)
         pod.touch()
         self.apiserver.pod_write("remove", POD_PROTO_BYTES)
@@ -357,29 +425,40 @@ class World:
 
     # -- setup and events -------------------------------------------------------------------
     def start_steady_state(self) -> None:
-        """Every Deployment starts fully rolled out and Ready at t=0 (objects exist before the run)."""
+        """Every Deployment starts fully rolled out and Ready at t=0 (objects exist before the run).
+
+        HOT PATH at setup (150,000 pods in the scale scenario): per pod only what differs
+        (name, uid, node, IP); per-node and per-zone counters are added up per Deployment.
+        """
+        now = self.env.now
+        n_nodes = len(self.nodes)
+        names, zone = self.nodes.names, self.nodes.zone
+        pods_on_node, allocate = self.pods_on_node, self.ipam.allocate
         for d in self.deployments.values():
             rs = d.sets[1]
+            first = len(self.pods)
+            spec = d.spec
+            flaps = spec.readiness_flaps is not None and spec.readiness_flaps.rate > 0 and spec.readiness_probe is not None
             for _ in range(d.desired):
-                pid = self.create_pod(d, 1, at=0.0)
-                rs.pods.add(pid)
-                self._place_initial(self.pods[pid])
-
-    def _place_initial(self, pod: PodState) -> None:
-        # Zone-then-node spread, deterministic: round robin over nodes in index order.
-        node = pod.id % len(self.nodes)
-        pod.node, pod.node_name = node, self.nodes.names[node]
-        self.node_pod_count[node] += 1
-        self.pods_on_node[node].add(pod.id)
-        pod.scheduled = pod.started = pod.serving_from = 0.0
-        pod.phase = api.RUNNING
-        pod.ip = self.ipam.allocate(node)
-        pod.ready, pod.ready_since, pod.first_ready, pod.available_since = True, 0.0, 0.0, 0.0
-        pod.ready_transition = 0.0
-        self.workload_by_name[pod.workload].zone_load[self.nodes.zone[node]] += 1
-        self._recount(pod)
-        pod.touch()
-        self._schedule_flaps(pod, 0.0)
+                pod = self.pods[self.create_pod(d, 1, at=0.0)]
+                rs.pods.add(pod.id)
+                # Zone-then-node spread, deterministic: round robin over nodes in index order.
+                node = pod.id % n_nodes
+                pod.node, pod.node_name = node, names[node]
+                pods_on_node[node].add(pod.id)
+                pod.scheduled = pod.started = pod.serving_from = 0.0
+                pod.phase = api.RUNNING
+                pod.ip = allocate(node)
+                pod.ready, pod.ready_since, pod.first_ready, pod.available_since = True, 0.0, 0.0, 0.0
+                pod.ready_transition = 0.0
+                if pod.available_since <= now:  # what _recount does for a fresh, active pod
+                    pod.counted_available = True
+                    rs.available += 1
+                if flaps:
+                    self._schedule_flaps(pod, 0.0)
+            placed = np.arange(first, len(self.pods)) % n_nodes
+            np.add.at(self.node_pod_count, placed, 1)
+            d.zone_load += np.bincount(zone[placed], minlength=len(d.zone_load))
 
     def schedule_events(self) -> None:
         for ev in self.sc.events:
@@ -387,9 +466,11 @@ class World:
 
     def _apply_event(self, ev: Any) -> None:
         if ev.rollout:
-            self.workload_by_name[ev.rollout].rollout()
+            for w in self.sc.workloads_matching(ev.rollout):  # one name, or every match of a glob
+                self.deployments[w.key].rollout()
         elif ev.scale:
-            self.workload_by_name[ev.scale].scale(ev.replicas)
+            for w in self.sc.workloads_matching(ev.scale):
+                self.deployments[w.key].scale(ev.replicas)
         elif ev.drain is not None:
             for node in self._node_targets(ev.drain):
                 self.drain(node)

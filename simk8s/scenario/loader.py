@@ -26,6 +26,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from . import model
+from .copies import Expansion
 from .errors import Problems, ScenarioError, error_line
 from .manifests import ImportedObject, ManifestImport, ignored_warning, read_manifest_file
 from .model import Scenario
@@ -90,6 +91,11 @@ def load_variants(scenario: Scenario) -> list[tuple[str, Scenario]]:
     base = _variant_base(scenario, {})
     variants: list[tuple[str, Scenario]] = []
     for variant in scenario.compare:
+        if not variant.settings:
+            # Nothing to set: the base itself (what validating `base` would give, without
+            # validating 20,000 copied objects once more).
+            variants.append((variant.name, scenario.model_copy(update={"compare": ()})))
+            continue
         data = copy.deepcopy(base)
         lines: list[str] = []
         for key, value in variant.settings.items():
@@ -109,12 +115,34 @@ def resolved_dict(scenario: Scenario) -> dict[str, Any]:
     """The scenario with every default filled, as plain data: camelCase keys, human units
     (`30s`, `1.5Mi`, `10Gbps`, `2000/s`). `Scenario.model_validate` of it gives an equal
     Scenario; manifests are already merged into services/workloads."""
-    data = scenario.model_dump(mode="json", by_alias=True)
+    expansion = scenario.expansion
+    if not expansion.groups:
+        data = scenario.model_dump(mode="json", by_alias=True)
+    else:
+        # Entries written with `copies` (or a traffic glob) are dumped as written: copy 0
+        # stands for its group. Only one item per group is dumped (10,000 copies stay cheap).
+        expanded = tuple(expansion.groups)
+        data = scenario.model_dump(mode="json", by_alias=True, exclude=set(expanded))
+        for list_field in expanded:
+            items: tuple[BaseModel, ...] = getattr(scenario, list_field)
+            data[list_field] = _compact_dump(expansion, list_field, items)
+        data = {key: data[key] for key in _FIELD_ORDER if key in data}
     for event in data["events"]:  # only the one action (and replicas for scale) is shown
         for key in _EVENT_OPTIONAL_KEYS:
             if event.get(key) is None:
                 event.pop(key, None)
     return data
+
+
+_FIELD_ORDER = [info.alias or name for name, info in Scenario.model_fields.items()]
+
+
+def _compact_dump(expansion: Expansion, list_field: str, items: tuple[BaseModel, ...]) -> list[dict[str, Any]]:
+    groups = expansion.groups[list_field]
+    if not expansion.consistent(list_field, items):  # changed after validation: dump everything
+        return [item.model_dump(mode="json", by_alias=True) for item in items]
+    firsts = [items[g.start].model_dump(mode="json", by_alias=True) for g in groups]
+    return expansion.compact(list_field, firsts)
 
 
 # --- reading --------------------------------------------------------------------------
@@ -188,10 +216,38 @@ def _merge(raw: dict[str, Any], imported: ManifestImport, sources: _Sources) -> 
 
 
 def _validate(data: Any) -> tuple[Scenario | None, list[Problem]]:
+    """Validate (after expanding `copies` and traffic globs); problem locations are those
+    of the entries as written, so an error in a copy points at the line of its original."""
+    context: dict[str, Any] = {}
     try:
-        return Scenario.model_validate(data), []
+        return Scenario.model_validate(data, context=context), []
     except ValidationError as exc:
-        return None, _problems(exc)
+        return None, _written_problems(_problems(exc), context.get("expansion"))
+
+
+def _written_problems(problems: list[Problem], expansion: Expansion | None) -> list[Problem]:
+    """Map locations into expanded lists back to the written entries. The same problem in
+    many copies is reported once, at the first copy that has it, with the number of others."""
+    if expansion is None or not expansion.groups:
+        return problems
+    out: list[Problem] = []
+    first: dict[tuple[Loc, int], int] = {}  # (written loc, group start) → index in out
+    repeats: dict[int, int] = {}
+    for loc, message in problems:
+        written, group = expansion.written_loc(loc)
+        if group is None:
+            out.append((written, message))
+            continue
+        seen = first.get((written, group.start))
+        if seen is None:
+            first[(written, group.start)] = len(out)
+            out.append((written, message))
+        elif out[seen][1] != message:
+            repeats[seen] = repeats.get(seen, 0) + 1
+    for index, more in repeats.items():
+        loc, message = out[index]
+        out[index] = (loc, f"{message} (and in {more} more {'copy' if more == 1 else 'copies'})")
+    return out
 
 
 def _problems(exc: ValidationError) -> list[Problem]:

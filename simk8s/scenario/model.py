@@ -12,9 +12,18 @@ import ipaddress
 from collections.abc import Iterable
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
+from . import copies as copies_rule
 from .errors import Problems
 from .types import (
     CIDR,
@@ -200,6 +209,8 @@ class EndpointSpec(SchemaModel):
 class ServiceSpec(SchemaModel):
     name: Name
     namespace: Name = "default"
+    # N similar Services <name>-<i>; expanded before validation (simk8s/scenario/copies.py)
+    copies: int = Field(default=1, ge=1, le=copies_rule.MAX_COPIES)
     type: Literal["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"] = "ClusterIP"
     selector: dict[str, str] | None = None  # None: selector-less (see `endpoints`)
     ports: tuple[ServicePortSpec, ...] = ()
@@ -335,6 +346,8 @@ class Workload(SchemaModel):
     kind: Literal["Deployment"] = "Deployment"
     name: Name
     namespace: Name = "default"
+    # N similar Deployments <name>-<i>; expanded before validation (simk8s/scenario/copies.py)
+    copies: int = Field(default=1, ge=1, le=copies_rule.MAX_COPIES)
     replicas: int = Field(default=1, ge=0)
     labels: dict[str, str] = Field(default_factory=dict)  # pod template labels; default {app: <name>}
     selector: dict[str, str] | None = None  # None: the template labels
@@ -382,7 +395,7 @@ EVENT_ACTIONS = ("rollout", "scale", "drain", "nodeLoss")
 
 class Event(SchemaModel):
     at: Duration
-    rollout: str | None = None  # workload name (or namespace/name)
+    rollout: str | None = None  # workload name (or namespace/name), or a glob of either
     scale: str | None = None
     replicas: int | None = Field(default=None, ge=0)  # with scale
     drain: NodeRef | None = None  # node name, or that many nodes (lowest index first)
@@ -410,7 +423,7 @@ class Event(SchemaModel):
 
 
 class Traffic(SchemaModel):
-    service: str  # Service name (or namespace/name)
+    service: str  # Service name (or namespace/name); a glob is expanded to one flow per match
     rate: Rate  # new connections per second, Poisson
     from_: Literal["pods", "external"] = Field(default="pods", alias="from")
     client_nodes: int = Field(default=0, ge=0)  # 0: all nodes
@@ -452,6 +465,26 @@ class Scenario(SchemaModel):
 
     # Set by the loader, not part of the schema: messages about ignored manifest content.
     _warnings: tuple[str, ...] = PrivateAttr(default=())
+    # How `copies` and traffic globs were expanded (for the compact resolved dump).
+    _expansion: copies_rule.Expansion = PrivateAttr(default_factory=copies_rule.Expansion)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _expand_copies(cls, data: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Scenario:
+        # `copies` and traffic globs are expanded before anything is validated; a caller that
+        # passes a context dict gets the Expansion back in it, even when validation fails
+        # (the loader maps problem locations back to the entries as written).
+        expanded, expansion = copies_rule.expand(data)
+        if isinstance(info.context, dict):
+            info.context["expansion"] = expansion
+        scenario = handler(expanded)
+        if expansion.groups:
+            scenario._expansion = expansion
+        return scenario
+
+    @property
+    def expansion(self) -> copies_rule.Expansion:
+        return self._expansion
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -471,11 +504,17 @@ class Scenario(SchemaModel):
     def workload(self, ref: str) -> Workload:
         return _find(ref, self.workloads)[0]
 
+    def workloads_matching(self, ref: str) -> list[Workload]:
+        """The workloads an event names: one (name or namespace/name) or every match of a glob."""
+        return _find(ref, self.workloads)
+
     @model_validator(mode="after")
-    def _cross_references(self) -> Scenario:
+    def _cross_references(self, info: ValidationInfo) -> Scenario:
+        context = info.context if isinstance(info.context, dict) else {}
+        written = context.get("expansion") or copies_rule.Expansion()
         problems: list[tuple[Loc, str]] = []
-        problems += _duplicates("services", "Service", self.services)
-        problems += _duplicates("workloads", "Deployment", self.workloads)
+        problems += _duplicates("services", "Service", self.services, written)
+        problems += _duplicates("workloads", "Deployment", self.workloads, written)
         problems += _duplicate_names("watchers", self.watchers)
         problems += _duplicate_names("compare", self.compare)
         problems += self._service_problems()
@@ -532,6 +571,7 @@ class Scenario(SchemaModel):
                 problems.append((("events", i, "at"),
                                  f"{format_duration(event.at)} is after the end of the run (duration {format_duration(self.duration)})"))
             if action in ("rollout", "scale"):
+                # A glob may name several Deployments; it must match at least one.
                 message = _find_problem(str(event.target), self.workloads, "Deployment")
             else:
                 message = self._node_problem(event.target)
@@ -587,28 +627,39 @@ _Named = TypeVar("_Named", Watcher, Variant)
 
 
 def _find(ref: str, items: Iterable[_Keyed]) -> list[_Keyed]:
-    """Objects named `ref` ("name" in any namespace, or "namespace/name")."""
+    """Objects named `ref` ("name" in any namespace, or "namespace/name", or a glob of either)."""
+    if copies_rule.is_glob(ref):
+        return [item for item in items if copies_rule.matches(ref, item.name, item.key)]
     if "/" in ref:
         return [item for item in items if item.key == ref]
     return [item for item in items if item.name == ref]
 
 
+_KNOWN_SHOWN = 20  # names listed in a "no such object" message
+
+
 def _find_problem(ref: str, items: tuple[_Keyed, ...], kind: str) -> str | None:
     found = _find(ref, items)
     if not found:
-        known = ", ".join(item.name for item in items) or "none defined"
+        names = [item.name for item in items[:_KNOWN_SHOWN]]
+        if len(items) > _KNOWN_SHOWN:
+            names.append(f"... {len(items)} in all")
+        known = ", ".join(names) or "none defined"
+        if copies_rule.is_glob(ref):
+            return f"no {kind} matches {ref!r} (known: {known})"
         return f"no {kind} named {ref!r} (known: {known})"
-    if len(found) > 1:
+    if len(found) > 1 and not copies_rule.is_glob(ref):
         return f"{ref!r} names several {kind}s; write namespace/name"
     return None
 
 
-def _duplicates(field: str, kind: str, items: tuple[_Keyed, ...]) -> list[tuple[Loc, str]]:
+def _duplicates(field: str, kind: str, items: tuple[_Keyed, ...], expansion: copies_rule.Expansion) -> list[tuple[Loc, str]]:
     first: dict[str, int] = {}
     problems: list[tuple[Loc, str]] = []
     for i, item in enumerate(items):
         if item.key in first:
-            problems.append(((field, i, "name"), f"duplicate {kind} {item.key} (also {field}.{first[item.key]})"))
+            other = expansion.written_index(field, first[item.key])  # the entry as written
+            problems.append(((field, i, "name"), f"duplicate {kind} {item.key} (also {field}.{other})"))
         first.setdefault(item.key, i)
     return problems
 
