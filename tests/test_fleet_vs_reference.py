@@ -269,3 +269,28 @@ def test_out_of_order_delivery_and_bad_config_are_rejected():
     bad = dataclasses.replace(config, mode="userspace")
     with pytest.raises(ValueError, match="mode must be one of"):
         run_fleet(stream, bad, unit_cost)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_fleet_equals_reference_with_warm_start(mode, runner):
+    """Warm start: no costly startup sync; each node's hourly full sync comes at its own phase."""
+    import dataclasses
+
+    stream, initial, speed = make_case(77 + MODES.index(mode) + 10 * RUNNERS.index(runner), dyadic=False)
+    phase = -np.random.default_rng(5).uniform(0.0, 50.0, len(speed))
+    config = dataclasses.replace(
+        make_config(mode, runner, 1.0, initial, speed), warm_start=True, initial_last_full=phase
+    )
+    fleet = run_fleet(stream, config, float_cost)
+    ref = run_reference(stream, config, float_cost)
+    assert_same(fleet, ref)
+    syncs = fleet.syncs_frame()
+    startup = syncs[syncs.start == 0.0]
+    assert len(startup) == config.n_nodes
+    assert (startup.end == 0.0).all() and not startup.full.any()
+    if mode != "ipvs":
+        # each node's first full sync comes when its own fullSyncPeriod phase runs out
+        later_full = syncs[syncs.full].groupby("node").start.min()
+        assert (later_full.to_numpy() >= (phase + 50.0)[later_full.index.to_numpy()] - 1e-9).all()
+        assert later_full.nunique() > 1

@@ -53,4 +53,4 @@ def test_checks_pass_and_fail(tmp_path):
     )
     out = CliRunner().invoke(main, ["check", str(strict)])
     assert out.exit_code == 1
-    assert out.output.startswith("FAIL slices-iptables: kube_proxy.syncs = 380.0")
+    assert out.output.startswith("FAIL slices-iptables: kube_proxy.syncs = 360.0")

@@ -83,6 +83,11 @@ class FleetConfig:
     cpu_per_sync_second: float = 1.0
     # NPL samples above this go into the last 1 ms bin (the exact max is kept).
     npl_max_seconds: float = DEFAULT_NPL_MAX_SECONDS
+    # Warm start: kube-proxies have been running for a while, so their t = 0 "startup" sync
+    # only initializes the runner (zero cost, not full), and each node's last full sync was
+    # initial_last_full[n] (≤ 0; e.g. a uniform phase within the last fullSyncPeriod).
+    warm_start: bool = False
+    initial_last_full: np.ndarray | None = None
 
 
 class SyncCostFn(Protocol):
@@ -321,6 +326,8 @@ class _Fleet:
             if stream.endpoint_delta is None
             else np.concatenate([[0], np.cumsum(stream.endpoint_delta, dtype=np.int64)])
         )
+        if config.warm_start and config.initial_last_full is not None:
+            self.state.last_full = np.asarray(config.initial_last_full, dtype=np.float64).copy()
         self.token_bucket = config.runner == "token-bucket"
         self.partial_mode = config.mode in PARTIAL_SYNC_MODES
         self.total_services = config.static_services + self.cluster.n_services
@@ -376,9 +383,11 @@ class _Fleet:
         st, cfg = self.state, self.config
         k = idx.size
         first_pending = st.first_pending[idx]
-        full = st.first[idx]
+        startup = st.first[idx]
+        full = startup.copy() if not cfg.warm_start else np.zeros(k, dtype=bool)
         if self.partial_mode:  # §2.3 / §2.5: full at startup and every fullSyncPeriod
-            full |= (start - st.last_full[idx]) >= cfg.full_sync_period
+            periodic_full = (start - st.last_full[idx]) >= cfg.full_sync_period
+            full |= periodic_full & ~startup if cfg.warm_start else periodic_full
         periodic = st.forced[idx]
         if first_pending.min() < w:
             changed_services, changed_endpoints = self.cluster.changed(first_pending, w)
@@ -401,6 +410,8 @@ class _Fleet:
             ),
             dtype=np.float64,
         )
+        if cfg.warm_start:
+            cost[startup] = 0.0  # already programmed before t = 0
         end = start + cost
         # Runner update: same formulas, same float order as runner.py.
         if self.token_bucket:

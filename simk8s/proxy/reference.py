@@ -73,6 +73,9 @@ class _KubeProxy:
         self.first_request = math.inf  # first Run() since the last sync start
         self.wake: simpy.Event | None = None
         self.last_full = -math.inf
+        self.warm_pending = config.warm_start  # the t = 0 sync only initializes the runner
+        if config.warm_start and config.initial_last_full is not None:
+            self.last_full = float(config.initial_last_full[node])
         env.process(self._watch())
         env.process(self._sync_loop())
 
@@ -114,9 +117,11 @@ class _KubeProxy:
 
     def _sync(self, start: float, forced: bool, writes: list[int]) -> float:
         cfg, stream = self.config, self.stream
-        first = self.last_full == -math.inf
-        full = first or (
-            cfg.mode in PARTIAL_SYNC_MODES and start - self.last_full >= cfg.full_sync_period
+        warm_startup, self.warm_pending = self.warm_pending, False
+        first = not cfg.warm_start and self.last_full == -math.inf
+        full = not warm_startup and (
+            first
+            or (cfg.mode in PARTIAL_SYNC_MODES and start - self.last_full >= cfg.full_sync_period)
         )
         if full:
             self.last_full = start
@@ -140,7 +145,7 @@ class _KubeProxy:
             np.array([cfg.node_speed[self.node]], dtype=np.float64),
             **extra,
         )
-        end = start + float(np.asarray(cost)[0])
+        end = start + (0.0 if warm_startup else float(np.asarray(cost)[0]))
         for w in writes:
             if math.isfinite(stream.trigger_time[w]):
                 self.npl.append(end - float(stream.trigger_time[w]))

@@ -113,6 +113,9 @@ class KubeProxy(SchemaModel):
     ipvs_scheduler: Literal["rr", "wrr", "lc", "wlc", "sh", "dh", "sed", "nq", "mh"] = "rr"
     node_speed_spread: float = Field(default=0.1, ge=0)
     large_cluster_endpoints_threshold: int = Field(default=1000, ge=0)  # kube-proxy.md §1.9
+    # false: kube-proxies were already running at t = 0 (rules programmed, each node's hourly
+    # full sync at its own phase); true: every kube-proxy restarts at t = 0 with a full sync.
+    restart_at_start: bool = False
 
 
 class Cluster(SchemaModel):
