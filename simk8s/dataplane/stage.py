@@ -38,6 +38,14 @@ class _EndpointIndex:
         self.extra_ips: dict[str, int] = {}  # user-written endpoints (no pod): synthetic pod rows
         self._cache: dict[int, tuple[Any, tuple]] = {}
         self._arrays: dict[int, tuple[Any, tuple]] = {}
+        self._address_ids: dict[tuple[int, bool], tuple[Any, int]] = {}
+        self._rows = 0
+        self._table_cols = [np.zeros(1024, t) for t in (np.int32, bool, bool, bool, np.int32, np.int16, np.int16)]
+
+    @staticmethod
+    def _empty_columns() -> tuple[np.ndarray, ...]:
+        return (np.zeros(0, np.int32), np.zeros(0, bool), np.zeros(0, bool), np.zeros(0, bool),
+                np.zeros(0, np.int32), np.zeros(0, np.int16), np.zeros(0, np.int16))
 
     def row(self, ep: Any) -> tuple:
         hit = self._cache.get(id(ep))
@@ -64,17 +72,25 @@ class _EndpointIndex:
         self._cache[id(ep)] = (ep, row)
         return row
 
-    def address_row(self, a: Any, ready: bool) -> tuple:
-        """Legacy Endpoints address → row (addresses are ready; notReadyAddresses are not)."""
+    def _address_row_id(self, a: Any, ready: bool) -> int:
+        """Legacy Endpoints address → index of its row in the row table (cached by identity)."""
         key = (id(a), ready)
-        hit = self._cache.get(key)
+        hit = self._address_ids.get(key)
         if hit is not None and hit[0] is a:
             return hit[1]
         ep = api.Endpoint(addresses=(a.ip,), ready=ready, serving=ready, terminating=False,
                           target_ref=a.target_ref, node_name=a.node_name)
-        row = self.row(ep)
-        self._cache[key] = (a, row)
-        return row
+        rid = self._rows
+        if rid == len(self._table_cols[0]):  # grow the column arrays (amortized doubling)
+            self._table_cols = [np.concatenate([c, np.zeros_like(c)]) for c in self._table_cols]
+        for col, value in zip(self._table_cols, self.row(ep), strict=True):
+            col[rid] = value
+        self._rows += 1
+        self._address_ids[key] = (a, rid)
+        return rid
+
+    def _table(self) -> list[np.ndarray]:
+        return [c[: self._rows] for c in self._table_cols]
 
     def _columns(self, entries: Any) -> tuple[np.ndarray, ...]:
         """Column arrays for one slice's entries (or one Endpoints object), cached by identity."""
@@ -82,14 +98,22 @@ class _EndpointIndex:
         if hit is not None and hit[0] is entries:
             return hit[1]
         if isinstance(entries, api.Endpoints):
-            rows = [
-                self.address_row(a, ready)
-                for subset in entries.subsets
-                for ready, addrs in ((True, subset.addresses), (False, subset.not_ready_addresses))
-                for a in addrs
-            ]
-        else:
-            rows = [self.row(ep) for ep in entries if ep.addresses]
+            # Legacy objects carry every address in every write: index a row table (one
+            # Python step per address), then gather the columns in numpy.
+            rid = self._address_row_id
+            ids = np.fromiter(
+                (
+                    rid(a, ready)
+                    for subset in entries.subsets
+                    for ready, addrs in ((True, subset.addresses), (False, subset.not_ready_addresses))
+                    for a in addrs
+                ),
+                dtype=np.int64,
+            )
+            arrays = tuple(c[ids] for c in self._table()) if len(ids) else self._empty_columns()
+            self._arrays[id(entries)] = (entries, arrays)
+            return arrays
+        rows = [self.row(ep) for ep in entries if ep.addresses]
         if rows:
             cols = tuple(zip(*rows, strict=True))
             arrays = (
