@@ -235,22 +235,21 @@ def _sum_entries(items: tuple[Any, ...] | list[Any]) -> tuple[int, int]:
     if not items:
         return 0, 0
     cache = _entry_sizes
-    try:
-        packed = sum(map(cache.__getitem__, map(id, items)))
-    except KeyError:
-        packed = 0
+    ids = list(map(id, items))
+    missing = set(ids).difference(cache)  # C-level: usually a handful of new entries per write
+    if missing:
         keep = _entry_keep
-        for it in items:
-            k = id(it)
-            v = cache.get(k)
-            if v is None:
-                v = _ENTRY_FUNCS[type(it)](it)
-                cache[k] = v
-                keep[k] = it
-            packed += v
+        by_id = dict(zip(ids, items, strict=True))
+        for k in missing:
+            it = by_id[k]
+            cache[k] = _ENTRY_FUNCS[type(it)](it)
+            keep[k] = it
+        packed = sum(map(cache.__getitem__, ids))
         if len(cache) > _ENTRY_CACHE_LIMIT:
             cache.clear()
             keep.clear()
+    else:
+        packed = sum(map(cache.__getitem__, ids))
     # The JSON half cannot carry into the proto half below 4 GiB of JSON.
     json_total = packed & _PACK_MASK
     proto_total = packed >> _PACK_SHIFT

@@ -29,6 +29,7 @@ class ReplicaSet:
     pods: set[int] = field(default_factory=set)  # pods not yet gone
     active: int = 0  # not terminating (controller.IsPodActive); kept up to date by the World
     available: int = 0  # active and Ready for minReadySeconds
+    active_ids: set[int] = field(default_factory=set)  # the active pods themselves
 
 
 @dataclass
@@ -122,7 +123,7 @@ class Deployment:
             for _ in range(min(-diff, BURST_REPLICAS)):
                 rs.pods.add(self.world.create_pod(self, rs.revision))
         elif diff > 0:
-            active = [p for p in rs.pods if pods[p].active]
+            active = rs.active_ids  # deletion_rank ends in the pod id: a total order, no ties
             rank = self.world.deletion_rank
             for pod_id in heapq.nsmallest(min(diff, BURST_REPLICAS), active, key=lambda i: rank(pods[i])):
                 self.world.delete_pod(pods[pod_id], reason="scale-down", via_client=True)

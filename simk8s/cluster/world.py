@@ -187,6 +187,7 @@ class World:
         )
         self.pods.append(pod)
         d.sets[revision].active += 1
+        d.sets[revision].active_ids.add(pod.id)
         self.pod_services.append(d.service_keys)
         for key in d.service_keys:
             self.service_pods[key].add(pod.id)
@@ -336,6 +337,7 @@ class World:
         pod.deleted_reason = reason
         d = self.workload_by_name[pod.workload]
         d.sets[pod.revision].active -= 1
+        d.sets[pod.revision].active_ids.discard(pod.id)
         d.terminating += 1
         if pod.node >= 0:
             d.zone_load[self.nodes.zone[pod.node]] -= 1
