@@ -58,9 +58,12 @@ def run(scenario: str, overrides: tuple[str, ...], only: tuple[str, ...], out: s
     from simk8s.results.progress import ProgressBar
 
     try:
-        load_variants(load_scenario(scenario, list(overrides)))  # fail fast, before any work
+        loaded = load_scenario(scenario, list(overrides))  # fail fast, before any work
+        load_variants(loaded)
     except ScenarioError as err:
         _fail_scenario(err)
+    for w in getattr(loaded, "warnings", ()) or ():
+        click.echo(f"warning: {w}", err=True)
     try:
         with ProgressBar(enabled=progress) as bar:
             exp = run_scenario(scenario, overrides=overrides, only=only, out=out, progress=bar.update)
