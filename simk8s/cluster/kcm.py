@@ -19,23 +19,13 @@ from simk8s.cluster.world import NameSuffixes
 from simk8s.controller import endpoints as ep_rules
 from simk8s.controller import endpointslice as eps_rules
 from simk8s.controller import mirroring as mirror_rules
-from simk8s.controller.workqueue import TokenBucket
+from simk8s.controller.workqueue import ItemExponentialBackoff, TokenBucket
 from simk8s.rng import component_rng
 
 if TYPE_CHECKING:
     from simk8s.cluster.pods import PodState
     from simk8s.cluster.world import World
     from simk8s.controller.podutil import PodChange
-
-
-def endpoints_backoff(n: int) -> float:
-    """Default controller rate limiter, per item: 5 ms · 2^n (§1.1)."""
-    return 0.005 * 2**n
-
-
-def endpointslice_backoff(n: int) -> float:
-    """EndpointSlice controller, per item: 1 s · 2^n, at most 1000 s (§2.1)."""
-    return min(1.0 * 2**n, 1000.0)
 
 
 class PodChangeLog:
@@ -188,7 +178,7 @@ class EndpointsController(_EndpointControllerBase):
             world,
             workers=kcm.concurrent_endpoint_syncs,
             batch_period=kcm.endpoint_updates_batch_period,
-            backoff=endpoints_backoff,
+            backoff=ItemExponentialBackoff(0.005, 1000.0),  # 5 ms·2^n (§1.1)
         )
         self.trackers: dict[tuple[str, str], ep_rules.TriggerTimeTracker] = {}
         self.states: dict[tuple[str, str], ep_rules.EndpointsState] = {}
@@ -242,7 +232,7 @@ class EndpointSliceController(_EndpointControllerBase):
             world,
             workers=kcm.concurrent_service_endpoint_syncs,
             batch_period=kcm.endpoint_slice_updates_batch_period,
-            backoff=endpointslice_backoff,
+            backoff=ItemExponentialBackoff(1.0, 1000.0),  # 1 s·2^n, ≤ 1000 s (§2.1)
         )
         self.max_per_slice = kcm.max_endpoints_per_slice
         self.rng = component_rng(world.seed, "apiserver/generateName/endpointslices")

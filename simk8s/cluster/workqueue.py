@@ -8,20 +8,23 @@ AddAfter of an already-waiting key only ever moves it earlier.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 
 import simpy
 
+from simk8s.controller.workqueue import MAX_RETRIES, ItemExponentialBackoff
+
 
 class WorkQueue:
-    def __init__(self, env: simpy.Environment, backoff: Callable[[int], float], max_retries: int = 15):
+    def __init__(self, env: simpy.Environment, backoff: ItemExponentialBackoff, max_retries: int = MAX_RETRIES):
         self.env = env
         self._queue: deque[Hashable] = deque()
         self._dirty: set[Hashable] = set()
         self._processing: set[Hashable] = set()
         self._waiting: dict[Hashable, float] = {}
         self._idle: deque[simpy.Event] = deque()
-        self._failures: dict[Hashable, int] = {}
+        # Simplification: only the per-item backoff of client-go's default controller rate
+        # limiter; its overall 10 qps / burst 100 bucket is not applied to requeues.
         self._backoff = backoff
         self.max_retries = max_retries
         self.adds = 0
@@ -56,17 +59,15 @@ class WorkQueue:
 
     def add_rate_limited(self, key: Hashable) -> bool:
         """Requeue after the per-item backoff; False once maxRetries is exhausted (key dropped)."""
-        n = self._failures.get(key, 0)
-        if n >= self.max_retries:
+        if self._backoff.num_requeues(key) >= self.max_retries:
             self.forget(key)
             self.dropped += 1
             return False
-        self._failures[key] = n + 1
-        self.add_after(key, self._backoff(n))
+        self.add_after(key, self._backoff.when(key))
         return True
 
     def forget(self, key: Hashable) -> None:
-        self._failures.pop(key, None)
+        self._backoff.forget(key)
 
     def get(self):
         """SimPy process body: returns the next key (waits while the queue is empty)."""

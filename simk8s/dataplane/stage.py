@@ -23,7 +23,7 @@ from simk8s.dataplane.inputs import (
 )
 from simk8s.dataplane.outcomes import FAILURE_CODES, OUTCOME_NAMES
 from simk8s.dataplane.traffic import TrafficResult, simulate_traffic
-from simk8s.proxy.stream import MergedEndpoints, service_key_of
+from simk8s.proxy.stream import MergedEndpoints, legacy_endpoint, service_key_of
 from simk8s.rng import component_rng
 
 
@@ -78,8 +78,7 @@ class _EndpointIndex:
         hit = self._address_ids.get(key)
         if hit is not None and hit[0] is a:
             return hit[1]
-        ep = api.Endpoint(addresses=(a.ip,), ready=ready, serving=ready, terminating=False,
-                          target_ref=a.target_ref, node_name=a.node_name)
+        ep = legacy_endpoint(a, ready)
         rid = self._rows
         if rid == len(self._table_cols[0]):  # grow the column arrays (amortized doubling)
             self._table_cols = [np.concatenate([c, np.zeros_like(c)]) for c in self._table_cols]
@@ -122,8 +121,7 @@ class _EndpointIndex:
                 np.asarray(cols[6], np.int16),
             )
         else:
-            arrays = (np.zeros(0, np.int32), np.zeros(0, bool), np.zeros(0, bool), np.zeros(0, bool),
-                      np.zeros(0, np.int32), np.zeros(0, np.int16), np.zeros(0, np.int16))
+            arrays = self._empty_columns()
         if len(self._arrays) > 1 << 16:
             self._arrays.clear()
         self._arrays[id(entries)] = (entries, arrays)
@@ -212,9 +210,9 @@ def _proxy_history(key, stage, world, scenario, index) -> tuple[ServiceHistory, 
 def _dns_history(key, cluster, stage, world, scenario, index) -> tuple[ServiceHistory, NodeProgramming]:
     """Headless Services are not proxied (kube-proxy filters them out); clients resolve them."""
     kind = stage.kind
-    api = world.apiserver
-    log = [r for r in api.log if not r.rejected and r.kind == kind and (r.namespace, r.service) == key]
-    writes = [(i, r.op, api.objects[r.seq]) for i, r in enumerate(log)]
+    apiserver = world.apiserver
+    log = [r for r in apiserver.log if not r.rejected and r.kind == kind and (r.namespace, r.service) == key]
+    writes = [(i, r.op, apiserver.objects[r.seq]) for i, r in enumerate(log)]
     initial = [o for o in cluster.initial_objects.get(kind, []) if service_key_of(kind, o) == key]
     merged = MergedEndpoints()
     for o in initial:

@@ -36,17 +36,6 @@ class MergedEndpoints:
         self.ready_sets[name] = after
         return len(before ^ after)
 
-    def endpoints(self) -> list[api.Endpoint]:
-        seen: dict[str, api.Endpoint] = {}
-        for name in sorted(self.slices):
-            entries = self.slices[name]
-            if isinstance(entries, api.Endpoints):
-                entries = endpoints_as_entries(entries)
-            for ep in entries:
-                if ep.addresses and ep.addresses[0] not in seen:
-                    seen[ep.addresses[0]] = ep
-        return list(seen.values())
-
     def ready_count(self) -> int:
         # Simplification: an endpoint transiently in two slices is counted twice (cost model only).
         return sum(len(s) for s in self.ready_sets.values())
@@ -55,32 +44,12 @@ class MergedEndpoints:
         return MergedEndpoints(dict(self.slices), dict(self.ready_sets))
 
 
-def endpoints_as_entries(obj: api.Endpoints) -> tuple[api.Endpoint, ...]:
-    """Legacy mode: kube-proxy reads Endpoints; addresses are ready, notReadyAddresses not."""
-    return tuple(
-        _as_endpoint(a, ready)
-        for subset in obj.subsets
-        for ready, addrs in ((True, subset.addresses), (False, subset.not_ready_addresses))
-        for a in addrs
-    )
-
-
-# Keyed by object identity (the controllers reuse address records of unchanged pods);
-# hashing the frozen records field by field would cost more than the conversion itself.
-_ENDPOINT_CACHE: dict[tuple[int, bool], tuple[api.EndpointAddress, api.Endpoint]] = {}
-
-
-def _as_endpoint(a: api.EndpointAddress, ready: bool) -> api.Endpoint:
-    hit = _ENDPOINT_CACHE.get((id(a), ready))
-    if hit is not None and hit[0] is a:
-        return hit[1]
-    ep = api.Endpoint(
+def legacy_endpoint(a: api.EndpointAddress, ready: bool) -> api.Endpoint:
+    """Legacy mode: kube-proxy reads Endpoints; `addresses` are ready, `notReadyAddresses` not
+    (Endpoints has no serving/terminating states)."""
+    return api.Endpoint(
         addresses=(a.ip,), ready=ready, serving=ready, terminating=False, target_ref=a.target_ref, node_name=a.node_name
     )
-    if len(_ENDPOINT_CACHE) > 1 << 20:
-        _ENDPOINT_CACHE.clear()
-    _ENDPOINT_CACHE[(id(a), ready)] = (a, ep)
-    return ep
 
 
 def service_key_of(kind: str, obj: Any) -> tuple[str, str]:

@@ -44,15 +44,9 @@ class FanOut:
     egress_series: pd.DataFrame  # t_s (1 s bins), replica, bytes
     to_proxy: np.ndarray  # bool[W]: write w is delivered to every kube-proxy
 
-    def arrival(self, w: int) -> np.ndarray:
-        """When write w (row of `writes`) reaches each node's kube-proxy; float64[N]."""
-        nodes = np.arange(self.n_nodes)
-        rep = nodes % self.replicas
-        rank = nodes // self.replicas
-        return self.start[w, rep] + (rank + 1) * self.proxy_step[w]
-
     def arrival_fn(self, rows: np.ndarray):
-        """An arrival(i) function over a subset of writes (e.g. those kube-proxy watches)."""
+        """arrival(i): when write rows[i] reaches each node's kube-proxy; float64[N]. Node n is
+        served by replica n % R, after the n // R kube-proxies before it on that replica."""
         nodes = np.arange(self.n_nodes)
         rep = nodes % self.replicas
         rank1 = (nodes // self.replicas + 1).astype(np.float64)
