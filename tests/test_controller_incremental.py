@@ -30,6 +30,7 @@ from simk8s.api.objects import (
     Service,
     ServicePort,
 )
+from simk8s.api.sizes import wire_sizes
 from simk8s.cluster.kcm import EndpointsController, EndpointSliceController
 from simk8s.cluster.run import run_cluster
 from simk8s.controller.endpoints import (
@@ -207,8 +208,9 @@ class PodWorld:
     steps=st.integers(1, 25),
     max_changes=st.sampled_from([1, 4, 30]),
     crowded=st.booleans(),
+    max_capacity=st.sampled_from([1000, 3]),
 )
-def test_endpoints_state_matches_full_recompute(seed, variant, steps, max_changes, crowded):
+def test_endpoints_state_matches_full_recompute(seed, variant, steps, max_changes, crowded, max_capacity):
     svc = SERVICES[variant]
     world = PodWorld(random.Random(seed), svc, crowded)
     state = EndpointsState(svc)
@@ -218,10 +220,13 @@ def test_endpoints_state_matches_full_recompute(seed, variant, steps, max_change
         pods = world.ordered()
         assert state.subsets() == desired_subsets(svc, pods)
         trigger = None if step % 3 else float(step)
-        ref = sync_endpoints(svc, pods, stored_ref, trigger_time=trigger)
-        inc = sync_endpoints_state(state, stored_inc, trigger_time=trigger)
+        ref = sync_endpoints(svc, pods, stored_ref, trigger_time=trigger, max_capacity=max_capacity)
+        inc = sync_endpoints_state(state, stored_inc, trigger_time=trigger, max_capacity=max_capacity)
         assert inc == ref
         if ref.obj is not None:
+            # The incremental path's objects carry their entries' sizes (SizedEntries, also
+            # through truncation); the reference path's are walked: same bytes.
+            assert wire_sizes(inc.obj) == wire_sizes(ref.obj)
             stored_ref = stored_inc = ref.obj
 
 

@@ -25,7 +25,7 @@ controllers in ``simk8s.controller`` reuse entry objects for unchanged pods, so 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -230,10 +230,52 @@ _ENTRY_FUNCS: dict[type, Callable[[Any], int]] = {
 }
 
 
+def entry_size(entry: EndpointAddress | Endpoint) -> int:
+    """Packed size of one entry (JSON | framed proto << 32), identity-cached. The
+    controllers call it as they add entries, so a write need not walk its object."""
+    k = id(entry)
+    packed = _entry_sizes.get(k)
+    if packed is None or _entry_keep.get(k) is not entry:
+        packed = _entry_sizes[k] = _ENTRY_FUNCS[type(entry)](entry)
+        _entry_keep[k] = entry
+        if len(_entry_sizes) > _ENTRY_CACHE_LIMIT:
+            _entry_sizes.clear()
+            _entry_keep.clear()
+    return packed
+
+
+class SizedEntries(tuple):
+    """A tuple of entries that carries each entry's packed size (``entry_size``), kept
+    side by side by the controller that built it. Equal to the plain tuple in every way;
+    sizing it is a C-level sum instead of a walk over the entries (HOT PATH)."""
+
+    sizes: tuple[int, ...]
+
+    def __new__(cls, entries: Iterable[Any], sizes: Iterable[int]) -> SizedEntries:
+        self = super().__new__(cls, entries)
+        self.sizes = tuple(sizes)
+        return self
+
+    def head(self, n: int) -> SizedEntries:
+        """The first ``n`` entries (what truncation keeps), still sized."""
+        return SizedEntries(self[:n], self.sizes[:n])
+
+    def __reduce__(self):  # pickles (sweeps, result caches) as the plain tuple it equals
+        return (tuple, (tuple(self),))
+
+
+def head(entries: tuple[Any, ...], n: int) -> tuple[Any, ...]:
+    """``entries[:n]``, keeping the carried sizes when there are any."""
+    return entries.head(n) if type(entries) is SizedEntries else entries[:n]
+
+
 def _sum_entries(items: tuple[Any, ...] | list[Any]) -> tuple[int, int]:
     """(sum of JSON sizes, sum of framed proto sizes) over entries, identity-cached."""
     if not items:
         return 0, 0
+    if type(items) is SizedEntries:
+        packed = sum(items.sizes)
+        return packed & _PACK_MASK, packed >> _PACK_SHIFT
     cache = _entry_sizes
     ids = list(map(id, items))
     missing = set(ids).difference(cache)  # C-level: usually a handful of new entries per write
@@ -261,6 +303,7 @@ def clear_size_caches() -> None:
     _entry_sizes.clear()
     _entry_keep.clear()
     _object_sizes.clear()
+    _meta_sizes_cache.clear()
 
 
 # ---------------------------------------------------------------------------------------
@@ -499,11 +542,35 @@ def _subset_sizes(s: EndpointSubset) -> tuple[int, int]:
     return _jobj(members), _pmsg(proto)
 
 
+_META_CACHE_LIMIT = 1 << 16
+_meta_sizes_cache: dict[tuple, tuple[int, int]] = {}
+
+
+def _value_shape(pairs: tuple[tuple[str, str], ...]) -> tuple:
+    """What a map's values add to either encoding: their JSON literal and byte lengths."""
+    return tuple((k, _jstr(v), _blen(v)) for k, v in pairs)
+
+
+def _meta_sizes(key: tuple, build: Callable[[], _Meta]) -> tuple[int, int]:
+    """(JSON size, proto body) of an object's metadata, memoised on ``key``: everything
+    the sizes depend on (values only through their lengths), so the trigger-time
+    annotation and the generation changing on every write do not defeat it (HOT PATH)."""
+    hit = _meta_sizes_cache.get(key)
+    if hit is None:
+        meta = build()
+        hit = (_meta_json_size(meta), _meta_proto_body(meta))
+        if len(_meta_sizes_cache) >= _META_CACHE_LIMIT:
+            _meta_sizes_cache.clear()
+        _meta_sizes_cache[key] = hit
+    return hit
+
+
 def _endpoints_sizes(ep: Endpoints) -> WireSizes:
-    meta = _meta_for_endpoints(ep)
+    key = ("Endpoints", ep.name, ep.namespace, ep.uid, ep.labels, _value_shape(ep.annotations), bool(ep.subsets))
+    meta_json, meta_proto = _meta_sizes(key, lambda: _meta_for_endpoints(ep))
     members = [_jm("kind", _jstr("Endpoints")), _jm("apiVersion", _jstr("v1"))]
-    members.append(_jm("metadata", _meta_json_size(meta)))
-    proto = _pmsg(_meta_proto_body(meta))
+    members.append(_jm("metadata", meta_json))
+    proto = _pmsg(meta_proto)
     if ep.subsets:
         sub = [_subset_sizes(s) for s in ep.subsets]
         members.append(_jm("subsets", _jarr_sum(sum(j for j, _ in sub), len(sub))))
@@ -512,15 +579,20 @@ def _endpoints_sizes(ep: Endpoints) -> WireSizes:
 
 
 def _slice_sizes(s: EndpointSlice) -> WireSizes:
-    meta = _meta_for_slice(s)
+    gen = s.generation  # omitted from JSON when 0; otherwise only its digit count matters
+    key = (
+        "EndpointSlice", s.name, s.generate_name, s.namespace, s.uid, gen == 0, _jint(gen), varint_len(gen),
+        s.labels, _value_shape(s.annotations), s.owner_kind, s.owner_name, s.owner_uid,
+    )
+    meta_json, meta_proto = _meta_sizes(key, lambda: _meta_for_slice(s))
     members = [_jm("kind", _jstr("EndpointSlice")), _jm("apiVersion", _jstr("discovery.k8s.io/v1"))]
-    members.append(_jm("metadata", _meta_json_size(meta)))
+    members.append(_jm("metadata", meta_json))
     members.append(_jm("addressType", _jstr(s.address_type)))
     ej, ep = _sum_entries(s.endpoints)
     members.append(_jm("endpoints", _jarr_sum(ej, len(s.endpoints))))
     ports = [_slice_port_sizes(p) for p in s.ports]
     members.append(_jm("ports", _jarr_sum(sum(j for j, _ in ports), len(ports))))
-    proto = _pmsg(_meta_proto_body(meta)) + ep + sum(p for _, p in ports) + _pstr(s.address_type)
+    proto = _pmsg(meta_proto) + ep + sum(p for _, p in ports) + _pstr(s.address_type)
     stored = envelope_size("discovery.k8s.io/v1", "EndpointSlice", proto)
     return WireSizes(_jobj(members), proto, stored)
 

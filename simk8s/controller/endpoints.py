@@ -41,6 +41,7 @@ from simk8s.api.objects import (
     Pod,
     Service,
 )
+from simk8s.api.sizes import SizedEntries, entry_size, head
 from simk8s.controller.podutil import (
     PodChange,
     endpoint_ports,
@@ -227,27 +228,35 @@ def desired_subsets(service: Service, pods: Iterable[Pod]) -> tuple[EndpointSubs
 
 
 class _SortedAddresses:
-    """Addresses kept sorted by their §1.3 sort key, keys and addresses side by side (so
-    the subset's tuple is one copy)."""
+    """Addresses kept sorted by their §1.3 sort key, with keys and each address's wire
+    size side by side (so the subset's tuple is one copy and is sized without a walk)."""
 
-    __slots__ = ("addrs", "keys")
+    __slots__ = ("addrs", "keys", "sizes")
 
     def __init__(self) -> None:
         self.keys: list[str] = []
         self.addrs: list[EndpointAddress] = []
+        self.sizes: list[int] = []
 
     def insert(self, key: str, addr: EndpointAddress) -> None:
         i = bisect_left(self.keys, key)
         self.keys.insert(i, key)
         self.addrs.insert(i, addr)
+        self.sizes.insert(i, entry_size(addr))
 
     def remove(self, key: str) -> None:
         i = bisect_left(self.keys, key)
         del self.keys[i]
         del self.addrs[i]
+        del self.sizes[i]
 
     def replace(self, key: str, addr: EndpointAddress) -> None:
-        self.addrs[bisect_left(self.keys, key)] = addr
+        i = bisect_left(self.keys, key)
+        self.addrs[i] = addr
+        self.sizes[i] = entry_size(addr)
+
+    def entries(self) -> SizedEntries:
+        return SizedEntries(self.addrs, self.sizes)
 
 
 class _PortMembers:
@@ -370,8 +379,8 @@ class EndpointsState:
                 groups.append((members, [port]))
         subsets = [
             EndpointSubset(
-                addresses=tuple(members.ready.addrs),
-                not_ready_addresses=tuple(members.not_ready.addrs),
+                addresses=members.ready.entries(),
+                not_ready_addresses=members.not_ready.entries(),
                 ports=tuple(sorted((p for p in ports if p is not None), key=port_hash)),
             )
             for members, ports in groups
@@ -405,10 +414,10 @@ def truncate_subsets(
         # Same float arithmetic as Go: ceil((n / total) * budget).
         to_add = min(math.ceil((n / num_total) * budget), can_be_added)
         if truncate_ready:
-            kept = s.addresses[:to_add]
+            kept = head(s.addresses, to_add)
             out.append(EndpointSubset(addresses=kept, not_ready_addresses=(), ports=s.ports))
         else:
-            kept = s.not_ready_addresses[:to_add]
+            kept = head(s.not_ready_addresses, to_add)
             out.append(
                 EndpointSubset(addresses=s.addresses, not_ready_addresses=kept, ports=s.ports)
             )
