@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import operator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,9 @@ class ReplicaSet:
     active: int = 0  # not terminating (controller.IsPodActive); kept up to date by the World
     available: int = 0  # active and Ready for minReadySeconds
     active_ids: set[int] = field(default_factory=set)  # the active pods themselves
+
+
+_cached_rank = operator.attrgetter("rank")
 
 
 @dataclass
@@ -123,10 +127,15 @@ class Deployment:
             for _ in range(min(-diff, BURST_REPLICAS)):
                 rs.pods.add(self.world.create_pod(self, rs.revision))
         elif diff > 0:
-            active = rs.active_ids  # deletion_rank ends in the pod id: a total order, no ties
-            rank = self.world.deletion_rank
-            for pod_id in heapq.nsmallest(min(diff, BURST_REPLICAS), active, key=lambda i: rank(pods[i])):
-                self.world.delete_pod(pods[pod_id], reason="scale-down", via_client=True)
+            # deletion_rank ends in -pod id: a total order, no ties, and the id comes back out.
+            # Ranks are cached on the pods, so this is C-level over the RS (HOT PATH: a
+            # one-at-a-time rollout of 2000 pods ranks the old RS ~1500 times).
+            members = list(map(pods.__getitem__, rs.active_ids))
+            ranks = list(map(_cached_rank, members))
+            if None in ranks:
+                ranks = list(map(self.world.deletion_rank, members))
+            for rank in heapq.nsmallest(min(diff, BURST_REPLICAS), ranks):
+                self.world.delete_pod(pods[-rank[-1]], reason="scale-down", via_client=True)
 
     def _observe(self) -> None:
         now = self.world.env.now
