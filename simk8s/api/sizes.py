@@ -250,10 +250,12 @@ class SizedEntries(tuple):
     sizing it is a C-level sum instead of a walk over the entries (HOT PATH)."""
 
     sizes: tuple[int, ...]
+    total: int  # sum(sizes), packed the same way
 
-    def __new__(cls, entries: Iterable[Any], sizes: Iterable[int]) -> SizedEntries:
+    def __new__(cls, entries: Iterable[Any], sizes: Iterable[int], total: int | None = None) -> SizedEntries:
         self = super().__new__(cls, entries)
         self.sizes = tuple(sizes)
+        self.total = sum(self.sizes) if total is None else total
         return self
 
     def head(self, n: int) -> SizedEntries:
@@ -274,7 +276,7 @@ def _sum_entries(items: tuple[Any, ...] | list[Any]) -> tuple[int, int]:
     if not items:
         return 0, 0
     if type(items) is SizedEntries:
-        packed = sum(items.sizes)
+        packed = items.total
         return packed & _PACK_MASK, packed >> _PACK_SHIFT
     cache = _entry_sizes
     ids = list(map(id, items))

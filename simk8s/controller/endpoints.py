@@ -229,34 +229,40 @@ def desired_subsets(service: Service, pods: Iterable[Pod]) -> tuple[EndpointSubs
 
 class _SortedAddresses:
     """Addresses kept sorted by their §1.3 sort key, with keys and each address's wire
-    size side by side (so the subset's tuple is one copy and is sized without a walk)."""
+    size side by side, and the sizes' running total (so the subset's tuple is one copy
+    and is sized without a walk)."""
 
-    __slots__ = ("addrs", "keys", "sizes")
+    __slots__ = ("addrs", "keys", "sizes", "total")
 
     def __init__(self) -> None:
         self.keys: list[str] = []
         self.addrs: list[EndpointAddress] = []
         self.sizes: list[int] = []
+        self.total = 0
 
     def insert(self, key: str, addr: EndpointAddress) -> None:
         i = bisect_left(self.keys, key)
         self.keys.insert(i, key)
         self.addrs.insert(i, addr)
-        self.sizes.insert(i, entry_size(addr))
+        size = entry_size(addr)
+        self.sizes.insert(i, size)
+        self.total += size
 
     def remove(self, key: str) -> None:
         i = bisect_left(self.keys, key)
         del self.keys[i]
         del self.addrs[i]
-        del self.sizes[i]
+        self.total -= self.sizes.pop(i)
 
     def replace(self, key: str, addr: EndpointAddress) -> None:
         i = bisect_left(self.keys, key)
         self.addrs[i] = addr
-        self.sizes[i] = entry_size(addr)
+        size = entry_size(addr)
+        self.total += size - self.sizes[i]
+        self.sizes[i] = size
 
     def entries(self) -> SizedEntries:
-        return SizedEntries(self.addrs, self.sizes)
+        return SizedEntries(self.addrs, self.sizes, self.total)
 
 
 class _PortMembers:

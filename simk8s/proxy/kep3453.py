@@ -3,15 +3,23 @@
 A fleet-level experiment (kube-proxy.md §3.4, §6 rows 10–11). It synthesizes the EndpointSlice
 writes of the clusterloader2 load test (§2.6 "Load-test composition"), runs every node's
 kube-proxy through the vectorized fleet (fleet.py) with the calibrated cost model
-(cost.py via fleet_stage.make_cost_fn), and reads NPL the way clusterloader2 does.
+(cost.py, through phase_cost_fn below), and reads NPL the way clusterloader2 does.
 
 Phases (all iptables, token-bucket runner — the kube-proxy of late 2022, §2.2):
 
-* ``A`` — before MinimizeIPTablesRestore: every sync is a full restore (``full_sync_period=0``
-  makes every sync FULL in the fleet), minSyncPeriod 10 s (§2.1 GCE/CI row).
-* ``B`` — MinimizeIPTablesRestore on, minSyncPeriod 10 s; a full resync at least every
-  iptablesSyncPeriod (KEP-3453 text, §2.3), which the GCE jobs set to 1 min (§2.1).
-* ``C`` — as B with minSyncPeriod 1 s (PR GH#114229; KEP text: p50 "about 5 seconds").
+* ``A`` — before MinimizeIPTablesRestore: every sync is a full restore, minSyncPeriod 10 s
+  (§2.1 GCE/CI row).
+* ``B`` — MinimizeIPTablesRestore on (code of Nov 2022, v1.26), minSyncPeriod 10 s: every
+  sync after startup is partial. The KEP text promises a full resync "at least once every
+  iptablesSyncPeriod", but the v1.26 proxier does not do one: its syncs are partial unless
+  needFullSync is set (startup, a failed restore, a node-label change, the canary monitor),
+  and the runner's maxInterval (1 h) calls the same partial sync (§2.2, §2.3; periodic full
+  syncs came with PR GH#129329 in 2024). What does recur every iptablesSyncPeriod (1 min on
+  GCE, §2.1) is the large-cluster stale-chain cleanup: an iptables-save of the nat table
+  inside that sync (§1.9, PR GH#110334, in every phase). The ~24 `iptables` jump-rule checks
+  still ran on every sync then (skipped on partial syncs from PR GH#114181, opened 29 Nov 2022).
+* ``C`` — as B with minSyncPeriod 1 s (PR GH#114229; KEP text: p50 "about 5 seconds");
+  assumed to run after PR GH#114181, so partial syncs skip the jump-rule checks.
 
 Workload (derivation, approximate): N/100 namespaces × (149 small × 5, 12 medium × 30,
 1 big × 250 endpoints) → 8,100 Services, 67,750 endpoints at 5000 nodes. The load test
@@ -44,6 +52,11 @@ per-line iptables-restore/-save costs by one factor fitted to phase A's publishe
 test nodes were 1-vCPU n1-standard-1 VMs running legacy iptables; the calibration rows are
 bigger hosts). Everything else — A p90/p99, phase B, phase C — is then a prediction.
 
+The kube-proxies have been running since the cluster came up, long before the load test
+(warm start): the t = 0 sync only starts the runner, and each node's last stale-chain
+cleanup lies uniformly in the minute before t = 0 (the fleet's "full" flag marks the
+syncs that run the cleanup; whether a sync restores fully is the phase's).
+
 Results (5000 nodes, seed 1; CL2 statistic vs published A 28.1/36.3/42.2, B 13.5/19.5/24.3):
 calibrated A 14.8/18.9/21.7 s (−47/−48/−49%), B 9.8/14.9/20.7 s (−27/−23/−15%), C p50 4.5 s;
 gce-n1-standard-1 A 28.1/36.0/41.7 s (p50 fitted), B 11.5/24.4/30.5 s (−15/+25/+26%),
@@ -63,8 +76,7 @@ import pandas as pd
 
 from simk8s.proxy import cost as cost_model
 from simk8s.proxy.fleet import ChangeStream, FleetConfig, FleetResult, SyncTable, run_fleet
-from simk8s.proxy.fleet_stage import make_cost_fn
-from simk8s.proxy.metrics import NPL_BUCKETS, histogram_quantile
+from simk8s.proxy.metrics import NPL_BUCKETS, exact_quantile, histogram_quantile
 from simk8s.rng import component_rng
 
 # --- the load test (§2.6) ------------------------------------------------------------------
@@ -76,7 +88,7 @@ MAX_ENDPOINTS_PER_SLICE = 100  # EndpointSlice controller default
 LOAD_TEST_THROUGHPUT = 10.0  # pods/s, CL2_LOAD_TEST_THROUGHPUT default ([CL2] config.yaml)
 
 # --- kube-proxy of late 2022 (§2.1–§2.3) ---------------------------------------------------
-IPTABLES_SYNC_PERIOD = 60.0  # GCE jobs: --iptables-sync-period=1m (§2.1)
+IPTABLES_SYNC_PERIOD = 60.0  # GCE jobs: --iptables-sync-period=1m (§2.1); stale-chain cleanup period
 IPTABLES_MAX_INTERVAL = 3600.0  # BFR maxInterval for iptables since PR #81517 (§2.2)
 LARGE_CLUSTER_ENDPOINTS = 1000  # large-cluster mode threshold (§1.9)
 NODE_SPEED_SPREAD = 0.1  # lognormal sigma of per-node cost, as the scenario default
@@ -98,18 +110,18 @@ class Phase:
     name: str
     description: str
     min_sync_period: float
-    full_sync_period: float  # 0: every sync is full (partial restores disabled)
+    full_restores: bool  # every sync rewrites all rules (A); else partial after startup (§2.3)
+    jump_checks_every_sync: bool  # the `iptables` jump-rule checks run on partial syncs too
     published: dict[str, float]  # NPL seconds from KEP-3453 (§3.4; C from the KEP text)
 
 
 PHASES: dict[str, Phase] = {
-    "A": Phase("A", "full restores, min-sync 10s", 10.0, 0.0,
+    "A": Phase("A", "full restores, min-sync 10s", 10.0, True, True,
                {"p50": 28.1, "p90": 36.3, "p99": 42.2}),
-    # Assumption: full resync every iptablesSyncPeriod as the KEP text states (§2.3); the
-    # v1.26 code forced full syncs only on needFullSync, but the KEP attributes B's tail to them.
-    "B": Phase("B", "partial restores, min-sync 10s", 10.0, IPTABLES_SYNC_PERIOD,
+    # v1.26 code: no periodic full resync (needFullSync only), see the module docstring.
+    "B": Phase("B", "partial restores, min-sync 10s", 10.0, False, True,
                {"p50": 13.5, "p90": 19.5, "p99": 24.3}),
-    "C": Phase("C", "partial restores, min-sync 1s", 1.0, IPTABLES_SYNC_PERIOD, {"p50": 5.0}),
+    "C": Phase("C", "partial restores, min-sync 1s", 1.0, False, False, {"p50": 5.0}),
 }
 
 # Restore/save per-line cost multiplier of the gce-5000Nodes nodes, fitted by
@@ -303,13 +315,43 @@ def cl2_npl_quantiles(
     }
 
 
+# --- kube-proxy's sync cost per phase ----------------------------------------------------------
+def phase_cost_fn(phase: Phase, params: cost_model.CostParams,
+                  large_cluster_threshold: int = LARGE_CLUSTER_ENDPOINTS):
+    """Seconds per sync for the fleet (fleet.SyncCostFn), following the v1.26-era proxier.
+
+    The fleet's `full` flag is read as "stale-chain cleanup due" (FleetConfig.full_sync_period
+    is the cleanup period here): in large-cluster mode that sync also runs iptables-save of
+    the nat table (§1.9; below the threshold every sync does). The restore itself is full on
+    every sync in phase A and partial in B and C (§2.3). Simplification: the 2 lines per stale
+    chain deleted by a cleanup sync are not charged (≈ 2 per endpoint removed in the last
+    minute, ~300 lines against ~300k saved).
+    """
+    kind = "full" if phase.full_restores else "partial"
+    jump_checks = float(params["iptables"]["t_full_extra"])  # the ~20 `iptables` calls (§2.3)
+
+    def cost(full, periodic, changed_services, changed_endpoints, total_services, total_endpoints,
+             speed, endpoint_changes=None):
+        total_endpoints = np.asarray(total_endpoints)
+        cleanup = np.asarray(full, dtype=bool) | (total_endpoints <= large_cluster_threshold)
+        t = cost_model.iptables_sync_seconds(
+            kind, total_services, total_endpoints, 0, changed_services, changed_endpoints,
+            cleanup=cleanup, speed=speed, params=params,
+        )
+        if kind == "partial" and phase.jump_checks_every_sync:
+            t = t + jump_checks * np.asarray(speed, dtype=np.float64)  # before PR GH#114181
+        return t
+
+    return cost
+
+
 # --- the experiment ----------------------------------------------------------------------------
 DEFAULT_DURATION = 1800.0  # s of steady load-test churn after the warm-up
 
 
 def build_config(
     phase: Phase, churn: LoadTestChurn, n_nodes: int, end_time: float, rng: np.random.Generator,
-    params: cost_model.CostParams,
+    params: cost_model.CostParams, cleanup_rng: np.random.Generator,
 ) -> FleetConfig:
     speed = rng.lognormal(0.0, NODE_SPEED_SPREAD, n_nodes)
     return FleetConfig(
@@ -318,13 +360,20 @@ def build_config(
         runner="token-bucket",  # the runner of late 2022 (§2.2)
         min_sync_period=phase.min_sync_period,
         max_interval=IPTABLES_MAX_INTERVAL,
-        full_sync_period=phase.full_sync_period,  # 0 → every sync full (phase A)
+        # The fleet's "full" schedule = the stale-chain cleanup (time since lastIPTablesCleanup
+        # ≥ syncPeriod, §1.9); phase_cost_fn decides what is restored. Simplification: the
+        # fleet measures it between sync starts (the proxier stamps it at its iptables-save).
+        full_sync_period=IPTABLES_SYNC_PERIOD,
         end_time=end_time,
         static_services=0,  # every load-test Service is in the stream's service table
         static_endpoints=0,
         initial_service_endpoints=churn.initial_endpoints,
         node_speed=speed,
         cpu_per_sync_second=float(params["iptables"]["cpu_fraction"]),
+        # Running since cluster bring-up (module docstring): no startup full sync in the run,
+        # and the nodes' cleanup minutes are out of phase with one another.
+        warm_start=True,
+        initial_last_full=-cleanup_rng.uniform(0.0, IPTABLES_SYNC_PERIOD, n_nodes),
     )
 
 
@@ -356,10 +405,11 @@ def run_kep3453(
     )
     stop = WARMUP + duration
     end_time = stop + 60.0  # writes of the last seconds still get applied
-    config = build_config(spec, churn, nodes, end_time, component_rng(seed, "kep3453/node-speed"), params)
-    # Simplification (make_cost_fn): every full sync pays an iptables-save; phase A's fit absorbs it.
-    cost_fn = make_cost_fn("iptables", large_cluster_threshold=LARGE_CLUSTER_ENDPOINTS, params=params)
-    result = run_fleet(churn.stream, config, cost_fn)
+    config = build_config(
+        spec, churn, nodes, end_time, component_rng(seed, "kep3453/node-speed"), params,
+        component_rng(seed, "kep3453/cleanup-phase"),
+    )
+    result = run_fleet(churn.stream, config, phase_cost_fn(spec, params))
     return _report(spec, result, churn, machine, factor, nodes, cluster_nodes, seed, duration, stop)
 
 
@@ -368,9 +418,11 @@ def _report(spec: Phase, result: FleetResult, churn: LoadTestChurn, machine, fac
     syncs = result.syncs
     whole = result.npl_summary()
     cl2 = cl2_npl_quantiles(syncs, churn.stream.trigger_time, start=WARMUP, stop=stop)
-    d = syncs.duration
+    later = syncs.start > 0.0  # the t = 0 runner start of a warm start is not a sync
+    d = syncs.duration[later]
+    cleanup = syncs.full[later]  # the fleet's "full" flag: stale-chain cleanup ran (phase_cost_fn)
+    n_syncs = int(later.sum())
     c = result.counters
-    sync = result.sync_duration_summary()
     return {
         "phase": spec.name,
         "description": spec.description,
@@ -387,13 +439,16 @@ def _report(spec: Phase, result: FleetResult, churn: LoadTestChurn, machine, fac
         "npl_whole_run_s": {k: whole[k] for k in ("p50", "p90", "p99", "max")},
         "npl_samples": int(result.npl.count),
         "published_s": dict(spec.published),
-        "syncs": c.syncs,
-        "full_syncs": c.full_syncs,
+        "syncs": n_syncs,
+        "full_syncs": n_syncs if spec.full_restores else 0,  # full restores
+        "cleanup_syncs": int(cleanup.sum()),  # with the nat-table iptables-save
         "periodic_syncs": c.periodic_syncs,
-        "syncs_per_node": c.syncs / nodes,
-        "sync_seconds": {k: sync[k] for k in ("p50", "p99", "max")},
-        "full_sync_seconds_median": _median(d[syncs.full]),
-        "partial_sync_seconds_median": _median(d[~syncs.full]),
+        "syncs_per_node": n_syncs / nodes,
+        "sync_seconds": {f"p{round(q * 100)}": exact_quantile(d, q) for q in (0.5, 0.99)}
+        | {"max": float(d.max()) if d.size else float("nan")},
+        "full_sync_seconds_median": _median(d) if spec.full_restores else float("nan"),
+        "partial_sync_seconds_median": float("nan") if spec.full_restores else _median(d[~cleanup]),
+        "cleanup_sync_seconds_median": _median(d[cleanup]),
         "cpu_seconds_total": c.cpu_seconds,
     }
 
