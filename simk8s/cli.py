@@ -5,6 +5,7 @@ Scenario problems print `FILE:LINE: path: message` lines and exit with status 2.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -52,7 +53,15 @@ def validate(files: tuple[str, ...]) -> None:
 @click.option("--variant", "only", multiple=True, help="Run only this variant (repeatable).")
 @click.option("--out", type=click.Path(file_okay=False), help="Results directory (default results/<name>).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
-def run(scenario: str, overrides: tuple[str, ...], only: tuple[str, ...], out: str | None, progress: bool | None) -> None:
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes for variants that need their own cluster run (default: the CPUs available).",
+)
+def run(
+    scenario: str, overrides: tuple[str, ...], only: tuple[str, ...], out: str | None, progress: bool | None, jobs: int | None
+) -> None:
     """Run a scenario (all its compare variants) and print the comparison."""
     from simk8s.experiment import run_scenario
     from simk8s.results.progress import ProgressBar
@@ -66,7 +75,9 @@ def run(scenario: str, overrides: tuple[str, ...], only: tuple[str, ...], out: s
         click.echo(f"warning: {w}", err=True)
     try:
         with ProgressBar(enabled=progress) as bar:
-            exp = run_scenario(scenario, overrides=overrides, only=only, out=out, progress=bar.update)
+            exp = run_scenario(
+                scenario, overrides=overrides, only=only, out=out, progress=bar.update, jobs=jobs or _cpus()
+            )
     except ScenarioError as err:
         _fail_scenario(err)
     except KeyError as err:
@@ -191,3 +202,11 @@ if __name__ == "__main__":  # pragma: no cover
 
 
 __all__ = ["main"]
+
+
+def _cpus() -> int:
+    """CPUs this process may run on (the affinity mask, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1

@@ -55,8 +55,14 @@ def run_scenario(
     out: str | Path | None = None,
     write: bool = True,
     progress: Callable[[str, str, float, float], None] | None = None,
+    jobs: int = 1,
 ) -> Experiment:
-    """Load, run every variant (or those named in `only`), write results/<name>/ unless write=False."""
+    """Load, run every variant (or those named in `only`), write results/<name>/ unless write=False.
+
+    `jobs` > 1 runs variants that need separate cluster runs in that many processes (see
+    `simk8s.parallel`); their results then hold summaries and tables only (no live
+    cluster, fan-out or fleet objects). The figures are the same either way.
+    """
     scenario = load_scenario(path, list(overrides))
     variants = load_variants(scenario)
     if only:
@@ -64,16 +70,37 @@ def run_scenario(
         if unknown:
             raise KeyError(f"no variant named {', '.join(unknown)}; have {', '.join(n for n, _ in variants)}")
         variants = [(n, sc) for n, sc in variants if n in only]
-    results = []
-    clusters: dict[str, Any] = {}  # variants that differ only in kube-proxy/traffic share the cluster stage
-    for name, sc in variants:
-        cb = (lambda stage, now, _n=name, _d=sc.duration: progress(_n, stage, now, _d)) if progress else None
-        key = cluster_key(sc)
-        result = run_variant(sc, name, progress=cb, cluster=clusters.get(key))
-        clusters.setdefault(key, result.cluster)
-        results.append(result)
+    groups = cluster_groups(variants)
+    if jobs > 1 and len(groups) > 1:
+        from simk8s.parallel import run_groups_in_processes
+
+        results = run_groups_in_processes(groups, jobs, progress)
+    else:
+        results = [r for group in groups for r in run_group(group, progress)]
+    order = {name: i for i, (name, _) in enumerate(variants)}
+    results.sort(key=lambda r: order[r.name])
     exp = Experiment(name=scenario.name, scenario=scenario, variants=results)
     if write:
         target = Path(out) if out is not None else Path("results") / scenario.name
         exp.out = write_results(target, scenario.name, resolved_document(scenario, variants), results)
     return exp
+
+
+def cluster_groups(variants: list[tuple[str, Any]]) -> list[list[tuple[str, Any]]]:
+    """Variants grouped by the cluster run they can share (`cluster_key`), in first-seen order."""
+    groups: dict[str, list[tuple[str, Any]]] = {}
+    for name, sc in variants:
+        groups.setdefault(cluster_key(sc), []).append((name, sc))
+    return list(groups.values())
+
+
+def run_group(
+    group: list[tuple[str, Any]], progress: Callable[[str, str, float, float], None] | None = None
+) -> list[VariantResult]:
+    """Every variant of one group, the first one running the shared cluster stage."""
+    results: list[VariantResult] = []
+    for name, sc in group:
+        cb = (lambda stage, now, _n=name, _d=sc.duration: progress(_n, stage, now, _d)) if progress else None
+        shared = results[0].cluster if results else None
+        results.append(run_variant(sc, name, progress=cb, cluster=shared))
+    return results

@@ -2,6 +2,7 @@
 
 import json
 
+import pandas as pd
 import pytest
 from conftest import ROOT
 
@@ -111,3 +112,34 @@ def test_shared_cluster_stage_gives_the_same_figures_as_running_it_again(quick_v
         alone = _strip_wall({"variants": {v.name: quick_variants[v.name].summary}})
         shared = _strip_wall({"variants": {v.name: v.summary}})
         assert alone == shared
+
+
+def test_variants_in_processes_give_the_same_results(tmp_path):
+    """--jobs: groups of variants that need separate cluster runs go to worker processes;
+    summaries and every table are identical to one process."""
+    path = tmp_path / "two-clusters.yaml"
+    text = QUICK.read_text().replace(
+        "  - {name: endpoints-iptables, set: {cluster.kubeProxy.watch: Endpoints}}",
+        "  - {name: endpoints-iptables, set: {cluster.kubeProxy.watch: Endpoints, "
+        "cluster.controllerManager.endpointUpdatesBatchPeriod: 1s}}",
+    )
+    path.write_text(text)
+    from simk8s.experiment import cluster_groups
+
+    assert len(cluster_groups(load_variants(load_scenario(path)))) == 2  # the case under test
+    seen = []
+    one = run_scenario(path, out=tmp_path / "one", jobs=1)
+    two = run_scenario(path, out=tmp_path / "two", jobs=2, progress=lambda *msg: seen.append(msg))
+    assert [v.name for v in two.variants] == [v.name for v in one.variants]
+    for a, b in zip(one.variants, two.variants, strict=True):
+        assert _strip_wall({"variants": {"v": a.summary}}) == _strip_wall({"variants": {"v": b.summary}})
+        assert a.tables.keys() == b.tables.keys()
+        for name in a.tables:
+            pd.testing.assert_frame_equal(a.tables[name], b.tables[name])
+    assert two.variants[0].cluster is None  # only summaries and tables cross the process boundary
+    # progress came back from both workers (the variants running a cluster stage), each to the end
+    assert {m[0] for m in seen} == {"endpoints-iptables", "slices-iptables"}
+    assert {m[0] for m in seen if m[2] == m[3]} == {"endpoints-iptables", "slices-iptables"}
+    sa = json.loads((tmp_path / "one" / "summary.json").read_text())
+    sb = json.loads((tmp_path / "two" / "summary.json").read_text())
+    assert _strip_wall(sa) == _strip_wall(sb)
