@@ -5,9 +5,15 @@ Service, the merged endpoint set after each write (kube-proxy's EndpointSliceCac
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import chain
+from operator import attrgetter
 from typing import Any
 
 from simk8s.api import objects as api
+
+
+_ip = attrgetter("ip")
+_addresses = attrgetter("addresses")
 
 
 @dataclass
@@ -29,7 +35,8 @@ class MergedEndpoints:
             return len(before)
         if kind == "Endpoints":
             self.slices[name] = obj
-            after = frozenset(a.ip for subset in obj.subsets for a in subset.addresses)
+            # C-level over the (up to thousands of) addresses: this runs once per write.
+            after = frozenset(map(_ip, chain.from_iterable(map(_addresses, obj.subsets))))
         else:
             self.slices[name] = obj.endpoints
             after = frozenset(ep.addresses[0] for ep in obj.endpoints if ep.ready is not False and ep.addresses)
