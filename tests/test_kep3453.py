@@ -10,13 +10,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from simk8s.proxy import cost as cost_model
 from simk8s.proxy.fleet import SyncTable
 from simk8s.proxy.kep3453 import (
+    IPTABLES_SYNC_PERIOD,
     N1_STANDARD_1_LINE_COST_FACTOR,
     PHASES,
+    WARMUP,
     cl2_npl_quantiles,
     endpoint_change_rate,
     kep3453_table,
+    machine_params,
+    phase_cost_fn,
     run_kep3453,
     service_sizes,
     synthesize_churn,
@@ -50,10 +55,36 @@ def test_load_test_composition_at_5000_nodes():
 def test_small_configuration_exact_counters():
     a = run_kep3453("A", nodes=20, duration=300.0, seed=1)
     b = run_kep3453("B", nodes=20, duration=300.0, seed=1)
-    assert (a["writes"], a["syncs"], a["full_syncs"], a["npl_samples"]) == (1861, 900, 900, 26660)
-    # Same writes and samples; B restores fully at startup and then once per 60 s.
-    assert (b["writes"], b["syncs"], b["full_syncs"], b["npl_samples"]) == (1861, 900, 160, 26660)
+    assert (a["writes"], a["syncs"], a["full_syncs"], a["npl_samples"]) == (1861, 880, 880, 26660)
+    # Same writes and samples; v1.26 B never restores fully after startup (§2.3).
+    assert (b["writes"], b["syncs"], b["full_syncs"], b["npl_samples"]) == (1861, 880, 0, 26660)
+    # Both run the large-cluster stale-chain cleanup once a minute per node (§1.9).
+    assert a["cleanup_syncs"] == b["cleanup_syncs"] == 141
     assert a["periodic_syncs"] == b["periodic_syncs"] == 0  # churn never lets the 1 h timer fire
+
+
+def test_phase_cost_follows_the_v126_proxier():
+    params = machine_params(1.0)
+    q = params["iptables"]
+    args = (np.array([3]), np.array([40]), np.array([8100]), np.array([67_750]), np.array([1.0]))
+    plain, due = np.array([False]), np.array([True])
+    save = q["t_save_per_line"] * cost_model.iptables_save_lines(8100, 67_750)
+    b, c = phase_cost_fn(PHASES["B"], params), phase_cost_fn(PHASES["C"], params)
+    partial = cost_model.iptables_sync_seconds("partial", 8100, 67_750, 0, 3, 40, cleanup=False,
+                                               params=params)
+    # B: partial restore + the jump-rule checks (before PR GH#114181); C: without them.
+    assert b(plain, plain, *args) == pytest.approx(partial + q["t_full_extra"])
+    assert c(plain, plain, *args) == pytest.approx(partial)
+    # The fleet's "full" flag only adds the nat-table iptables-save, never a full restore.
+    assert b(due, plain, *args) - b(plain, plain, *args) == pytest.approx(save)
+    # A restores fully on every sync, and saves only when the cleanup is due (large cluster).
+    a = phase_cost_fn(PHASES["A"], params)
+    full = cost_model.iptables_sync_seconds("full", 8100, 67_750, 0, 3, 40, cleanup=False, params=params)
+    assert a(plain, plain, *args) == pytest.approx(full)
+    assert a(due, plain, *args) == pytest.approx(full + save)
+    # Below the large-cluster threshold every sync cleans up.
+    small = (np.array([3]), np.array([40]), np.array([100]), np.array([900]), np.array([1.0]))
+    assert b(plain, plain, *small) == pytest.approx(b(due, plain, *small))
 
 
 def test_churn_stream_is_fifo_and_drops_warmup_samples():
@@ -69,21 +100,27 @@ def test_churn_stream_is_fifo_and_drops_warmup_samples():
     assert s.service_endpoints.min() >= 1
 
 
-def test_phase_a_syncs_are_all_full_and_b_mostly_partial(fitted):
+def test_phase_a_syncs_are_all_full_and_b_never(fitted):
     a, b = fitted["A"], fitted["B"]
     assert a["full_syncs"] == a["syncs"]
-    assert b["full_syncs"] < b["syncs"] / 5
+    assert b["full_syncs"] == 0
+    # The stale-chain cleanup comes about once per iptablesSyncPeriod on every node
+    # (the first sync at least 60 s after the last one: at most one sync interval later).
+    window = WARMUP + 1800.0 + 60.0
+    assert NODES * window / (IPTABLES_SYNC_PERIOD + 10.0) <= b["cleanup_syncs"] <= NODES * window / IPTABLES_SYNC_PERIOD
     assert b["partial_sync_seconds_median"] < a["full_sync_seconds_median"] / 5
+    # A cleanup sync = partial restore + iptables-save of the nat table, far below a full one.
+    assert b["cleanup_sync_seconds_median"] < a["full_sync_seconds_median"] / 2
 
 
 def test_fitted_machine_reproduces_phases_a_and_b(fitted):
     a, b = fitted["A"], fitted["B"]
     assert abs(rel(a, "p50")) <= 0.03  # the one fitted figure
-    assert abs(rel(a, "p99")) <= 0.25  # predictions from here on
-    assert abs(rel(a, "p90")) <= 0.25
-    assert abs(rel(b, "p50")) <= 0.25
-    # B's tail is over-predicted by ≈ +25–26% (periodic 60 s full resyncs dominate it).
-    assert 0.15 <= rel(b, "p99") <= 0.30
+    assert abs(rel(a, "p90")) <= 0.25  # predictions from here on
+    assert abs(rel(a, "p99")) <= 0.25
+    # B within the issue's ±25%, under-predicted by ≈ 20–23% on every quantile (module docstring).
+    for q in ("p50", "p90", "p99"):
+        assert -0.25 <= rel(b, q) <= -0.15
 
 
 def test_partial_restores_halve_p50(fitted):
@@ -92,14 +129,16 @@ def test_partial_restores_halve_p50(fitted):
 
 
 def test_calibrated_costs_miss_phase_a(calibrated):
-    # The honest gap: calibrated full syncs (~6.8 s) make phase A's NPL about half of the
-    # published one; phase B, dominated by waiting for the 10 s rate limit, is closer.
+    # The honest gap: calibrated full syncs (~5.5 s, ~6.8 s with the minute's iptables-save)
+    # make phase A's NPL about half of the published one; phase B, dominated by waiting for
+    # the 10 s rate limit, is closer.
     a, b = calibrated["A"], calibrated["B"]
-    assert a["full_sync_seconds_median"] == pytest.approx(6.8, abs=0.2)
-    assert -0.55 <= rel(a, "p50") <= -0.40
-    assert -0.60 <= rel(a, "p99") <= -0.40
-    assert -0.35 <= rel(b, "p50") <= -0.15
-    assert -0.25 <= rel(b, "p99") <= 0.0
+    assert a["full_sync_seconds_median"] == pytest.approx(5.5, abs=0.2)
+    assert a["cleanup_sync_seconds_median"] == pytest.approx(6.8, abs=0.2)
+    assert -0.60 <= rel(a, "p50") <= -0.45
+    assert -0.60 <= rel(a, "p99") <= -0.45
+    assert -0.40 <= rel(b, "p50") <= -0.25
+    assert -0.40 <= rel(b, "p99") <= -0.25
 
 
 def test_npl_does_not_depend_on_node_count():
@@ -110,7 +149,7 @@ def test_npl_does_not_depend_on_node_count():
 
 
 def test_stored_factor_is_the_fit():
-    assert N1_STANDARD_1_LINE_COST_FACTOR == 2.686  # fit_line_cost_factor() at 200 nodes
+    assert N1_STANDARD_1_LINE_COST_FACTOR == 3.295  # fit_line_cost_factor() at 200 nodes
 
 
 def test_cl2_statistic_on_a_constant_latency():
