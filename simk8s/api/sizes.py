@@ -25,6 +25,7 @@ controllers in ``simk8s.controller`` reuse entry objects for unchanged pods, so 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,12 +85,13 @@ def _pmsg(body: int, tag_len: int = 1) -> int:
     return tag_len + varint_len(body) + body
 
 
-_JSON_UNSAFE = frozenset('"\\<>&')
+# Printable ASCII that Go's encoder writes as is: everything from space to ~ except " \ < > &.
+_JSON_PLAIN = re.compile(r"[ !#-%'-;=?-\[\]-~]*")
 
 
 def _jstr(s: str) -> int:
     """Bytes of a JSON string literal as Go's encoder writes it (HTML-escaping on)."""
-    if s.isascii() and s.isprintable() and not (_JSON_UNSAFE & set(s)):
+    if _JSON_PLAIN.fullmatch(s) is not None:
         return len(s) + 2
     out = json.dumps(s, ensure_ascii=False)
     extra = 5 * sum(s.count(c) for c in "<>&")  # Go writes \u003c, \u003e, \u0026
