@@ -109,11 +109,8 @@ def build_tables(result: VariantResult) -> dict[str, pd.DataFrame]:
     assert cluster is not None
     tables = {"pods": cluster.pods, "rollouts": cluster.rollouts}
     tables["deployment_history"] = pd.DataFrame(
-        [
-            {"workload": d.name, "t_s": t, "active": a, "available": av, "terminating": te}
-            for d in cluster.world.deployments.values()
-            for t, a, av, te in d.history
-        ]
+        [(d.name, *row) for d in cluster.world.deployments.values() for row in d.history],
+        columns=["workload", "t_s", "active", "available", "terminating"],
     )
     log = cluster.world.apiserver.log
     tables["writes"] = writes_frame(log)
