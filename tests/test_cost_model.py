@@ -7,6 +7,7 @@ import pytest
 
 from simk8s.proxy import cost
 from simk8s.proxy.calibration import calibration_table, fit_parameters, render_calibration_table
+from simk8s.proxy.fleet_stage import make_cost_fn
 
 P = np.array([100, 1_000, 8_100, 20_000])
 E = 10 * P
@@ -43,6 +44,22 @@ def test_iptables_lines_and_cleanup():
     mixed = cost.iptables_sync_seconds("partial", 8_100, 68_000, cleanup=np.array([True, False]))
     assert mixed.tolist() == pytest.approx([float(with_save), float(without)])
     assert float(cost.iptables_lines("partial", 10, 100, deleted_chains=3)) == float(cost.iptables_lines("partial", 10, 100)) + 6
+
+
+def test_stage_cost_fn_charges_iptables_save_only_when_the_fleet_says_cleanup():
+    fn = make_cost_fn("iptables")
+    k = 4
+    full = np.array([True, True, False, False])
+    cleanup = np.array([True, False, True, False])
+    args = (full, np.zeros(k, bool), np.full(k, 3), np.full(k, 40), np.full(k, 8_100), np.full(k, 68_000),
+            np.full(k, 1.5))  # fmt: skip
+    got = fn(*args, cleanup=cleanup)
+    want = [float(cost.iptables_sync_seconds(kind, 8_100, 68_000, 0, 3, 40, cleanup=c, speed=1.5))
+            for kind, c in (("full", True), ("full", False), ("partial", True), ("partial", False))]  # fmt: skip
+    assert got.tolist() == want
+    with pytest.raises(ValueError, match="cleanup"):
+        fn(*args)  # iptables needs the fleet's schedule (FleetConfig.cleanup_period)
+    assert make_cost_fn("ipvs")(*args).shape == (k,)  # other modes have no such flag
 
 
 def test_cli_and_ipvs_op_models_are_monotone():

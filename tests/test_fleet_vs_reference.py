@@ -294,3 +294,109 @@ def test_fleet_equals_reference_with_warm_start(mode, runner):
         later_full = syncs[syncs.full].groupby("node").start.min()
         assert (later_full.to_numpy() >= (phase + 50.0)[later_full.index.to_numpy()] - 1e-9).all()
         assert later_full.nunique() > 1
+
+
+# --- iptables stale-chain cleanup (§1.9, §2.3): FleetConfig.cleanup_period ---------------
+
+
+def cleanup_cost(
+    full, periodic, changed_services, changed_endpoints, total_services, total_endpoints, speed,
+    *, cleanup,
+):  # fmt: skip
+    """float_cost plus an iptables-save charge when the sync runs the stale-chain cleanup."""
+    base = float_cost(full, periodic, changed_services, changed_endpoints, total_services, total_endpoints, speed)
+    return base + np.where(cleanup, 0.05 + 1e-5 * total_endpoints, 0.0) * speed
+
+
+def dyadic_cleanup_cost(
+    full, periodic, changed_services, changed_endpoints, total_services, total_endpoints, speed,
+    *, cleanup,
+):  # fmt: skip
+    base = dyadic_cost(full, periodic, changed_services, changed_endpoints, total_services, total_endpoints, speed)
+    return base + 0.25 * np.asarray(cleanup) * speed
+
+
+def expected_cleanup(stream: ChangeStream, config: FleetConfig, syncs) -> np.ndarray:
+    """Brute force, sync by sync: cleanup unless large-cluster mode and ≤ period since the last."""
+    totals = [config.static_endpoints + int(config.initial_service_endpoints.sum())]
+    cache = dict(enumerate(config.initial_service_endpoints.tolist()))
+    for s, e in zip(stream.service.tolist(), stream.service_endpoints.tolist(), strict=True):
+        cache[s] = e
+        totals.append(config.static_endpoints + sum(cache.values()))
+    out = np.zeros(len(syncs), dtype=bool)
+    last: dict[int, float] = {}
+    for i in range(len(syncs)):
+        node, start = int(syncs.node[i]), float(syncs.start[i])
+        if config.warm_start and start == 0.0:
+            continue  # the warm t = 0 sync does no work
+        default = -np.inf if config.initial_last_cleanup is None else config.initial_last_cleanup[node]
+        since = start - last.get(node, default)
+        out[i] = totals[syncs.last_write[i]] <= config.large_cluster_endpoints or since > config.cleanup_period
+        if out[i]:
+            last[node] = start
+    return out
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+@pytest.mark.parametrize("min_sync", [0.0, 1.0])
+@pytest.mark.parametrize("dyadic", [False, True], ids=["bandwidth", "ties"])
+@pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
+def test_fleet_equals_reference_with_stale_chain_cleanup(runner, min_sync, dyadic, warm):
+    seed = 500 + 100 * RUNNERS.index(runner) + int(4 * min_sync) + 2 * dyadic + warm
+    stream, initial, speed = make_case(seed, dyadic=dyadic)
+    # Total endpoints ≈ 2400 static + 6 services × U[0, 60): the threshold sits inside that
+    # range, so the large-cluster mode switches on and off during the run. A 7 s period
+    # (multiple of 1/16: exact ties with the dyadic grid) gives many cleanups per node.
+    phase = -np.random.default_rng(seed).uniform(0.0, 7.0, len(speed))
+    config = dataclasses.replace(
+        make_config("iptables", runner, min_sync, initial, speed),
+        cleanup_period=7.0, large_cluster_endpoints=2580,
+        warm_start=warm, initial_last_cleanup=phase if warm else None,
+    )  # fmt: skip
+    cost = dyadic_cleanup_cost if dyadic else cleanup_cost
+    fleet = run_fleet(stream, config, cost)
+    ref = run_reference(stream, config, cost)
+    assert_same(fleet, ref)
+    assert np.array_equal(fleet.syncs.cleanup, ref.syncs.cleanup)
+    assert np.array_equal(fleet.syncs.cleanup, expected_cleanup(stream, config, fleet.syncs))
+    later = fleet.syncs.start > 0.0
+    assert 0 < fleet.syncs.cleanup[later].sum() < later.sum()  # both kinds of sync occur
+    assert fleet.counters.cleanup_syncs == ref.counters.cleanup_syncs == int(fleet.syncs.cleanup.sum())
+
+
+def test_stale_chain_cleanup_hand_worked():
+    """One node, always in large-cluster mode, syncPeriod 30 s: cleanup at the first sync
+    and then at the first sync *more* than 30 s after the last cleanup (§1.9)."""
+    arrivals = np.array([[10.0], [30.0], [31.0], [61.0], [62.0]])
+    stream = tiny_stream(arrivals, [0] * 5, [10, 20, 30, 40, 50], [np.nan] * 5)
+    config = FleetConfig(
+        n_nodes=1, mode="iptables", runner="completion-gap", min_sync_period=0.0,
+        max_interval=3600.0, full_sync_period=3600.0, end_time=100.0,
+        static_services=5, static_endpoints=50,
+        initial_service_endpoints=np.array([1], dtype=np.int32), node_speed=np.ones(1),
+        cleanup_period=30.0, large_cluster_endpoints=0,
+    )  # fmt: skip
+
+    def cost(full, periodic, cs, ce, ts, te, speed, *, cleanup):
+        return unit_cost(full, periodic, cs, ce, ts, te, speed) + 0.25 * cleanup
+
+    fleet = run_fleet(stream, config, cost)
+    ref = run_reference(stream, config, cost)
+    assert_same(fleet, ref)
+    assert fleet.syncs.start.tolist() == [0.0, 10.0, 30.0, 31.0, 61.0, 62.0]
+    # 30 − 0 and 61 − 31 are exactly the period: not more, so no cleanup.
+    assert fleet.syncs.cleanup.tolist() == [True, False, False, True, False, True]
+    assert fleet.syncs.end.tolist() == [1.25, 10.51, 30.52, 31.78, 61.54, 62.8]
+    assert fleet.counters.cleanup_syncs == 3
+    # Below the threshold (not large-cluster mode) every sync cleans up.
+    small = dataclasses.replace(config, large_cluster_endpoints=1000)
+    assert run_fleet(stream, small, cost).syncs.cleanup.all()
+    # Warm start: the last cleanup was 25 s before t = 0, so the sync at 10 (35 s later)
+    # cleans up; the t = 0 sync does no work.
+    warm = dataclasses.replace(config, warm_start=True, initial_last_cleanup=np.array([-25.0]))
+    fleet = run_fleet(stream, warm, cost)
+    assert_same(fleet, run_reference(stream, warm, cost))
+    assert fleet.syncs.cleanup.tolist() == [False, True, False, False, True, False]
+    # Without cleanup_period the cost function gets no cleanup= and nothing is recorded.
+    plain = dataclasses.replace(config, cleanup_period=None)
+    assert run_fleet(stream, plain, unit_cost).syncs.cleanup is None

@@ -12,6 +12,8 @@ plain code):
 * full vs partial (§2.3, §2.5): iptables/nftables sync FULL at startup and when
   s − last full start ≥ fullSyncPeriod; IPVS reconciles every time (FULL only at startup),
   and its timer-forced syncs are flagged `periodic`;
+* stale-chain cleanup (iptables, §1.9, §2.3; only when config.cleanup_period is set): see
+  FleetConfig.cleanup_period; the flag goes to the cost function as ``cleanup=``;
 * NPL (§2.6): one sample per (write with a trigger time, node) = end of the sync that
   applied it on that node − trigger time;
 * syncs starting at or after end_time are not simulated (one that starts before it is
@@ -88,11 +90,28 @@ class FleetConfig:
     # initial_last_full[n] (≤ 0; e.g. a uniform phase within the last fullSyncPeriod).
     warm_start: bool = False
     initial_last_full: np.ndarray | None = None
+    # iptables stale-chain cleanup (§1.9, §2.3), modeled only when cleanup_period is set (to
+    # syncPeriod). Upstream syncProxyRules ends with an iptables-save of the nat table to
+    # find stale KUBE-SVC/SEP chains, except that in large-cluster mode (this sync's total
+    # endpoints > large_cluster_endpoints) it skips that unless strictly more than syncPeriod
+    # has passed since the last cleanup; any cleanup, large mode or not, resets that clock,
+    # full syncs included (the condition ignores full vs partial). A fresh kube-proxy has
+    # never cleaned up, so its first sync does. cost_fn then gets ``cleanup=`` (bool[k]).
+    # Simplification: "now" and the cleanup time are both the sync's start. Upstream reads
+    # the clock after computing the rules and stamps the cleanup after the save, so real
+    # cleanups come about one save duration (≈ 0.5 s at 3000 services) further apart.
+    cleanup_period: float | None = None
+    large_cluster_endpoints: int = 1000  # largeClusterEndpointsThreshold
+    # Warm start: each node's last cleanup (≤ 0); None = never (its first sync cleans up).
+    initial_last_cleanup: np.ndarray | None = None
 
 
 class SyncCostFn(Protocol):
     """Seconds per sync, elementwise; called positionally in this order. Must be elementwise
-    deterministic (same inputs → same bits whatever the batch size)."""
+    deterministic (same inputs → same bits whatever the batch size). Keyword extras, passed
+    only when configured: ``endpoint_changes=`` (int64[k], when stream.endpoint_delta is
+    given) and ``cleanup=`` (bool[k]: stale-chain iptables-save runs, when
+    config.cleanup_period is set)."""
 
     def __call__(
         self,
@@ -118,6 +137,9 @@ class SyncTable:
     first_write: np.ndarray  # int64
     last_write: np.ndarray  # int64: writes applied on this node once this sync ended
     n_writes: np.ndarray  # int64
+    # bool: the sync ran the stale-chain cleanup; None when not modeled. Not in COLUMNS
+    # (the syncs table keeps its columns).
+    cleanup: np.ndarray | None = None
 
     COLUMNS = ("node", "start", "end", "full", "periodic", "first_write", "last_write", "n_writes")
 
@@ -139,6 +161,7 @@ class FleetCounters:
     periodic_syncs: int
     cpu_seconds: float  # Σ sync durations × cpu_per_sync_second
     syncs_per_node: np.ndarray  # int64[N]
+    cleanup_syncs: int | None = None  # syncs with the stale-chain cleanup; None: not modeled
 
 
 @dataclass(frozen=True)
@@ -165,6 +188,7 @@ class FleetResult:
             periodic_syncs=int(s.periodic.sum()),
             cpu_seconds=float(s.duration.sum()) * self.cpu_per_sync_second,
             syncs_per_node=np.bincount(s.node, minlength=self.n_nodes).astype(np.int64),
+            cleanup_syncs=None if s.cleanup is None else int(s.cleanup.sum()),
         )
 
     def npl_summary(self) -> dict[str, float]:
@@ -233,6 +257,8 @@ def validate(stream: ChangeStream, config: FleetConfig) -> None:
         raise ValueError("need min_sync_period ≥ 0 and max_interval > 0")
     if config.npl_max_seconds < NPL_BUCKETS[-1]:
         raise ValueError("npl_max_seconds must cover the largest NPL bucket (300 s)")
+    if config.cleanup_period is not None and config.cleanup_period < 0:
+        raise ValueError("cleanup_period must be ≥ 0")
 
 
 class _ClusterState:
@@ -299,6 +325,7 @@ class _FleetState:
     deadline: np.ndarray = field(init=False)  # maxInterval timer (last start + max_interval)
     tat: np.ndarray = field(init=False)  # token bucket GCRA state (runner.TokenBucketRunner)
     last_full: np.ndarray = field(init=False)
+    last_cleanup: np.ndarray = field(init=False)  # start of the last stale-chain cleanup
     first: np.ndarray = field(init=False)  # startup sync still open
 
     def __post_init__(self) -> None:
@@ -310,6 +337,7 @@ class _FleetState:
         self.deadline = np.zeros(n)
         self.tat = np.zeros(n)  # bucket full at t = 0
         self.last_full = np.full(n, -np.inf)
+        self.last_cleanup = np.full(n, -np.inf)
         self.first = np.ones(n, dtype=bool)
 
 
@@ -328,6 +356,9 @@ class _Fleet:
         )
         if config.warm_start and config.initial_last_full is not None:
             self.state.last_full = np.asarray(config.initial_last_full, dtype=np.float64).copy()
+        if config.warm_start and config.initial_last_cleanup is not None:
+            self.state.last_cleanup = np.asarray(config.initial_last_cleanup, dtype=np.float64).copy()
+        self.track_cleanup = config.cleanup_period is not None
         self.token_bucket = config.runner == "token-bucket"
         self.partial_mode = config.mode in PARTIAL_SYNC_MODES
         self.total_services = config.static_services + self.cluster.n_services
@@ -397,6 +428,16 @@ class _Fleet:
         extra = {}
         if self.delta_cum is not None:
             extra["endpoint_changes"] = self.delta_cum[w] - self.delta_cum[first_pending]
+        cleanup = None
+        if self.track_cleanup:  # FleetConfig.cleanup_period; all k nodes share one total
+            if total_endpoints > cfg.large_cluster_endpoints:  # large-cluster mode
+                cleanup = (start - st.last_cleanup[idx]) > cfg.cleanup_period
+            else:
+                cleanup = np.ones(k, dtype=bool)
+            if cfg.warm_start:
+                cleanup &= ~startup  # the warm t = 0 "sync" does no work
+            st.last_cleanup[idx[cleanup]] = start[cleanup]
+            extra["cleanup"] = cleanup
         cost = np.asarray(
             self.cost_fn(
                 full,
@@ -428,7 +469,7 @@ class _Fleet:
         st.deadline[idx] = deadline
         st.s_open[idx] = np.maximum(deadline, allowed)  # no request yet: the timer's run
         st.forced[idx] = True
-        self.records.append((idx, start, end, full, periodic, first_pending))
+        self.records.append((idx, start, end, full, periodic, first_pending, cleanup))
 
     def _table(self) -> SyncTable:
         """Records → (node, start)-sorted table. last_write is not stored: a node's applied
@@ -436,13 +477,15 @@ class _Fleet:
         sync the node's final first_pending."""
         n = self.state.n
         if self.records:
-            node, start, end, full, periodic, first_write = (
-                np.concatenate(c) for c in zip(*self.records, strict=True)
-            )
+            columns = list(zip(*self.records, strict=True))
+            cleanups = columns.pop()  # all None when the cleanup is not modeled
+            cleanup = np.concatenate(cleanups) if self.track_cleanup else None
+            node, start, end, full, periodic, first_write = (np.concatenate(c) for c in columns)
         else:
             node = first_write = np.empty(0, dtype=np.int64)
             start = end = np.empty(0)
             full = periodic = np.empty(0, dtype=bool)
+            cleanup = np.empty(0, dtype=bool) if self.track_cleanup else None
         # A node's syncs are recorded in start order, so a stable sort by node gives
         # (node, start); int16 keys get numpy's radix sort (5× faster than int32).
         key = node.astype(np.int16 if n <= np.iinfo(np.int16).max else np.int32)
@@ -462,6 +505,7 @@ class _Fleet:
             first_write=first_write,
             last_write=last_write,
             n_writes=last_write - first_write,
+            cleanup=None if cleanup is None else cleanup[order],
         )
 
 

@@ -36,25 +36,28 @@ class ProxyStage:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
-def make_cost_fn(mode: str, *, large_cluster_threshold: int, params: Any = None):
+def make_cost_fn(mode: str, *, params: Any = None):
     """Adapt the calibrated cost model (simk8s.proxy.cost) to the fleet's batch interface.
 
-    Simplifications: every Service has one port; in iptables large-cluster mode (§1.9) the
-    stale-chain iptables-save runs only on full syncs (really: once per syncPeriod).
+    Simplification: every Service has one port. iptables needs the fleet's ``cleanup=``
+    flag (FleetConfig.cleanup_period set): whether the sync runs the stale-chain
+    iptables-save, on the real schedule (§1.9, §2.3).
     """
 
     def cost(full, periodic, changed_services, changed_endpoints, total_services, total_endpoints, speed,
-             endpoint_changes=None):
+             endpoint_changes=None, cleanup=None):
+        if mode == "iptables" and cleanup is None:
+            raise ValueError("the iptables cost needs the fleet's cleanup flag: set FleetConfig.cleanup_period")
         out = np.empty(len(full), dtype=np.float64)
         diff = changed_endpoints if endpoint_changes is None else endpoint_changes
         for kind, mask in (("full", np.asarray(full, bool)), ("partial", ~np.asarray(full, bool))):
             if not mask.any():
                 continue
             if mode == "iptables":
-                cleanup = np.asarray(total_endpoints[mask]) <= large_cluster_threshold if kind == "partial" else True
                 out[mask] = cost_model.iptables_sync_seconds(
                     kind, total_services[mask], total_endpoints[mask], 0, changed_services[mask],
-                    changed_endpoints[mask], cleanup=cleanup, speed=speed[mask], params=params,
+                    changed_endpoints[mask], cleanup=np.asarray(cleanup, bool)[mask], speed=speed[mask],
+                    params=params,
                 )
             elif mode == "ipvs":
                 # IPVS applies netlink operations for the difference only (§2.4).
@@ -139,8 +142,16 @@ def run_proxy_stage(scenario: Any, cluster: Any, fanout: FanOut) -> ProxyStage:
         initial_last_full=-component_rng(scenario.seed, "kube-proxy/full-sync-phase").uniform(
             0.0, kp.full_sync_period, size=n
         ),
+        # iptables only: stale-chain cleanup every sync, or once per syncPeriod in
+        # large-cluster mode (§1.9). Running cluster: each node's last cleanup lies somewhere
+        # in the last syncPeriod (as if its kube-proxy had been syncing steadily before t = 0).
+        cleanup_period=kp.sync_period if kp.mode == "iptables" else None,
+        large_cluster_endpoints=kp.large_cluster_endpoints_threshold,
+        initial_last_cleanup=-component_rng(scenario.seed, "kube-proxy/cleanup-phase").uniform(
+            0.0, kp.sync_period, size=n
+        ),
     )
-    cost_fn = make_cost_fn(kp.mode, large_cluster_threshold=kp.large_cluster_endpoints_threshold, params=params)
+    cost_fn = make_cost_fn(kp.mode, params=params)
     fleet = run_fleet(stream, config, cost_fn)
     stage = ProxyStage(
         fleet, stream, services, objects, ops, fanout.proxy_kind, init["initial"],
@@ -193,6 +204,8 @@ def _summary(scenario: Any, fleet: FleetResult, stream: ChangeStream, config: Fl
             "syncs": int(c.syncs - (int(startup.sum()) if warm else 0)),
             "full_syncs": int(c.full_syncs),
             "periodic_syncs": int(c.periodic_syncs),
+            # iptables: syncs that ran the stale-chain iptables-save (none at the warm t = 0)
+            **({"cleanup_syncs": int(c.cleanup_syncs)} if c.cleanup_syncs is not None else {}),
             "sync_seconds": {"p50": _r(sync.get("p50")), "p99": _r(sync.get("p99")), "max": _r(sync.get("max"))},
             "startup_sync_seconds": {"p50": _r(np.median(durations[startup])) if startup.any() and not warm else None},
             "cpu_seconds_total": _r(c.cpu_seconds),

@@ -6,8 +6,9 @@ exact by reference"). Per node:
 
 * a watch process delivers each write at its arrival time and calls Run() (§2.2);
 * a sync loop asks its scalar runner (runner.py) when to start, applies everything
-  delivered by then from the node's own cache, pays the cost, and records the sync and
-  its NPL samples (§2.6).
+  delivered by then from the node's own cache, decides whether this sync runs the iptables
+  stale-chain cleanup (when FleetConfig.cleanup_period is set, §1.9), pays the cost, and
+  records the sync and its NPL samples (§2.6).
 
 Events are scheduled at exact absolute times (not now + (t − now), which can round), and a
 sync start is processed after every delivery at the same instant, so "a sync starting at
@@ -73,9 +74,12 @@ class _KubeProxy:
         self.first_request = math.inf  # first Run() since the last sync start
         self.wake: simpy.Event | None = None
         self.last_full = -math.inf
+        self.last_cleanup = -math.inf  # lastIPTablesCleanup (FleetConfig.cleanup_period)
         self.warm_pending = config.warm_start  # the t = 0 sync only initializes the runner
         if config.warm_start and config.initial_last_full is not None:
             self.last_full = float(config.initial_last_full[node])
+        if config.warm_start and config.initial_last_cleanup is not None:
+            self.last_cleanup = float(config.initial_last_cleanup[node])
         env.process(self._watch())
         env.process(self._sync_loop())
 
@@ -132,16 +136,28 @@ class _KubeProxy:
             self.cache[service] = int(stream.service_endpoints[w])
             changed.add(service)
             self.applied += 1
+        total_endpoints = cfg.static_endpoints + sum(self.cache.values())
         extra = {}
         if stream.endpoint_delta is not None:
             extra["endpoint_changes"] = np.array([sum(int(stream.endpoint_delta[w]) for w in writes)], dtype=np.int64)
+        cleanup = None
+        if cfg.cleanup_period is not None:
+            # Stale-chain cleanup: every sync, except that in large-cluster mode only once
+            # strictly more than syncPeriod has passed since the last one (FleetConfig).
+            large_cluster = total_endpoints > cfg.large_cluster_endpoints
+            cleanup = not warm_startup and (
+                not large_cluster or start - self.last_cleanup > cfg.cleanup_period
+            )
+            if cleanup:
+                self.last_cleanup = start
+            extra["cleanup"] = np.array([cleanup])
         cost = self.cost_fn(
             np.array([full]),
             np.array([forced]),
             np.array([len(changed)], dtype=np.int64),
             np.array([sum(self.cache[s] for s in changed)], dtype=np.int64),
             np.array([cfg.static_services + len(self.cache)], dtype=np.int64),
-            np.array([cfg.static_endpoints + sum(self.cache.values())], dtype=np.int64),
+            np.array([total_endpoints], dtype=np.int64),
             np.array([cfg.node_speed[self.node]], dtype=np.float64),
             **extra,
         )
@@ -150,7 +166,7 @@ class _KubeProxy:
             if math.isfinite(stream.trigger_time[w]):
                 self.npl.append(end - float(stream.trigger_time[w]))
         first_write = self.applied - len(writes)
-        self.rows.append((self.node, start, end, full, forced, first_write, self.applied))
+        self.rows.append((self.node, start, end, full, forced, first_write, self.applied, cleanup))
         return end
 
 
@@ -169,8 +185,8 @@ def run_reference(stream: ChangeStream, config: FleetConfig, cost_fn: SyncCostFn
         _KubeProxy(env, n, arrivals[:, n], stream, config, cost_fn, rows, npl)
     env.run(until=config.end_time)
     rows.sort(key=lambda r: (r[0], r[1]))
-    columns = list(zip(*rows, strict=True)) if rows else [()] * 7
-    node, start, end, full, periodic, first_write, last_write = columns
+    columns = list(zip(*rows, strict=True)) if rows else [()] * 8
+    node, start, end, full, periodic, first_write, last_write, cleanup = columns
     first_write_arr = np.array(first_write, dtype=np.int64)
     last_write_arr = np.array(last_write, dtype=np.int64)
     syncs = SyncTable(
@@ -182,6 +198,7 @@ def run_reference(stream: ChangeStream, config: FleetConfig, cost_fn: SyncCostFn
         first_write=first_write_arr,
         last_write=last_write_arr,
         n_writes=last_write_arr - first_write_arr,
+        cleanup=None if config.cleanup_period is None else np.array(cleanup, dtype=bool),
     )
     samples = np.array(npl, dtype=np.float64)
     hist = MsHistogram(max_ms=round(config.npl_max_seconds * 1000))

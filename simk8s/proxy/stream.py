@@ -11,7 +11,6 @@ from typing import Any
 
 from simk8s.api import objects as api
 
-
 _ip = attrgetter("ip")
 _addresses = attrgetter("addresses")
 
