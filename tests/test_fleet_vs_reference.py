@@ -296,6 +296,23 @@ def test_fleet_equals_reference_with_warm_start(mode, runner):
         assert later_full.nunique() > 1
 
 
+@pytest.mark.parametrize("warm", [False, True])
+def test_infinite_full_sync_period_means_no_periodic_full_sync(warm):
+    """v1.26–v1.32 iptables: no time-based full sync at all; a warm start (last_full = −inf)
+    must not read inf − (−inf) ≥ inf as "due"."""
+    import dataclasses
+
+    stream, initial, speed = make_case(91, dyadic=False)
+    config = dataclasses.replace(make_config("iptables", "token-bucket", 1.0, initial, speed),
+                                 full_sync_period=np.inf, warm_start=warm)  # fmt: skip
+    fleet = run_fleet(stream, config, float_cost)
+    assert_same(fleet, run_reference(stream, config, float_cost))
+    syncs = fleet.syncs_frame()
+    expected_full = 0 if warm else config.n_nodes  # a cold start's first sync only
+    assert int(syncs.full.sum()) == expected_full
+    assert len(syncs) > 3 * config.n_nodes
+
+
 # --- iptables stale-chain cleanup (§1.9, §2.3): FleetConfig.cleanup_period ---------------
 
 

@@ -416,7 +416,9 @@ class _Fleet:
         first_pending = st.first_pending[idx]
         startup = st.first[idx]
         full = startup.copy() if not cfg.warm_start else np.zeros(k, dtype=bool)
-        if self.partial_mode:  # §2.3 / §2.5: full at startup and every fullSyncPeriod
+        # §2.3 / §2.5: full at startup and every fullSyncPeriod (an infinite period: never,
+        # as in v1.26–v1.32 iptables, even from a warm start's last_full = −inf).
+        if self.partial_mode and np.isfinite(cfg.full_sync_period):
             periodic_full = (start - st.last_full[idx]) >= cfg.full_sync_period
             full |= periodic_full & ~startup if cfg.warm_start else periodic_full
         periodic = st.forced[idx]

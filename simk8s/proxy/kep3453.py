@@ -14,10 +14,11 @@ Phases (all iptables, token-bucket runner — the kube-proxy of late 2022, §2.2
   iptablesSyncPeriod", but the v1.26 proxier does not do one: its syncs are partial unless
   needFullSync is set (startup, a failed restore, a node-label change, the canary monitor),
   and the runner's maxInterval (1 h) calls the same partial sync (§2.2, §2.3; periodic full
-  syncs came with PR GH#129329 in 2024). What does recur every iptablesSyncPeriod (1 min on
-  GCE, §2.1) is the large-cluster stale-chain cleanup: an iptables-save of the nat table
-  inside that sync (§1.9, PR GH#110334, in every phase). The ~24 `iptables` jump-rule checks
-  still ran on every sync then (skipped on partial syncs from PR GH#114181, opened 29 Nov 2022).
+  syncs came with PR GH#129329 in 2024). What does recur, at the first sync more than
+  iptablesSyncPeriod (1 min on GCE, §2.1) after the last one, is the large-cluster
+  stale-chain cleanup: an iptables-save of the nat table inside that sync (§1.9, PR
+  GH#110334, in every phase). The ~24 `iptables` jump-rule checks still ran on every sync
+  then (skipped on partial syncs from PR GH#114181, opened 29 Nov 2022).
 * ``C`` — as B with minSyncPeriod 1 s (PR GH#114229; KEP text: p50 "about 5 seconds");
   assumed to run after PR GH#114181, so partial syncs skip the jump-rule checks.
 
@@ -54,25 +55,32 @@ bigger hosts). Everything else — A p90/p99, phase B, phase C — is then a pre
 
 The kube-proxies have been running since the cluster came up, long before the load test
 (warm start): the t = 0 sync only starts the runner, and each node's last stale-chain
-cleanup lies uniformly in the minute before t = 0 (the fleet's "full" flag marks the
-syncs that run the cleanup; whether a sync restores fully is the phase's).
+cleanup lies uniformly in the minute before t = 0. The fleet runs that cleanup schedule
+(FleetConfig.cleanup_period = iptablesSyncPeriod, large-cluster mode above 1000 endpoints)
+and has no time-based full sync (v1.26); whether a sync restores fully is the phase's.
 
 Results (5000 nodes, seed 1; CL2 statistic vs published A 28.1/36.3/42.2, B 13.5/19.5/24.3;
-`python benchmarks/bench_kep3453.py`): calibrated A 13.6/17.8/20.6 s (−52/−51/−51%),
+`python benchmarks/bench_kep3453.py`): calibrated A 13.6/17.7/20.6 s (−52/−51/−51%),
 B 9.5/13.6/16.4 s (−30/−30/−33%), C p50 4.4 s (−12%); gce-n1-standard-1 (factor 3.295)
-A 28.1/36.8/43.4 s (p50 fitted; +1/+3%), B 10.4/15.0/19.4 s (−23/−23/−20%), C p50 5.0 s
-(+1%). Seeds 2–4 (1000 nodes): B −20/−19/−17% to −21/−21/−18%. What dominates NPL: in A,
-the full sync itself (~5.5 s calibrated, ~16 s fitted, ~20 s in the minute's cleanup
-sync; longer than minSyncPeriod, so syncs run back to back and a change waits about one
+A 28.1/36.8/43.4 s (p50 fitted; +1/+3%), B 10.3/14.8/19.2 s (−24/−24/−21%), C p50 5.0 s
+(+1%). Seeds 2–4 (1000 nodes): B −21/−21/−18% to −23/−22/−19%. What dominates NPL: in A,
+the full sync itself (~5.5 s calibrated, ~16 s fitted, ~20 s in a cleanup sync; longer
+than minSyncPeriod when fitted, so syncs run back to back and a change waits about one
 sync, then rides the next); in B, the 10 s token-bucket wait (uniform 0–10 s) plus a
-~1.7 s partial sync, the tail coming from the once-a-minute cleanup sync (~6.5 s fitted).
+~1.7 s partial sync, the tail coming from the cleanup sync (~6.5 s fitted). Syncs shorter
+than minSyncPeriod start on the token bucket's 10 s grid, so "more than 60 s since the
+last cleanup" first holds 70 s after it: calibrated A and both B clean up every 70 s (as the
+proxier does on such a grid, its cleanup stamp coming one iptables-save after the check's
+clock); fitted A and C sync back to back and clean up at the first sync past 60 s
+(mean gaps 68 s and 61 s).
 B is under-predicted by ~3–5 s on every quantile, i.e. a per-change delay the model lacks
 rather than a tail: candidates (not modelled, no figure to fit them to) are the ~24
 legacy-iptables jump-rule checks on a ~300k-rule host costing far more than the 5 ms each
 assumed (PR GH#114181: "even trivial iptables invocations are slow on hosts with lots of
 iptables rules"), and the load test's bursty create/scale/delete steps (steady churn here).
-Before the v1.26 correction (a full restore every 60 s as the KEP text says, an
-iptables-save on every full sync, nodes started in phase, factor 2.686): A 28.1/36.0/41.7,
+Earlier models: with the cleanup read as "≥ 60 s" (every 60 s on the grid) fitted B was
+10.4/15.0/19.4. Before the v1.26 correction (a full restore every 60 s as the KEP text says,
+an iptables-save on every full sync, nodes started in phase, factor 2.686): A 28.1/36.0/41.7,
 B 11.5/24.4/30.5 (−15/+25/+26%), C p50 5.6 s; that 60 s full resync with the present
 warm start and factor gives B 11.9/27.7/34.4 (p99 +42%).
 """
@@ -327,30 +335,31 @@ def cl2_npl_quantiles(
 
 
 # --- kube-proxy's sync cost per phase ----------------------------------------------------------
-def phase_cost_fn(phase: Phase, params: cost_model.CostParams,
-                  large_cluster_threshold: int = LARGE_CLUSTER_ENDPOINTS):
+def phase_cost_fn(phase: Phase, params: cost_model.CostParams):
     """Seconds per sync for the fleet (fleet.SyncCostFn), following the v1.26-era proxier.
 
-    The fleet's `full` flag is read as "stale-chain cleanup due" (FleetConfig.full_sync_period
-    is the cleanup period here): in large-cluster mode that sync also runs iptables-save of
-    the nat table (§1.9; below the threshold every sync does). The restore itself is full on
-    every sync in phase A and partial in B and C (§2.3). Simplification: the 2 lines per stale
-    chain deleted by a cleanup sync are not charged (≈ 2 per endpoint removed in the last
-    minute, ~300 lines against ~300k saved).
+    Needs the fleet's ``cleanup=`` flag (FleetConfig.cleanup_period set): the sync runs the
+    stale-chain iptables-save of the nat table (§1.9; the fleet applies the large-cluster
+    rule). The restore is full on every sync in phase A and partial in B and C (§2.3), except
+    a sync the fleet flags `full` (needFullSync at a cold startup; never in build_config's warm
+    start). Simplification: the 2 lines per stale chain deleted by a cleanup sync are not
+    charged (≈ 2 per endpoint removed in the last minute, ~300 lines against ~300k saved).
     """
     kind = "full" if phase.full_restores else "partial"
     jump_checks = float(params["iptables"]["t_full_extra"])  # the ~20 `iptables` calls (§2.3)
 
     def cost(full, periodic, changed_services, changed_endpoints, total_services, total_endpoints,
-             speed, endpoint_changes=None):
-        total_endpoints = np.asarray(total_endpoints)
-        cleanup = np.asarray(full, dtype=bool) | (total_endpoints <= large_cluster_threshold)
-        t = cost_model.iptables_sync_seconds(
-            kind, total_services, total_endpoints, 0, changed_services, changed_endpoints,
-            cleanup=cleanup, speed=speed, params=params,
-        )
+             speed, endpoint_changes=None, cleanup=None):
+        if cleanup is None:
+            raise ValueError("phase_cost_fn needs the fleet's cleanup flag: set FleetConfig.cleanup_period")
+        args = (total_services, total_endpoints, 0, changed_services, changed_endpoints)
+        t = cost_model.iptables_sync_seconds(kind, *args, cleanup=cleanup, speed=speed, params=params)
         if kind == "partial" and phase.jump_checks_every_sync:
             t = t + jump_checks * np.asarray(speed, dtype=np.float64)  # before PR GH#114181
+        full = np.asarray(full, dtype=bool)
+        if kind == "partial" and full.any():  # needFullSync: a full restore (with the checks)
+            t = np.where(full, cost_model.iptables_sync_seconds(
+                "full", *args, cleanup=cleanup, speed=speed, params=params), t)
         return t
 
     return cost
@@ -371,20 +380,26 @@ def build_config(
         runner="token-bucket",  # the runner of late 2022 (§2.2)
         min_sync_period=phase.min_sync_period,
         max_interval=IPTABLES_MAX_INTERVAL,
-        # The fleet's "full" schedule = the stale-chain cleanup (time since lastIPTablesCleanup
-        # ≥ syncPeriod, §1.9); phase_cost_fn decides what is restored. Simplification: the
-        # fleet measures it between sync starts (the proxier stamps it at its iptables-save).
-        full_sync_period=IPTABLES_SYNC_PERIOD,
+        # v1.26: no time-based full sync (needFullSync only; module docstring), so never.
+        full_sync_period=np.inf,
         end_time=end_time,
         static_services=0,  # every load-test Service is in the stream's service table
         static_endpoints=0,
         initial_service_endpoints=churn.initial_endpoints,
         node_speed=speed,
         cpu_per_sync_second=float(params["iptables"]["cpu_fraction"]),
-        # Running since cluster bring-up (module docstring): no startup full sync in the run,
-        # and the nodes' cleanup minutes are out of phase with one another.
+        # Running since cluster bring-up (module docstring): no startup full sync in the run
+        # (the one at bring-up is before t = 0; any finite time: with full_sync_period = inf
+        # only last_full = −inf would make a sync full), and the nodes' cleanup minutes are
+        # out of phase with one another.
         warm_start=True,
-        initial_last_full=-cleanup_rng.uniform(0.0, IPTABLES_SYNC_PERIOD, n_nodes),
+        initial_last_full=np.zeros(n_nodes),
+        # Stale-chain cleanup (§1.9): in large-cluster mode only when more than syncPeriod has
+        # passed since the last one. Simplification: the fleet measures it between sync starts
+        # (the proxier stamps it after its iptables-save).
+        cleanup_period=IPTABLES_SYNC_PERIOD,
+        large_cluster_endpoints=LARGE_CLUSTER_ENDPOINTS,
+        initial_last_cleanup=-cleanup_rng.uniform(0.0, IPTABLES_SYNC_PERIOD, n_nodes),
     )
 
 
@@ -431,7 +446,8 @@ def _report(spec: Phase, result: FleetResult, churn: LoadTestChurn, machine, fac
     cl2 = cl2_npl_quantiles(syncs, churn.stream.trigger_time, start=WARMUP, stop=stop)
     later = syncs.start > 0.0  # the t = 0 runner start of a warm start is not a sync
     d = syncs.duration[later]
-    cleanup = syncs.full[later]  # the fleet's "full" flag: stale-chain cleanup ran (phase_cost_fn)
+    cleanup = syncs.cleanup[later]  # the sync ran the stale-chain iptables-save (§1.9)
+    full = spec.full_restores | syncs.full[later]  # full restores (phase_cost_fn)
     n_syncs = int(later.sum())
     c = result.counters
     return {
@@ -451,14 +467,14 @@ def _report(spec: Phase, result: FleetResult, churn: LoadTestChurn, machine, fac
         "npl_samples": int(result.npl.count),
         "published_s": dict(spec.published),
         "syncs": n_syncs,
-        "full_syncs": n_syncs if spec.full_restores else 0,  # full restores
-        "cleanup_syncs": int(cleanup.sum()),  # with the nat-table iptables-save
+        "full_syncs": int(full.sum()),  # full restores
+        "cleanup_syncs": c.cleanup_syncs,  # with the nat-table iptables-save (none at warm t = 0)
         "periodic_syncs": c.periodic_syncs,
         "syncs_per_node": n_syncs / nodes,
         "sync_seconds": {f"p{round(q * 100)}": exact_quantile(d, q) for q in (0.5, 0.99)}
         | {"max": float(d.max()) if d.size else float("nan")},
-        "full_sync_seconds_median": _median(d) if spec.full_restores else float("nan"),
-        "partial_sync_seconds_median": float("nan") if spec.full_restores else _median(d[~cleanup]),
+        "full_sync_seconds_median": _median(d[full]),
+        "partial_sync_seconds_median": _median(d[~full & ~cleanup]),
         "cleanup_sync_seconds_median": _median(d[cleanup]),
         "cpu_seconds_total": c.cpu_seconds,
     }

@@ -125,7 +125,11 @@ class _KubeProxy:
         first = not cfg.warm_start and self.last_full == -math.inf
         full = not warm_startup and (
             first
-            or (cfg.mode in PARTIAL_SYNC_MODES and start - self.last_full >= cfg.full_sync_period)
+            or (
+                cfg.mode in PARTIAL_SYNC_MODES
+                and math.isfinite(cfg.full_sync_period)  # infinite: never (v1.26–v1.32 iptables)
+                and start - self.last_full >= cfg.full_sync_period
+            )
         )
         if full:
             self.last_full = start
