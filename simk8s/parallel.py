@@ -39,12 +39,16 @@ def run_groups_in_processes(
     # SimpleQueue: a put is written to the pipe at once, so every message is there before the
     # worker returns its results (and before the relay's stop sentinel).
     queue = ctx.SimpleQueue() if progress is not None else None
-    relay = _Relay(queue, progress) if queue is not None else None
+    relay = None
     try:
         with ProcessPoolExecutor(
             max_workers=min(jobs, len(groups)), mp_context=ctx, initializer=_init_worker, initargs=(queue,)
         ) as pool:
             futures = [pool.submit(_run_group_light, group) for group in groups]
+            # The relay thread starts only now that the workers are forked (the first submit
+            # forks them all): a fork copies no thread, and no lock held by one.
+            if queue is not None:
+                relay = _Relay(queue, progress)
             results = [r for f in futures for r in f.result()]
     finally:
         if relay is not None:
