@@ -2,11 +2,19 @@
 
 Run: .venv/bin/python benchmarks/bench_dataplane.py   (or pytest benchmarks -m benchmark)
 Prints wall time per mode / scheduler and checks exact counters (noise-free regression signal).
+
+    .venv/bin/python benchmarks/bench_dataplane.py --rolling [VARIANT ...] [--repeat N]
+
+times the pipeline's data-path stage alone on scenarios/rolling-2000.yaml: the cluster,
+watch and proxy stages run once per variant (the cluster once per cluster_key), then
+`run_dataplane_stage` runs N times (best wall time printed).
 """
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -43,7 +51,38 @@ def run_case(mode: str, scheduler: str, affinity: float | None) -> tuple[float, 
     return wall, res.summary()
 
 
+def rolling_stage_times(only: list[str], repeat: int) -> None:
+    from simk8s.dataplane.stage import run_dataplane_stage
+    from simk8s.pipeline import cluster_key, run_variant
+    from simk8s.scenario import load_scenario, load_variants
+
+    path = Path(__file__).resolve().parent.parent / "scenarios" / "rolling-2000.yaml"
+    clusters: dict[str, object] = {}
+    for name, sc in load_variants(load_scenario(path)):
+        if only and name not in only:
+            continue
+        key = cluster_key(sc)
+        r = run_variant(sc, name, stages=("cluster", "watch", "proxy"), cluster=clusters.get(key))
+        clusters[key] = r.cluster
+        walls = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            res = run_dataplane_stage(sc, r.cluster, r.fleet)
+            walls.append(time.perf_counter() - t0)
+        conns = sum(t.n for t in res.values())
+        print(f"{name:20s} data path {min(walls):6.2f} s (best of {repeat})  {conns:,} connections", flush=True)
+
+
 def main() -> None:
+    if "--rolling" in sys.argv:
+        args = [a for a in sys.argv[1:] if a != "--rolling"]
+        repeat = 3
+        if "--repeat" in args:
+            i = args.index("--repeat")
+            repeat = int(args[i + 1])
+            del args[i : i + 2]
+        rolling_stage_times(args, repeat)
+        return
     ro = build(None)
     print(f"{N_NODES} nodes, {len(ro.history.versions)} endpoint versions, ~{CONNECTIONS:,} connections")
     for mode, scheduler, affinity in CASES:

@@ -119,3 +119,41 @@ def test_unknown_scheduler_rejected():
     with pytest.raises(ValueError, match="unknown IPVS scheduler"):
         simulate_traffic(ro.history, ro.programming, ro.pods, TrafficSpec(rate=1, start=0, end=1),
                          mode="ipvs", ipvs_scheduler="lblc", rng=np.random.default_rng(0))  # fmt: skip
+
+
+def _rr_reference(node, t, route, pools, rot_base):
+    """One RoundRobin per node, connections in time order (the sequential definition)."""
+    out = np.full(len(t), -1, dtype=np.int64)
+    state: dict[int, ipvs.RoundRobin] = {}
+    for i in np.lexsort((t, node)).tolist():
+        r = int(route[i])
+        if r < 0:
+            continue
+        pool = pools[r]
+        pos = {p: k for k, p in enumerate(pool)}
+        rr = state.setdefault(int(node[i]), ipvs.RoundRobin())
+        out[i] = pos[rr.pick(pool, pos, int(rot_base[node[i]]) % len(pool))]
+    return out
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_vectorized_round_robin_equals_one_scheduler_per_node(seed):
+    rng = np.random.default_rng(seed)
+    n_pools = int(rng.integers(1, 6))
+    pools = [tuple(rng.choice(12, size=int(rng.integers(1, 8)), replace=False).tolist()) for _ in range(n_pools)]
+    n = int(rng.integers(0, 300))
+    node = rng.integers(0, 4, size=n).astype(np.int32)
+    t = np.round(rng.random(n) * 10, 1)  # ties in time keep arrival order
+    route = rng.integers(-2, n_pools, size=n)
+    rot_base = rng.integers(0, 1 << 31, size=4)
+    length = np.array([len(p) for p in pools], np.int64)
+    start = np.concatenate([[0], np.cumsum(length)[:-1]]).astype(np.int64)
+    flat = np.array([p for pool in pools for p in pool], np.int32)
+    got = ipvs.round_robin_indices(node, t, route, flat, start, length, rot_base)
+    assert np.array_equal(got, _rr_reference(node, t, route, pools, rot_base))
+
+
+def test_vectorized_round_robin_declines_pools_listing_a_pod_twice():
+    got = ipvs.round_robin_indices(np.zeros(3, np.int32), np.arange(3.0), np.zeros(3, np.int64),
+                                   np.array([5, 6, 5], np.int32), np.array([0]), np.array([3]), np.array([0]))  # fmt: skip
+    assert got is None

@@ -11,7 +11,7 @@ programmed on that node, so version ``k`` is in effect once ``write_index[k] < c
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,7 +96,7 @@ class ServiceHistory:
 
     name: str
     write_index: np.ndarray  # int64[K] write that created version k, ascending
-    versions: list[EndpointVersion]  # len K
+    versions: Sequence[EndpointVersion]  # len K: a list, or LazyVersions (built when read)
     initial: EndpointVersion  # state at t=0 (every node has it programmed at t=0)
     kind: str = "ClusterIP"  # ClusterIP | NodePort | LoadBalancer | ExternalName | Headless
     session_affinity_timeout: float | None = None  # ClientIP affinity timeout (s), None = off
@@ -116,9 +116,78 @@ class ServiceHistory:
             raise ValueError(f"service {self.name}: service_ports_total must be >= 1")
 
     @property
-    def all_versions(self) -> list[EndpointVersion]:
-        """Version id 0 is the initial state; id k+1 is ``versions[k]``."""
-        return [self.initial, *self.versions]
+    def all_versions(self) -> Sequence[EndpointVersion]:
+        """Version id 0 is the initial state; id k+1 is ``versions[k]`` (a view, not a copy)."""
+        return _WithInitial(self.initial, self.versions)
+
+
+class LazyVersions(Sequence[EndpointVersion]):
+    """``n`` endpoint versions, version ``k`` built by ``build(k)`` when first read (then kept).
+
+    The data path reads only the versions some connection was routed by, often a fraction.
+    """
+
+    def __init__(
+        self,
+        n: int,
+        build: Callable[[int], EndpointVersion],
+        pool: Callable[[int], tuple[np.ndarray, bool] | None] | None = None,
+    ) -> None:
+        self._n = n
+        self._build = build
+        self._pool = pool
+        self._built: dict[int, EndpointVersion] = {}
+
+    def cluster_pool(self, k: int) -> tuple[np.ndarray, bool] | None:
+        """``pool(k)``: `selection.cluster_base_pool` of version k without building it, or
+        None for "build the version and look" (also when no ``pool`` was given)."""
+        return self._pool(k) if self._pool is not None else None
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, k):  # type: ignore[override]
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(self._n))]
+        k = int(k)
+        if k < 0:
+            k += self._n
+        if not 0 <= k < self._n:
+            raise IndexError(k)
+        v = self._built.get(k)
+        if v is None:
+            v = self._built[k] = self._build(k)
+        return v
+
+
+class _WithInitial(Sequence[EndpointVersion]):
+    """[initial, *versions] without building or copying ``versions``."""
+
+    def __init__(self, initial: EndpointVersion, versions: Sequence[EndpointVersion]) -> None:
+        self._initial = initial
+        self._versions = versions
+
+    def __len__(self) -> int:
+        return len(self._versions) + 1
+
+    def __getitem__(self, k):  # type: ignore[override]
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        k = int(k)
+        if k < 0:
+            k += len(self)
+        if not 0 <= k < len(self):
+            raise IndexError(k)
+        return self._initial if k == 0 else self._versions[k - 1]
+
+    def __iter__(self) -> Iterator[EndpointVersion]:
+        yield self._initial
+        yield from self._versions
+
+    def cluster_pool(self, k: int) -> tuple[np.ndarray, bool] | None:
+        """See LazyVersions.cluster_pool (None for the initial version: it is built)."""
+        inner = getattr(self._versions, "cluster_pool", None)
+        return inner(k - 1) if k > 0 and inner is not None else None
 
 
 @dataclass(frozen=True)

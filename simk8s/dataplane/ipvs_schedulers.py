@@ -158,6 +158,88 @@ class RoundRobin:
         return chosen
 
 
+def node_time_order(node: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``np.lexsort((t, node))``: by node, then time, then index; fast when t is sorted.
+
+    Arrivals come sorted by time, and then a stable sort by node alone gives the same order
+    (a radix sort when node ids fit in 16 bits).
+    """
+    if len(t) > 1 and not np.all(t[1:] >= t[:-1]):
+        return np.lexsort((t, node))
+    small = len(node) and node.min() >= 0 and node.max() <= np.iinfo(np.int16).max
+    return np.argsort(node.astype(np.int16) if small else node, kind="stable")
+
+
+def round_robin_indices(
+    node: np.ndarray,
+    t: np.ndarray,
+    route: np.ndarray,
+    pool_pods: np.ndarray,
+    pool_start: np.ndarray,
+    pool_length: np.ndarray,
+    rot_base: np.ndarray,
+) -> np.ndarray | None:
+    """`RoundRobin` on every node at once: index in its pool of each connection's server.
+
+    Same choices as feeding each node's connections (by time, route ≥ 0 only) to its own
+    `RoundRobin` with ``rot = rot_base[node] % len(pool)``. Within a run of connections that
+    a node routes through one pool, rr steps through it one server at a time, so only the
+    start of each run depends on the run before (where that run's last server sits in the
+    new pool). Runs are resolved rank by rank: run k of every node in one numpy step.
+    Returns None (the caller then uses the sequential loop) if a used pool lists a pod twice:
+    there rr's "position of the last server" is ambiguous and the step-by-one shortcut fails.
+    Rows with route < 0 get -1.
+    """
+    n = len(t)
+    out = np.full(n, -1, dtype=np.int64)
+    order = node_time_order(node, t)
+    order = order[route[order] >= 0]
+    if len(order) == 0:
+        return out
+    nd = node[order].astype(np.int64)
+    rt = route[order].astype(np.int64)
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (nd[1:] != nd[:-1]) | (rt[1:] != rt[:-1])
+    run_start = np.flatnonzero(first)
+    run_node, run_route = nd[run_start], rt[run_start]
+    run_count = np.diff(np.append(run_start, len(order)))
+    length, start = pool_length[run_route], pool_start[run_route]
+    rot = rot_base[run_node] % length
+
+    # (pool, pod) → position in the pool, for the pools in use
+    used = np.unique(run_route)
+    members = np.repeat(used, pool_length[used])
+    offset = np.arange(len(members)) - np.repeat(np.cumsum(pool_length[used]) - pool_length[used], pool_length[used])
+    pods = pool_pods[pool_start[members] + offset].astype(np.int64)
+    width = int(pods.max(initial=0)) + 1
+    keys = members * width + pods
+    by_key = np.argsort(keys, kind="stable")
+    keys, positions = keys[by_key], offset[by_key]
+    if len(keys) > 1 and np.any(keys[1:] == keys[:-1]):
+        return None
+
+    node_first = np.ones(len(run_start), dtype=bool)
+    node_first[1:] = run_node[1:] != run_node[:-1]
+    heads = np.flatnonzero(node_first)
+    rank = np.arange(len(run_start)) - np.repeat(heads, np.diff(np.append(heads, len(run_start))))
+    by_rank = np.argsort(rank, kind="stable")
+    bounds = np.searchsorted(rank[by_rank], np.arange(int(rank.max()) + 2))
+    x0 = rot.copy()  # rank 0: a node's first run starts at its rotation (no last server yet)
+    last_pod = np.empty(len(run_start), dtype=np.int64)
+    for k in range(len(bounds) - 1):
+        g = by_rank[bounds[k] : bounds[k + 1]]
+        if k:
+            want = run_route[g] * width + last_pod[g - 1]  # the node's previous run is g - 1
+            at = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
+            found = keys[at] == want
+            x0[g] = np.where(found, (positions[at] + 1) % length[g], rot[g])
+        last_pod[g] = pool_pods[start[g] + (x0[g] + run_count[g] - 1) % length[g]]
+    run_of = np.repeat(np.arange(len(run_start)), run_count)
+    step = np.arange(len(order)) - run_start[run_of]
+    out[order] = (x0[run_of] + step) % length[run_of]
+    return out
+
+
 class LeastConnection:
     """lc / wlc / sed / nq with unit weights: first server in list order with fewest active conns.
 

@@ -121,6 +121,31 @@ def _group_by_node(idx: np.ndarray, node: np.ndarray) -> tuple[np.ndarray, np.nd
     return nodes, starts, sorted_idx
 
 
+def cluster_base_pool(version: EndpointVersion) -> tuple[np.ndarray, bool] | None:
+    """Cluster-policy candidates of a version without topology hints, as `assign_pools` uses
+    them: (pods in rule order, whether any endpoint can take traffic); None if it has hints.
+
+    Ready endpoints, or Serving+Terminating ones when nothing is Ready (KEP-1669).
+    """
+    if version.hint_zone is not None:
+        return None
+    ready_idx = np.flatnonzero(version.ready)
+    if len(ready_idx):
+        return (version.pod if len(ready_idx) == version.size else version.pod[ready_idx]), True
+    st_idx = np.flatnonzero(version.serving & version.terminating & ~version.ready)
+    return version.pod[st_idx], len(st_idx) > 0
+
+
+def _unique_ids(vid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(vid, return_inverse=True)`` for small non-negative ids, by counting."""
+    if len(vid) == 0 or vid.min() < 0:
+        return np.unique(vid, return_inverse=True)
+    used = np.flatnonzero(np.bincount(vid))
+    remap = np.zeros(int(used[-1]) + 1, dtype=np.intp)
+    remap[used] = np.arange(len(used))
+    return used.astype(vid.dtype), remap[vid]
+
+
 def assign_pools(
     versions: list[EndpointVersion],
     vid: np.ndarray,
@@ -139,7 +164,7 @@ def assign_pools(
     n_conn = len(vid)
     route = np.full(n_conn, ROUTE_REFUSED, dtype=np.int64)
     builder = _PoolBuilder()
-    used, inverse = np.unique(vid, return_inverse=True)
+    used, inverse = _unique_ids(vid)
     n_zones = int(max(node_zone.max(initial=-1), 0)) + 1
     # cluster_table[j, z + 1]: the Cluster-policy pool of version used[j] for zone z (col 0: unknown)
     cluster_table = np.full((len(used), n_zones + 1), ROUTE_REFUSED, dtype=np.int64)
@@ -147,7 +172,18 @@ def assign_pools(
     node_pool: list[np.ndarray] = []
     has_any = np.zeros(len(used), dtype=bool)
 
+    # versions may answer cluster_base_pool without building the version (inputs.LazyVersions)
+    quick_pool = getattr(versions, "cluster_pool", None)
     for j, v in enumerate(used.tolist()):
+        if not use_local:
+            quick = quick_pool(v) if quick_pool is not None else None
+            if quick is None:
+                quick = cluster_base_pool(versions[v])  # None: topology hints, see below
+            if quick is not None:
+                has_any[j] = quick[1]
+                if quick[1]:
+                    cluster_table[j, :] = builder.add(quick[0])
+                continue
         ver = versions[v]
         ready_idx = np.flatnonzero(ver.ready)
         st_idx = np.flatnonzero(ver.serving & ver.terminating & ~ver.ready)

@@ -8,140 +8,27 @@ Service with traffic, and the fleet's sync table into NodeProgramming.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from simk8s.api import objects as api
+from simk8s.dataplane.endpoint_table import EndpointIndex
 from simk8s.dataplane.inputs import (
-    EndpointVersion,
+    LazyVersions,
     NodeProgramming,
     PodTable,
     ServiceHistory,
     TrafficSpec,
 )
+from simk8s.dataplane.ipvs_schedulers import node_time_order
 from simk8s.dataplane.outcomes import FAILURE_CODES, OUTCOME_NAMES
 from simk8s.dataplane.traffic import TrafficResult, simulate_traffic
-from simk8s.proxy.stream import MergedEndpoints, legacy_endpoint, service_key_of
+from simk8s.proxy.stream import MergedEndpoints, service_key_of
 from simk8s.rng import component_rng
 
-
-class _EndpointIndex:
-    """Maps endpoint records to pod ids, nodes and zones; caches per object identity."""
-
-    def __init__(self, world: Any):
-        self.world = world
-        self.pod_by_name = {(p.namespace, p.name): p.id for p in world.pods}
-        self.node_by_name = {name: i for i, name in enumerate(world.nodes.names)}
-        self.zone_by_name = {z: i for i, z in enumerate(world.nodes.zone_names)}
-        self.extra_ips: dict[str, int] = {}  # user-written endpoints (no pod): synthetic pod rows
-        self._cache: dict[int, tuple[Any, tuple]] = {}
-        self._arrays: dict[int, tuple[Any, tuple]] = {}
-        self._address_ids: dict[tuple[int, bool], tuple[Any, int]] = {}
-        self._rows = 0
-        self._table_cols = [np.zeros(1024, t) for t in (np.int32, bool, bool, bool, np.int32, np.int16, np.int16)]
-
-    @staticmethod
-    def _empty_columns() -> tuple[np.ndarray, ...]:
-        return (np.zeros(0, np.int32), np.zeros(0, bool), np.zeros(0, bool), np.zeros(0, bool),
-                np.zeros(0, np.int32), np.zeros(0, np.int16), np.zeros(0, np.int16))
-
-    def row(self, ep: Any) -> tuple:
-        hit = self._cache.get(id(ep))
-        if hit is not None and hit[0] is ep:
-            return hit[1]
-        ref = ep.target_ref
-        if ref is not None and (ref.namespace, ref.name) in self.pod_by_name:
-            pod = self.pod_by_name[(ref.namespace, ref.name)]
-        else:
-            ip = ep.addresses[0]
-            pod = self.extra_ips.setdefault(ip, len(self.world.pods) + len(self.extra_ips))
-        node = self.node_by_name.get(ep.node_name or "", -1)
-        zone = int(self.world.nodes.zone[node]) if node >= 0 else self.zone_by_name.get(ep.zone or "", -1)
-        hint = self.zone_by_name.get(ep.hints_for_zones[0], -1) if ep.hints_for_zones else -1
-        row = (
-            pod,
-            ep.ready is not False,
-            ep.serving if ep.serving is not None else ep.ready is not False,
-            bool(ep.terminating),
-            node,
-            zone,
-            hint,
-        )
-        self._cache[id(ep)] = (ep, row)
-        return row
-
-    def _address_row_id(self, a: Any, ready: bool) -> int:
-        """Legacy Endpoints address → index of its row in the row table (cached by identity)."""
-        key = (id(a), ready)
-        hit = self._address_ids.get(key)
-        if hit is not None and hit[0] is a:
-            return hit[1]
-        ep = legacy_endpoint(a, ready)
-        rid = self._rows
-        if rid == len(self._table_cols[0]):  # grow the column arrays (amortized doubling)
-            self._table_cols = [np.concatenate([c, np.zeros_like(c)]) for c in self._table_cols]
-        for col, value in zip(self._table_cols, self.row(ep), strict=True):
-            col[rid] = value
-        self._rows += 1
-        self._address_ids[key] = (a, rid)
-        return rid
-
-    def _table(self) -> list[np.ndarray]:
-        return [c[: self._rows] for c in self._table_cols]
-
-    def _columns(self, entries: Any) -> tuple[np.ndarray, ...]:
-        """Column arrays for one slice's entries (or one Endpoints object), cached by identity."""
-        hit = self._arrays.get(id(entries))
-        if hit is not None and hit[0] is entries:
-            return hit[1]
-        if isinstance(entries, api.Endpoints):
-            # Legacy objects carry every address in every write: index a row table (one
-            # Python step per address), then gather the columns in numpy.
-            rid = self._address_row_id
-            ids = np.fromiter(
-                (
-                    rid(a, ready)
-                    for subset in entries.subsets
-                    for ready, addrs in ((True, subset.addresses), (False, subset.not_ready_addresses))
-                    for a in addrs
-                ),
-                dtype=np.int64,
-            )
-            arrays = tuple(c[ids] for c in self._table()) if len(ids) else self._empty_columns()
-            self._arrays[id(entries)] = (entries, arrays)
-            return arrays
-        rows = [self.row(ep) for ep in entries if ep.addresses]
-        if rows:
-            cols = tuple(zip(*rows, strict=True))
-            arrays = (
-                np.asarray(cols[0], np.int32), np.asarray(cols[1], bool), np.asarray(cols[2], bool),
-                np.asarray(cols[3], bool), np.asarray(cols[4], np.int32), np.asarray(cols[5], np.int16),
-                np.asarray(cols[6], np.int16),
-            )
-        else:
-            arrays = self._empty_columns()
-        if len(self._arrays) > 1 << 16:
-            self._arrays.clear()
-        self._arrays[id(entries)] = (entries, arrays)
-        return arrays
-
-    def version(self, merged: MergedEndpoints) -> EndpointVersion:
-        parts = [self._columns(merged.slices[name]) for name in sorted(merged.slices)]
-        if not parts or not any(len(p[0]) for p in parts):
-            return EndpointVersion.empty()
-        cols = [np.concatenate([p[i] for p in parts]) for i in range(7)]
-        # kube-proxy's EndpointSliceCache de-duplicates an endpoint seen in two slices (first wins).
-        _, first = np.unique(cols[0], return_index=True)
-        if len(first) != len(cols[0]):
-            keep = np.sort(first)
-            cols = [c[keep] for c in cols]
-        hints = cols[6]
-        return EndpointVersion(
-            pod=cols[0], ready=cols[1], serving=cols[2], terminating=cols[3], node=cols[4], zone=cols[5],
-            hint_zone=hints if (hints >= 0).any() else None,
-        )
+_EndpointIndex = EndpointIndex  # the name tests and notebooks import
 
 
 def _service_kind(svc: Any) -> str:
@@ -167,25 +54,38 @@ def build_history(
     kind: str,
     world: Any,
     scenario: Any,
-    index: _EndpointIndex,
+    index: EndpointIndex,
 ) -> ServiceHistory:
-    """One Service's endpoint versions: `writes` are (change-stream index, op, object)."""
+    """One Service's endpoint versions: `writes` are (change-stream index, op, object).
+
+    Every written object is indexed now (in write order, which fixes the synthetic pod ids of
+    pod-less endpoints); each version's arrays are gathered only when the data path reads it.
+    """
     svc = world.services[key]
-    merged = initial.copy() if initial is not None else MergedEndpoints()
-    first = index.version(merged)
-    write_index, versions = [], []
+    # slice name → row numbers of its endpoints: the slice bookkeeping of MergedEndpoints.apply
+    # (kube-proxy's EndpointSliceCache), without its ready-set diff (read by the cost model only).
+    slices = initial.slices if initial is not None else {}
+    state = {name: index.rows(slices[name], (key, name)) for name in sorted(slices)}
+    first = [state[name] for name in sorted(state)]
+    write_index, parts = [], []
     for w, op, obj in writes:
-        merged.apply(kind, op, obj)
+        name = "" if kind == "Endpoints" else obj.name
+        if op == "delete":
+            state.pop(name, None)
+        else:
+            state[name] = index.rows(obj if kind == "Endpoints" else obj.endpoints, (key, name))
         write_index.append(int(w))
-        versions.append(index.version(merged))
+        parts.append([state[n] for n in sorted(state)])
     ports_total = scenario.background.services + sum(
         len(s.ports) for s in world.services.values() if s.type != "ExternalName" and not s.headless
     )
     return ServiceHistory(
         name=f"{key[0]}/{key[1]}",
         write_index=np.asarray(write_index, dtype=np.int64),
-        versions=versions,
-        initial=first,
+        versions=LazyVersions(
+            len(parts), lambda k: index.version_of_rows(parts[k]), lambda k: index.cluster_pool_of_rows(parts[k])
+        ),
+        initial=index.version_of_rows(first),
         kind=_service_kind(svc),
         session_affinity_timeout=float(svc.session_affinity_timeout_s) if svc.session_affinity == "ClientIP" else None,
         internal_local=svc.internal_traffic_policy == "Local",
@@ -226,7 +126,7 @@ def _dns_history(key, cluster, stage, world, scenario, index) -> tuple[ServiceHi
     return build_history(key, writes, merged, kind, world, scenario, index), programming
 
 
-def pod_table(world: Any, index: _EndpointIndex) -> PodTable:
+def pod_table(world: Any, index: EndpointIndex) -> PodTable:
     pods = world.pods
     extra = len(index.extra_ips)
     node = np.array([p.node for p in pods] + [-1] * extra, dtype=np.int32)
@@ -237,10 +137,50 @@ def pod_table(world: Any, index: _EndpointIndex) -> PodTable:
     return PodTable(node=node, zone=zone, serving_from=serving_from, serving_until=serving_until)
 
 
+def applied_at_by_node(fleet: Any) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """``fleet.applied_at`` (writes applied on node n at time t: ``last_write`` of the node's
+    latest sync ending at or before t, 0 before its first), one binary search per node.
+
+    Same answer whenever the sync table is sorted by node and each node's ends never
+    decrease (its syncs are serialized); otherwise the fleet's own function is returned.
+    """
+    syncs = getattr(fleet, "syncs", None)
+    if syncs is None:
+        return fleet.applied_at
+    node, ends, last = np.asarray(syncs.node), np.asarray(syncs.end), np.asarray(syncs.last_write, np.int64)
+    same_node = node[1:] == node[:-1]
+    if len(ends) == 0 or np.any(node[1:] < node[:-1]) or np.any(same_node & (ends[1:] < ends[:-1])):
+        return fleet.applied_at
+    offsets = np.searchsorted(node, np.arange(fleet.n_nodes + 1), side="left")
+
+    def applied_at(nodes: np.ndarray, times: np.ndarray) -> np.ndarray:
+        nodes, times = np.broadcast_arrays(np.asarray(nodes, np.int64), np.asarray(times, np.float64))
+        shape = nodes.shape
+        nodes, times = nodes.ravel(), times.ravel()
+        order = node_time_order(nodes, times)
+        sorted_nodes = nodes[order]
+        sorted_times = times[order]
+        lo = np.flatnonzero(np.diff(sorted_nodes, prepend=-1)).tolist()  # each node's first row
+        hi = [*lo[1:], len(order)]
+        present = sorted_nodes[lo]
+        pos = np.zeros(len(order), np.int64)  # index after the node's last sync ended by then
+        first = np.zeros(len(order), np.int64)  # index of the node's first sync
+        for n, a, b in zip(present.tolist(), lo, hi, strict=True):
+            s0, s1 = int(offsets[n]), int(offsets[n + 1])
+            if s1 > s0:
+                pos[a:b] = np.searchsorted(ends[s0:s1], sorted_times[a:b], side="right") + s0
+                first[a:b] = s0
+        out = np.zeros(len(order), np.int64)
+        out[order] = np.where(pos > first, last[np.maximum(pos - 1, 0)], 0)
+        return out.reshape(shape)
+
+    return applied_at
+
+
 def run_dataplane_stage(scenario: Any, cluster: Any, stage: Any) -> dict[str, TrafficResult]:
     world = cluster.world
-    index = _EndpointIndex(world)
-    programming = NodeProgramming(n_nodes=len(world.nodes), zone=world.nodes.zone, applied_at=stage.fleet.applied_at)
+    index = EndpointIndex(world)
+    programming = NodeProgramming(n_nodes=len(world.nodes), zone=world.nodes.zone, applied_at=applied_at_by_node(stage.fleet))
     histories: dict[tuple[str, str], tuple[ServiceHistory, NodeProgramming | None]] = {}
     for traffic in scenario.traffic:
         spec_svc = scenario.service(traffic.service)
@@ -283,12 +223,13 @@ def dataplane_section(results: dict[str, TrafficResult]) -> dict[str, Any]:
     failed = {OUTCOME_NAMES[c]: int(codes[c]) for c in FAILURE_CODES}
     per_service = {}
     for name, r in results.items():
-        s = r.summary()
-        per_service[name] = {
-            "connections": int(s["connections"]),
-            "dns_answers": int(s["dns_answers"]),
-            "failed": s["failed"],
-            "imbalance": {k: _num(v) for k, v in s["imbalance"].items()},
+        counts = np.bincount(r.outcome.astype(np.int64), minlength=len(OUTCOME_NAMES))
+        dns = int(counts[OUTCOME_NAMES.index("dns-answer")])
+        per_service[name] = {  # the fields of r.summary() this section keeps
+            "connections": r.n - dns,
+            "dns_answers": dns,
+            "failed": {OUTCOME_NAMES[c]: int(counts[c]) for c in FAILURE_CODES},
+            "imbalance": {k: _num(v) for k, v in r.imbalance().items()},
         }
     return {
         "connections": int(len(outcome) - codes[OUTCOME_NAMES.index("dns-answer")]),

@@ -251,7 +251,7 @@ def _sequential_choice(
     hit_rank = [-1] * n
     pool_tuples = pools.as_tuples()
     positions: list[dict[int, int] | None] = [None] * len(pool_tuples)
-    order = np.lexsort((t, node)).tolist()
+    order = ipvs.node_time_order(node, t).tolist()
     node_l, t_l, ip_l = node.tolist(), t.tolist(), client_ip.tolist()
     route_l, pre_l, rot_l = route.tolist(), pre_index.tolist(), rot_base.tolist()
     from_l, until_l = pods.serving_from.tolist(), pods.serving_until.tolist()
@@ -362,7 +362,12 @@ def simulate_traffic(
         index = uniform_index(length, rng_choice)  # iptables statistic chain / nftables numgen
     affinity_timeout = history.session_affinity_timeout if not headless else None
     hit_rank = None
-    if affinity_timeout is not None or scheduler in ipvs.STATEFUL:
+    rr_index = None
+    if affinity_timeout is None and scheduler in ipvs.ROUND_ROBIN:
+        rr_index = ipvs.round_robin_indices(node, t, route, pools.pods, pools.start, pools.length, rot_base)
+    if rr_index is not None:
+        index, hit_rank = rr_index, np.full(n, -1, dtype=np.int64)
+    elif affinity_timeout is not None or scheduler in ipvs.STATEFUL:
         index, hit_rank = _sequential_choice(
             node, t, client_ip, route, index, pools, rot_base,
             scheduler=scheduler, mode=mode, affinity_timeout=affinity_timeout,
