@@ -6,8 +6,10 @@ This is the Python API that the CLI and notebooks share: `run_variant(scenario)`
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +47,27 @@ def run_variant(
     `cluster`: a finished cluster stage to reuse. The SimPy world never reads kube-proxy or
     traffic settings, so variants that differ only there share one (see `cluster_key`).
     """
+    with fewer_gc_passes():
+        return _run_stages(scenario, name, progress, stages, cluster)
+
+
+@contextmanager
+def fewer_gc_passes(young: int = 100_000):
+    """Collect the young generation every `young` allocations instead of every 700.
+
+    A run allocates millions of short-lived objects (SimPy events, API records, entries)
+    beside a large live set (stored objects, the write log); at CPython's default
+    thresholds, cyclic GC passes over them cost ~20 % of the cluster stage. Memory is
+    unchanged in rolling-2000 (the garbage is mostly freed by reference counting)."""
+    before = gc.get_threshold()
+    gc.set_threshold(young, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
+def _run_stages(scenario, name, progress, stages, cluster) -> VariantResult:
     walls: dict[str, float] = {}
     t0 = time.perf_counter()
     if cluster is None:
