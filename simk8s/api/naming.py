@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 import numpy as np
 
@@ -26,11 +27,17 @@ def _nanos(t: float) -> int:
     return round(t * 1_000_000_000)
 
 
+@lru_cache(maxsize=1 << 14)
+def _whole_seconds(secs: int) -> str:
+    """"2026-01-01T00:00:05" for a whole second of the run (writes share seconds: cached)."""
+    return (EPOCH + timedelta(seconds=secs)).strftime("%Y-%m-%dT%H:%M:%S")
+
+
 def rfc3339nano(t: float) -> str:
     """Go's time.RFC3339Nano in UTC: fraction with trailing zeros trimmed ("…05.1Z")."""
     ns = _nanos(t)
     secs, frac = divmod(ns, 1_000_000_000)
-    base = (EPOCH + timedelta(seconds=secs)).strftime("%Y-%m-%dT%H:%M:%S")
+    base = _whole_seconds(secs)
     if frac == 0:
         return base + "Z"
     return f"{base}.{frac:09d}".rstrip("0") + "Z"
@@ -38,8 +45,7 @@ def rfc3339nano(t: float) -> str:
 
 def rfc3339(t: float) -> str:
     """metav1.Time JSON form: whole seconds, UTC ("2026-01-01T00:00:05Z")."""
-    secs = _nanos(t) // 1_000_000_000
-    return (EPOCH + timedelta(seconds=secs)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _whole_seconds(_nanos(t) // 1_000_000_000) + "Z"
 
 
 def parse_rfc3339(text: str) -> float:

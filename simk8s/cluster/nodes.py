@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,8 +72,20 @@ class PodIPAllocator:
             offset = self._free[node].pop(0)
         else:
             raise RuntimeError(f"node {self._nodes.names[node]}: pod CIDR {cidr} exhausted")
+        if cidr.version == 4:
+            return _dotted(int(cidr.network_address) + offset)
         return str(cidr.network_address + offset)
 
     def release(self, node: int, ip: str) -> None:
         cidr = self._nodes.pod_cidrs[node]
-        self._free[node].append(int(ipaddress.ip_address(ip)) - int(cidr.network_address))
+        addr = _from_dotted(ip) if cidr.version == 4 else int(ipaddress.ip_address(ip))
+        self._free[node].append(addr - int(cidr.network_address))
+
+
+def _dotted(addr: int) -> str:
+    """IPv4 dotted quad (= str(ipaddress.IPv4Address(addr)), without the object)."""
+    return socket.inet_ntoa(addr.to_bytes(4, "big"))
+
+
+def _from_dotted(ip: str) -> int:
+    return int.from_bytes(socket.inet_aton(ip), "big")
