@@ -16,6 +16,9 @@ EXPECTED: dict[str, list[str]] = {
     "wrong-unit.yaml": [
         "wrong-unit.yaml:2: duration: expected a duration like 30s, 500ms or 1h, got '30 sec'",
     ],
+    "bad-full-sync-period.yaml": [
+        "bad-full-sync-period.yaml:4: cluster.kubeProxy.fullSyncPeriod: expected a duration like 30s or 1h, or never; got 'sometimes'",
+    ],
     "negative-count.yaml": [
         "negative-count.yaml:3: cluster.nodes: Input should be greater than or equal to 1, got -5",
     ],

@@ -143,3 +143,20 @@ def test_variants_in_processes_give_the_same_results(tmp_path):
     sa = json.loads((tmp_path / "one" / "summary.json").read_text())
     sb = json.loads((tmp_path / "two" / "summary.json").read_text())
     assert _strip_wall(sa) == _strip_wall(sb)
+
+
+def test_full_sync_period_never_models_v126_kube_proxy():
+    """`fullSyncPeriod: never` (v1.26–v1.32 iptables): no periodic full sync; resolved as
+    "never"; the runner still forces a sync every hour. quick's nftables nodes otherwise run
+    4 hourly full syncs at their own phases (test_quick_exact_counters)."""
+    from simk8s.scenario import resolved_dict
+
+    exp = run_scenario(QUICK, overrides=["cluster.kubeProxy.fullSyncPeriod=never"], write=False)
+    assert resolved_dict(exp.scenario)["cluster"]["kubeProxy"]["fullSyncPeriod"] == "never"
+    got = {v.name: (v.summary["kube_proxy"]["syncs"], v.summary["kube_proxy"]["full_syncs"]) for v in exp.variants}
+    assert got == {
+        "endpoints-iptables": (360, 0),
+        "slices-iptables": (360, 0),
+        "slices-ipvs": (720, 0),
+        "slices-nftables": (720, 0),
+    }

@@ -7,6 +7,7 @@ reports the `kube_proxy` and `network_programming_latency_s` summary sections.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,7 +124,12 @@ def run_proxy_stage(scenario: Any, cluster: Any, fanout: FanOut) -> ProxyStage:
     rng = component_rng(scenario.seed, "kube-proxy/node-speed")
     speed = rng.lognormal(0.0, kp.node_speed_spread, size=n) if kp.node_speed_spread > 0 else np.ones(n)
     bg = scenario.background
-    max_interval = kp.full_sync_period if kp.mode == "iptables" else kp.sync_period  # §2.2
+    # §2.2: iptables' runner forces a sync every fullSyncPeriod (a fixed hour before v1.33,
+    # which is also what `fullSyncPeriod: never` keeps); IPVS/nftables every syncPeriod.
+    if kp.mode == "iptables":
+        max_interval = kp.full_sync_period if math.isfinite(kp.full_sync_period) else 3600.0
+    else:
+        max_interval = kp.sync_period
     config = FleetConfig(
         n_nodes=n,
         mode=kp.mode,
@@ -141,7 +147,9 @@ def run_proxy_stage(scenario: Any, cluster: Any, fanout: FanOut) -> ProxyStage:
         # A running cluster: each node's last full sync lies somewhere in the last period.
         initial_last_full=-component_rng(scenario.seed, "kube-proxy/full-sync-phase").uniform(
             0.0, kp.full_sync_period, size=n
-        ),
+        )
+        if math.isfinite(kp.full_sync_period)
+        else None,  # never: no phase to draw
         # iptables only: stale-chain cleanup every sync, or once per syncPeriod in
         # large-cluster mode (§1.9). Running cluster: each node's last cleanup lies somewhere
         # in the last syncPeriod (as if its kube-proxy had been syncing steadily before t = 0).

@@ -31,6 +31,7 @@ from .types import (
     Bytes,
     ClusterIP,
     Duration,
+    DurationOrNever,
     IPAddress,
     Name,
     NodeRef,
@@ -107,7 +108,9 @@ class KubeProxy(SchemaModel):
     watch: Literal["EndpointSlices", "Endpoints"] = "EndpointSlices"
     min_sync_period: Duration = 1.0  # kube-proxy.md §2.1
     sync_period: Duration = 30.0
-    full_sync_period: Duration = 3600.0
+    # Full resync of iptables/nftables: hourly since v1.33; `never` for v1.26–v1.32 iptables,
+    # which re-restored everything only at startup and after errors (kube-proxy.md §2.3).
+    full_sync_period: DurationOrNever = 3600.0
     # token-bucket: burst 2, start-to-start (<= v1.33); completion-gap: newest (kube-proxy.md §2.2)
     runner: Literal["token-bucket", "completion-gap"] = "token-bucket"
     ipvs_scheduler: Literal["rr", "wrr", "lc", "wlc", "sh", "dh", "sed", "nq", "mh"] = "rr"

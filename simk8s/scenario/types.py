@@ -4,6 +4,7 @@ bytes / bytes-per-second / per-second out; human units back out in JSON-mode dum
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from typing import Annotated, Any
 
@@ -36,6 +37,28 @@ Duration = Annotated[
     BeforeValidator(parse_duration),
     PlainSerializer(format_duration, when_used="json"),
     WithJsonSchema({**_STRING_OR_NUMBER, "description": "duration: 500ms, 30s, 2m, 1h30m"}),
+]
+
+
+def _parse_duration_or_never(value: object) -> float:
+    if isinstance(value, str) and value.strip() == "never":
+        return math.inf
+    try:
+        return parse_duration(value)
+    except ValueError:
+        raise ValueError(f"expected a duration like 30s or 1h, or never; got {value!r}") from None
+
+
+def _format_duration_or_never(seconds: float) -> str:
+    return "never" if math.isinf(seconds) else format_duration(seconds)
+
+
+# A period that may be switched off: "never" → infinity (e.g. no periodic full sync).
+DurationOrNever = Annotated[
+    float,
+    BeforeValidator(_parse_duration_or_never),
+    PlainSerializer(_format_duration_or_never, when_used="json"),
+    WithJsonSchema({**_STRING_OR_NUMBER, "description": "duration (30s, 1h) or never"}),
 ]
 Bytes = Annotated[
     int,
