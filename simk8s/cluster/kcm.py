@@ -19,7 +19,11 @@ from simk8s.cluster.world import NameSuffixes
 from simk8s.controller import endpoints as ep_rules
 from simk8s.controller import endpointslice as eps_rules
 from simk8s.controller import mirroring as mirror_rules
-from simk8s.controller.workqueue import ItemExponentialBackoff, TokenBucket
+from simk8s.controller.workqueue import (
+    TokenBucket,
+    endpoints_rate_limiter,
+    endpointslice_rate_limiter,
+)
 from simk8s.rng import component_rng
 
 if TYPE_CHECKING:
@@ -95,10 +99,10 @@ class _EndpointControllerBase:
     kind = ""
     name = ""
 
-    def __init__(self, world: World, *, workers: int, batch_period: float, backoff):
+    def __init__(self, world: World, *, workers: int, batch_period: float, rate_limiter):
         self.world = world
         self.env = world.env
-        self.queue = WorkQueue(self.env, backoff)
+        self.queue = WorkQueue(self.env, rate_limiter)
         self.batch_period = batch_period
         kcm = world.sc.cluster.controller_manager
         self.client = TokenBucket(kcm.kube_api_qps, kcm.kube_api_burst)
@@ -178,7 +182,7 @@ class EndpointsController(_EndpointControllerBase):
             world,
             workers=kcm.concurrent_endpoint_syncs,
             batch_period=kcm.endpoint_updates_batch_period,
-            backoff=ItemExponentialBackoff(0.005, 1000.0),  # 5 ms·2^n (§1.1)
+            rate_limiter=endpoints_rate_limiter(),  # 5 ms·2^n + 10 qps / burst 100 (§1.1)
         )
         self.trackers: dict[tuple[str, str], ep_rules.TriggerTimeTracker] = {}
         self.states: dict[tuple[str, str], ep_rules.EndpointsState] = {}
@@ -232,7 +236,7 @@ class EndpointSliceController(_EndpointControllerBase):
             world,
             workers=kcm.concurrent_service_endpoint_syncs,
             batch_period=kcm.endpoint_slice_updates_batch_period,
-            backoff=ItemExponentialBackoff(1.0, 1000.0),  # 1 s·2^n, ≤ 1000 s (§2.1)
+            rate_limiter=endpointslice_rate_limiter(),  # 1 s·2^n ≤ 1000 s + 10 qps / burst 100 (§2.1)
         )
         self.max_per_slice = kcm.max_endpoints_per_slice
         self.rng = component_rng(world.seed, "apiserver/generateName/endpointslices")

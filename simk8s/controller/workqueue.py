@@ -151,17 +151,22 @@ class WorkQueueState:
         self._drop_stale()
         return self._heap[0][0] if self._heap else None
 
+    def waiting_until(self, key: Hashable) -> float | None:
+        """When a waiting ``key`` becomes ready (None if it is not waiting)."""
+        return self._waiting.get(key)
+
     def pop_ready(self, now: float) -> list[Hashable]:
-        """Move keys whose ready time has come into the queue; returns them."""
-        moved: list[Hashable] = []
+        """Move keys whose ready time has come into the queue (in ready-time, then add_after
+        order); returns those that became newly ready for a worker (``add`` → True)."""
+        ready: list[Hashable] = []
         while True:
             self._drop_stale()
             if not self._heap or self._heap[0][0] > now:
-                return moved
+                return ready
             _, _, key = heapq.heappop(self._heap)
             del self._waiting[key]
-            self.add(key)
-            moved.append(key)
+            if self.add(key):
+                ready.append(key)
 
     def _drop_stale(self) -> None:
         heap = self._heap
