@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import builders
 import pytest
 
 from simk8s.api.naming import rfc3339nano
@@ -23,7 +24,6 @@ from simk8s.api.objects import (
     EndpointSubset,
     ObjectReference,
     Pod,
-    Service,
     ServicePort,
 )
 from simk8s.controller import podutil
@@ -37,33 +37,14 @@ from simk8s.controller.endpoints import (
     truncate_subsets,
 )
 
-SELECTOR = (("app", "web"),)
+SELECTOR = builders.SELECTOR
 
 
-def svc(**kw) -> Service:
-    base = {
-        "name": "web",
-        "uid": "svc-uid",
-        "selector": SELECTOR,
-        "ports": (ServicePort(port=80, name="http"),),
-        "cluster_ip": "10.96.0.10",
-    }
-    base.update(kw)
-    return Service(**base)
+svc = builders.service
 
 
 def pod(i: int, **kw) -> Pod:
-    base = {
-        "name": f"web-{i}",
-        "uid": f"uid-{i:05d}",
-        "labels": SELECTOR,
-        "node_name": f"node-{i % 3}",
-        "pod_ips": (f"10.0.{i // 250}.{i % 250 + 1}",),
-        "phase": RUNNING,
-        "ready": True,
-    }
-    base.update(kw)
-    return Pod(**base)
+    return builders.pod(i, name="web-{i}", uid="uid-{i:05d}", subnet="10.0", **kw)
 
 
 def counts(result) -> tuple[int, int]:

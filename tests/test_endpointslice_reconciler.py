@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import builders
 import pytest
 
 from simk8s.api.naming import SequentialNames
@@ -13,7 +14,6 @@ from simk8s.api.objects import (
     LABEL_MANAGED_BY,
     LABEL_SERVICE_NAME,
     MANAGED_BY_SLICE_CONTROLLER,
-    RUNNING,
     SUCCEEDED,
     ContainerPort,
     Endpoint,
@@ -31,34 +31,15 @@ from simk8s.controller.endpointslice import (
 )
 from simk8s.controller.podutil import port_map_key
 
-SELECTOR = (("app", "web"),)
+SELECTOR = builders.SELECTOR
 NODES = {"node-0": "zone-a", "node-1": "zone-b", "node-2": "zone-c"}
 
 
-def svc(**kw) -> Service:
-    base = {
-        "name": "web",
-        "uid": "svc-uid",
-        "selector": SELECTOR,
-        "ports": (ServicePort(port=80, name="http"),),
-        "cluster_ip": "10.96.0.10",
-    }
-    base.update(kw)
-    return Service(**base)
+svc = builders.service
 
 
 def pod(i: int, **kw) -> Pod:
-    base = {
-        "name": f"pod{i}",
-        "uid": f"uid-{i}",
-        "labels": SELECTOR,
-        "node_name": f"node-{i % 3}",
-        "pod_ips": (f"10.1.{i // 250}.{i % 250 + 1}",),
-        "phase": RUNNING,
-        "ready": True,
-    }
-    base.update(kw)
-    return Pod(**base)
+    return builders.pod(i, name="pod{i}", uid="uid-{i}", subnet="10.1", **kw)
 
 
 def run(service, pods, existing=(), *, max_eps=100, nodes=NODES, trigger=None) -> SlicePlan:
