@@ -161,7 +161,7 @@ def check(checkfile: str) -> None:
 @click.option("--variant", "variants", multiple=True, help="Variants to run at each point (default: all).")
 @click.option("--workers", type=int, help="Local worker processes (default: CPU count).")
 @click.option("--dask", "dask_address", help="Run on a Dask cluster at this scheduler address.")
-@click.option("--out", type=click.Path(dir_okay=False), help="Parquet file (default results/<name>/sweep.parquet).")
+@click.option("--out", type=click.Path(dir_okay=False), help="Parquet file (default results/sweeps/<name>.parquet).")
 def sweep(scenario: str, params: tuple[str, ...], variants: tuple[str, ...], workers: int | None,
           dask_address: str | None, out: str | None) -> None:
     """Run a scenario over a grid of parameter values; one row per (point, variant)."""
@@ -187,7 +187,8 @@ def sweep(scenario: str, params: tuple[str, ...], variants: tuple[str, ...], wor
 
         executor = Client(dask_address).get_executor()
     frame = run_sweep(scenario, grid, variants=variants, executor=executor, workers=workers)
-    target = Path(out) if out else Path("results") / sc.name / "sweep.parquet"
+    # Not inside results/<name>/: a `run` replaces that directory whole.
+    target = Path(out) if out else Path("results") / "sweeps" / f"{sc.name}.parquet"
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".tmp")
     frame.to_parquet(tmp, index=False)

@@ -160,3 +160,15 @@ def test_full_sync_period_never_models_v126_kube_proxy():
         "slices-ipvs": (720, 0),
         "slices-nftables": (720, 0),
     }
+
+
+def test_results_directory_is_readable_by_others_under_a_022_umask(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        run_scenario(QUICK, out=tmp_path / "quick", only=["slices-iptables"])
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "quick").stat().st_mode) == 0o755  # not mkdtemp's 0700

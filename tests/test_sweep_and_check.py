@@ -54,3 +54,22 @@ def test_checks_pass_and_fail(tmp_path):
     out = CliRunner().invoke(main, ["check", str(strict)])
     assert out.exit_code == 1
     assert out.output.startswith("FAIL slices-iptables: kube_proxy.syncs = 360.0")
+
+
+def test_check_file_naming_an_unknown_variant_or_figure_is_a_clear_error(tmp_path):
+    bad_variant = tmp_path / "bad-variant.yaml"
+    bad_variant.write_text(f"scenario: {QUICK}\nchecks:\n  - {{variant: slices-ipvx, figure: kube_proxy.syncs, max: 1}}\n")
+    out = CliRunner().invoke(main, ["check", str(bad_variant)])
+    assert out.exit_code == 2
+    assert out.output == (
+        f"{bad_variant}: checks.0.variant: no variant 'slices-ipvx' (did you mean 'slices-ipvs'?) "
+        "(have endpoints-iptables, slices-iptables, slices-ipvs, slices-nftables)\n"
+    )
+    bad_figure = tmp_path / "bad-figure.yaml"
+    bad_figure.write_text(f"scenario: {QUICK}\nchecks:\n  - {{variant: slices-ipvs, figure: kube_proxy.cpu_secs, max: 1}}\n")
+    out = CliRunner().invoke(main, ["check", str(bad_figure)])
+    assert out.exit_code == 2
+    assert out.output == (
+        f"{bad_figure}: checks.0.figure: no figure 'kube_proxy.cpu_secs' in the summary "
+        "(did you mean 'kube_proxy.cpu_seconds_total'?) (figures are summary.json's dotted keys)\n"
+    )

@@ -15,6 +15,7 @@ its limit and exits 1 if any limit is broken.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,17 +53,35 @@ def load_checks(path: str | Path) -> dict[str, Any]:
 
 
 def run_checks(path: str | Path) -> list[CheckResult]:
+    """Run the check file's scenario (named variants only). ValueError, before any run, for
+    a variant the scenario lacks, and after it for a figure its summary lacks."""
     from simk8s.experiment import run_scenario
+    from simk8s.scenario import load_scenario, load_variants
 
     doc = load_checks(path)
+    have = [name for name, _ in load_variants(load_scenario(doc["scenario"], doc.get("set", [])))]
+    for i, c in enumerate(doc["checks"]):
+        if c["variant"] not in have:
+            raise ValueError(f"{path}: checks.{i}.variant: no variant {c['variant']!r}{_did_you_mean(c['variant'], have)}"
+                             f" (have {', '.join(have)})")
     variants = sorted({c["variant"] for c in doc["checks"]})
     exp = run_scenario(doc["scenario"], overrides=doc.get("set", []), only=variants, write=False)
     figures = {v.name: flatten(v.summary) for v in exp.variants}
+    for i, c in enumerate(doc["checks"]):
+        known = figures[c["variant"]]
+        if c["figure"] not in known:
+            raise ValueError(f"{path}: checks.{i}.figure: no figure {c['figure']!r} in the summary"
+                             f"{_did_you_mean(c['figure'], list(known))} (figures are summary.json's dotted keys)")
     results = []
     for c in doc["checks"]:
-        value = figures[c["variant"]].get(c["figure"])
+        value = figures[c["variant"]][c["figure"]]
         results.append(CheckResult(c["variant"], c["figure"], None if value is None else float(value), c.get("min"), c.get("max")))
     return results
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def format_checks(results: list[CheckResult]) -> str:

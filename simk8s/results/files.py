@@ -25,6 +25,7 @@ def write_results(out: Path, scenario_name: str, resolved: dict, variants: list[
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
+        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private (0700); results are for sharing
         (tmp / "scenario.resolved.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
         summary = {
             "scenario": scenario_name,
@@ -43,6 +44,12 @@ def write_results(out: Path, scenario_name: str, resolved: dict, variants: list[
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _to_parquet(frame: pd.DataFrame, path: Path, scenario: str, variant: str) -> None:
