@@ -8,12 +8,12 @@ import pandas as pd
 
 # (section, figure path, label, format)
 ROWS: list[tuple[str, str, str]] = [
-    ("rollout.duration_s", "rollout duration", "{:.1f} s"),
+    ("rollout.duration_s", "rollout/scale duration", "{:.1f} s"),  # the longest one
     ("apiserver.writes.Endpoints", "Endpoints writes", "{:,.0f}"),
     ("apiserver.writes.EndpointSlice", "EndpointSlice writes", "{:,.0f}"),
     ("apiserver.rejected_writes.Endpoints", "Endpoints writes rejected", "{:,.0f}"),
-    ("apiserver.max_object_bytes.Endpoints", "largest Endpoints (proto)", "{:,.0f} B"),
-    ("apiserver.max_object_bytes.EndpointSlice", "largest EndpointSlice (proto)", "{:,.0f} B"),
+    ("apiserver.max_object_bytes.Endpoints", "largest Endpoints write (proto)", "{:,.0f} B"),  # refused ones too
+    ("apiserver.max_object_bytes.EndpointSlice", "largest EndpointSlice write (proto)", "{:,.0f} B"),
     ("apiserver.watch_events.@proxy", "watch events to kube-proxies", "{:,.0f}"),
     ("apiserver.egress_bytes.@proxy", "apiserver egress to kube-proxies", "bytes"),
     ("apiserver.egress_bytes_per_write.@proxy", "  per write (all watchers)", "bytes"),

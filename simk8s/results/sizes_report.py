@@ -23,8 +23,13 @@ def format_sizes(pod_counts, *, long_names: bool, max_per_slice: int, max_reques
     naming = LONG_NAMING if long_names else Naming()
     crossing = endpoints_limit_pod_count(limit, naming=naming)
     out = frame.rename(columns={"exceeds_etcd_limit": "over_etcd_limit"}).to_string(index=False)
+    names = (
+        f"{'long' if long_names else 'short'} names: pods {naming.pod_name_len} and nodes "
+        f"{naming.node_name_len} characters, namespace {naming.namespace}, zone {naming.zone}"
+    )
     return (
         f"{out}\n\nAn untruncated one-port Endpoints object exceeds etcd's {limit:,} bytes at {crossing:,} pods "
-        f"({'long' if long_names else 'short'} names). Since v1.22 the Endpoints controller truncates to 1000 "
-        f"addresses instead; EndpointSlices hold at most {max_per_slice} endpoints each.\n"
+        f"({names}). Since v1.22 the Endpoints controller truncates to 1000 addresses instead; EndpointSlices "
+        f"hold at most {max_per_slice} endpoints each.\nA scenario's objects carry its own names (e.g. nodes "
+        f"node-0 …, shorter): `simk8s run` reports their sizes as 'largest Endpoints write'.\n"
     )
