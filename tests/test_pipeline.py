@@ -172,3 +172,11 @@ def test_results_directory_is_readable_by_others_under_a_022_umask(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "quick").stat().st_mode) == 0o755  # not mkdtemp's 0700
+
+
+def test_syncs_table_rows_are_the_summarys_syncs_with_node_names(quick_variants):
+    for r in quick_variants.values():
+        syncs = r.tables["syncs"]
+        assert len(syncs) == r.summary["kube_proxy"]["syncs"]  # no warm t = 0 placeholders
+        assert (syncs.start > 0).all()
+        assert list(syncs.node_name.astype(str)) == [f"node-{n}" for n in syncs.node]

@@ -166,7 +166,7 @@ def run_proxy_stage(scenario: Any, cluster: Any, fanout: FanOut) -> ProxyStage:
         initial_objects=list(cluster.initial_objects.get(fanout.proxy_kind, [])),
     )
     stage.summary = _summary(scenario, fleet, stream, config, init["initial_counts"])
-    stage.tables = _tables(fleet)
+    stage.tables = _tables(fleet, config.warm_start, cluster.world.nodes.names)
     return stage
 
 
@@ -236,7 +236,14 @@ def _r(x: Any) -> float | None:
     return None if not np.isfinite(x) else round(x, 6)
 
 
-def _tables(fleet: FleetResult) -> dict[str, pd.DataFrame]:
+def _tables(fleet: FleetResult, warm: bool, node_names: list[str]) -> dict[str, pd.DataFrame]:
+    """The syncs table (the summary's syncs, one row each: a warm start's zero-length t = 0
+    runner initialization is left out, as in the summary) with node names as `simk8s rules
+    --node` takes them, and kube-proxy's NPL histogram."""
+    syncs = fleet.syncs_frame()
+    if warm:
+        syncs = syncs[syncs.start.to_numpy() != 0.0].reset_index(drop=True)
+    syncs.insert(1, "node_name", pd.Categorical.from_codes(syncs.node.to_numpy(), categories=node_names))
     cumulative = fleet.npl_prometheus()
     npl = pd.DataFrame(
         {
@@ -244,4 +251,4 @@ def _tables(fleet: FleetResult) -> dict[str, pd.DataFrame]:
             "cumulative_count": np.asarray(cumulative, dtype=np.int64),
         }
     )
-    return {"syncs": fleet.syncs_frame(), "network_programming_duration_seconds": npl}
+    return {"syncs": syncs, "network_programming_duration_seconds": npl}
