@@ -178,7 +178,10 @@ def sweep(scenario: str, params: tuple[str, ...], variants: tuple[str, ...], wor
                 raise click.BadParameter(f"{p!r}: expected PATH=V1,V2", param_hint="--param")
             grid[key] = values.split(",")
             for v in grid[key]:
-                load_scenario(scenario, [f"{key}={v}"])  # validate every point before running any
+                try:  # validate every point before running any
+                    load_scenario(scenario, [f"{key}={v}"])
+                except ScenarioError as err:  # blame the --param value, not a --set the user never gave
+                    raise ScenarioError(line.replace("--set:1:", f"--param {key}={v}:", 1) for line in err.lines) from None
     except ScenarioError as err:
         _fail_scenario(err)
     executor = None

@@ -73,3 +73,12 @@ def test_check_file_naming_an_unknown_variant_or_figure_is_a_clear_error(tmp_pat
         f"{bad_figure}: checks.0.figure: no figure 'kube_proxy.cpu_secs' in the summary "
         "(did you mean 'kube_proxy.cpu_seconds_total'?) (figures are summary.json's dotted keys)\n"
     )
+
+
+def test_sweep_blames_the_bad_param_value():
+    out = CliRunner().invoke(main, ["sweep", str(QUICK), "--param", "cluster.kubeProxy.minSyncPeriod=1s,soon"])
+    assert out.exit_code == 2
+    assert out.output == (
+        "--param cluster.kubeProxy.minSyncPeriod=soon: cluster.kubeProxy.minSyncPeriod: "
+        "expected a duration like 30s, 500ms or 1h, got 'soon'\n"
+    )
