@@ -76,3 +76,6 @@ def test_rules_renders_a_node_at_a_time(tmp_path):
     bad = CliRunner().invoke(main, ["rules", str(out), "--node", "node-99", "--at", "90s"])
     assert bad.exit_code == 2
     assert "no node 'node-99'" in bad.output
+    late = CliRunner().invoke(main, ["rules", str(out), "--node", "node-3", "--at", "20m"])
+    assert late.exit_code == 2
+    assert late.output == "simk8s: --at 20m is after the end of the run (10m)\n"

@@ -9,6 +9,7 @@ import yaml
 from simk8s.pipeline import run_variant
 from simk8s.proxy.inspect import render_node_rules
 from simk8s.scenario import Scenario
+from simk8s.scenario.units import format_duration
 
 
 def load_resolved_variant(results: str | Path, variant: str | None) -> tuple[str, Scenario]:
@@ -24,8 +25,10 @@ def load_resolved_variant(results: str | Path, variant: str | None) -> tuple[str
 
 def node_rules(results: str | Path, *, variant: str | None, node: str, at: float, mode: str | None = None) -> str:
     name, scenario = load_resolved_variant(results, variant)
+    if at > scenario.duration:  # checked before the re-run, which takes a while
+        raise LookupError(f"--at {format_duration(at)} is after the end of the run ({format_duration(scenario.duration)})")
+    cl = scenario.cluster
+    if node not in {f"{cl.node_name_prefix}{i}" for i in range(cl.nodes)}:  # NodeTable's names
+        raise LookupError(f"no node {node!r} (nodes are {cl.node_name_prefix}0 … {cl.node_name_prefix}{cl.nodes - 1})")
     result = run_variant(scenario, name, stages=("cluster", "watch", "proxy"))
-    world = result.cluster.world
-    if node not in world.nodes.names:
-        raise LookupError(f"no node {node!r} (nodes are {world.nodes.names[0]} … {world.nodes.names[-1]})")
-    return render_node_rules(result.fleet, scenario, world, node, at, mode)
+    return render_node_rules(result.fleet, scenario, result.cluster.world, node, at, mode)
