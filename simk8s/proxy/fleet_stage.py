@@ -97,10 +97,11 @@ def build_stream(scenario: Any, cluster: Any, fanout: FanOut) -> tuple[ChangeStr
     svc_idx = np.zeros(len(rows), dtype=np.int32)
     after = np.zeros(len(rows), dtype=np.int32)
     delta = np.zeros(len(rows), dtype=np.int32)
+    diff = scenario.cluster.kube_proxy.mode != "iptables"  # only IPVS/nftables cost by the diff
     for i, obj in enumerate(objects):
         key = service_key_of(kind, obj)
         svc_idx[i] = index[key]
-        delta[i] = state[key].apply(kind, ops[i], obj)
+        delta[i] = state[key].apply(kind, ops[i], obj, diff=diff)
         after[i] = state[key].ready_count()
     stream = ChangeStream(
         commit_time=writes["time"].to_numpy(np.float64)[rows] if len(rows) else np.zeros(0),
@@ -108,7 +109,7 @@ def build_stream(scenario: Any, cluster: Any, fanout: FanOut) -> tuple[ChangeStr
         service=svc_idx,
         service_endpoints=after,
         arrival=fanout.arrival_fn(rows),
-        endpoint_delta=delta,
+        endpoint_delta=delta if diff else None,
     )
     initial_counts = np.array(
         [initial[k].ready_count() if k in initial else 0 for k in services], dtype=np.int32

@@ -22,32 +22,49 @@ class MergedEndpoints:
 
     # slice name → its endpoints; in legacy mode "" → the Endpoints object itself
     slices: dict[str, tuple[api.Endpoint, ...] | api.Endpoints] = field(default_factory=dict)
-    ready_sets: dict[str, frozenset[str]] = field(default_factory=dict)
+    ready_sets: dict[str, frozenset[str]] = field(default_factory=dict)  # kept when diffing
+    counts: dict[str, int] = field(default_factory=dict)  # ready addresses per entry
 
-    def apply(self, kind: str, op: str, obj: Any) -> int:
-        """Apply one write; returns how many ready endpoints it added or removed."""
+    def apply(self, kind: str, op: str, obj: Any, *, diff: bool = True) -> int:
+        """Apply one write; returns how many ready endpoints it added or removed.
+
+        ``diff=False``: a legacy Endpoints write is only counted, not diffed, and returns 0
+        (the iptables cost model never reads the difference, and an Endpoints object can
+        hold 10k+ addresses per write); deletes still return what they removed."""
         name = "" if kind == "Endpoints" else obj.name
-        before = self.ready_sets.get(name, frozenset())
         if op == "delete":
             self.slices.pop(name, None)
             self.ready_sets.pop(name, None)
-            return len(before)
+            return self.counts.pop(name, 0)
         if kind == "Endpoints":
             self.slices[name] = obj
+            if not diff:
+                self.ready_sets.pop(name, None)
+                self.counts[name] = _ready_address_count(obj)
+                return 0
             # C-level over the (up to thousands of) addresses: this runs once per write.
             after = frozenset(map(_ip, chain.from_iterable(map(_addresses, obj.subsets))))
         else:
             self.slices[name] = obj.endpoints
             after = frozenset(ep.addresses[0] for ep in obj.endpoints if ep.ready is not False and ep.addresses)
+        before = self.ready_sets.get(name, frozenset())
         self.ready_sets[name] = after
+        self.counts[name] = len(after)
         return len(before ^ after)
 
     def ready_count(self) -> int:
         # Simplification: an endpoint transiently in two slices is counted twice (cost model only).
-        return sum(len(s) for s in self.ready_sets.values())
+        return sum(self.counts.values())
 
     def copy(self) -> MergedEndpoints:
-        return MergedEndpoints(dict(self.slices), dict(self.ready_sets))
+        return MergedEndpoints(dict(self.slices), dict(self.ready_sets), dict(self.counts))
+
+
+def _ready_address_count(ep: api.Endpoints) -> int:
+    """Distinct ready IPs: a subset holds each once (repack); several subsets may share IPs."""
+    if len(ep.subsets) == 1:
+        return len(ep.subsets[0].addresses)
+    return len(frozenset(map(_ip, chain.from_iterable(map(_addresses, ep.subsets)))))
 
 
 def legacy_endpoint(a: api.EndpointAddress, ready: bool) -> api.Endpoint:
