@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+from concurrent.futures.process import BrokenProcessPool
 
 import click
 
@@ -83,6 +84,9 @@ def run(
     except KeyError as err:
         click.echo(f"simk8s: {err.args[0]}", err=True)
         sys.exit(2)
+    except BrokenProcessPool:  # a worker died outright (e.g. killed for memory); nothing was written
+        click.echo("simk8s: a variant's worker process died (out of memory?); try --jobs 1", err=True)
+        sys.exit(1)
     click.echo(f"{exp.name}: {len(exp.variants)} variant(s), results in {exp.out}")
     click.echo(exp.format())
     failed = [v.name for v in exp.variants if v.summary["sim"]["exception"]]

@@ -180,3 +180,30 @@ def test_syncs_table_rows_are_the_summarys_syncs_with_node_names(quick_variants)
         assert len(syncs) == r.summary["kube_proxy"]["syncs"]  # no warm t = 0 placeholders
         assert (syncs.start > 0).all()
         assert list(syncs.node_name.astype(str)) == [f"node-{n}" for n in syncs.node]
+
+
+def _die(group):
+    import os
+
+    os._exit(9)  # as if the kernel killed the worker
+
+
+def test_a_worker_dying_outright_is_a_clear_message_and_writes_nothing(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    import simk8s.parallel
+    from simk8s.cli import main
+
+    path = tmp_path / "two-clusters.yaml"
+    path.write_text(
+        QUICK.read_text().replace(
+            "{cluster.kubeProxy.watch: Endpoints}",
+            "{cluster.kubeProxy.watch: Endpoints, cluster.controllerManager.endpointUpdatesBatchPeriod: 1s}",
+        )
+    )
+    monkeypatch.setattr(simk8s.parallel, "_run_group_light", _die)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["run", str(path), "--jobs", "2", "--out", str(out)])
+    assert result.exit_code == 1
+    assert result.output.endswith("simk8s: a variant's worker process died (out of memory?); try --jobs 1\n")
+    assert not out.exists()
