@@ -147,7 +147,7 @@ def check(checkfile: str) -> None:
     from simk8s.results.check import format_checks, run_checks
 
     try:
-        results = run_checks(checkfile)
+        results = run_checks(checkfile, jobs=_cpus())
     except ValueError as err:
         click.echo(str(err), err=True)
         sys.exit(2)

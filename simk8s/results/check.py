@@ -52,7 +52,7 @@ def load_checks(path: str | Path) -> dict[str, Any]:
     return doc
 
 
-def run_checks(path: str | Path) -> list[CheckResult]:
+def run_checks(path: str | Path, *, jobs: int = 1) -> list[CheckResult]:
     """Run the check file's scenario (named variants only). ValueError, before any run, for
     a variant the scenario lacks, and after it for a figure its summary lacks."""
     from simk8s.experiment import run_scenario
@@ -65,7 +65,7 @@ def run_checks(path: str | Path) -> list[CheckResult]:
             raise ValueError(f"{path}: checks.{i}.variant: no variant {c['variant']!r}{_did_you_mean(c['variant'], have)}"
                              f" (have {', '.join(have)})")
     variants = sorted({c["variant"] for c in doc["checks"]})
-    exp = run_scenario(doc["scenario"], overrides=doc.get("set", []), only=variants, write=False)
+    exp = run_scenario(doc["scenario"], overrides=doc.get("set", []), only=variants, write=False, jobs=jobs)
     figures = {v.name: flatten(v.summary) for v in exp.variants}
     for i, c in enumerate(doc["checks"]):
         known = figures[c["variant"]]
