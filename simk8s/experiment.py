@@ -57,7 +57,8 @@ def run_scenario(
     progress: Callable[[str, str, float, float], None] | None = None,
     jobs: int = 1,
 ) -> Experiment:
-    """Load, run every variant (or those named in `only`), write results/<name>/ unless write=False.
+    """Load, run every variant (or those named in `only`), write results/<name>/ unless write=False
+    (a run of only some variants keeps the directory's other variants).
 
     `jobs` > 1 runs variants that need separate cluster runs in that many processes (see
     `simk8s.parallel`); their results then hold summaries and tables only (no live
@@ -82,7 +83,9 @@ def run_scenario(
     exp = Experiment(name=scenario.name, scenario=scenario, variants=results)
     if write:
         target = Path(out) if out is not None else Path("results") / scenario.name
-        exp.out = write_results(target, scenario.name, resolved_document(scenario, variants), results)
+        exp.out = write_results(
+            target, scenario.name, resolved_document(scenario, variants), results, keep_other_variants=bool(only)
+        )
     return exp
 
 

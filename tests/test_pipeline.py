@@ -207,3 +207,27 @@ def test_a_worker_dying_outright_is_a_clear_message_and_writes_nothing(tmp_path,
     assert result.exit_code == 1
     assert result.output.endswith("simk8s: a variant's worker process died (out of memory?); try --jobs 1\n")
     assert not out.exists()
+
+
+def test_running_some_variants_keeps_the_others_in_the_results(tmp_path):
+    out = tmp_path / "quick"
+    run_scenario(QUICK, out=out)
+    before = json.loads((out / "summary.json").read_text())
+    run_scenario(QUICK, out=out, only=["slices-ipvs"], overrides=["cluster.kubeProxy.minSyncPeriod=10s"])
+    after = json.loads((out / "summary.json").read_text())
+    names = ["endpoints-iptables", "slices-iptables", "slices-ipvs", "slices-nftables"]
+    assert list(after["variants"]) == names  # same order, the re-run one in its place
+    for name in names:
+        assert (out / name / "syncs.parquet").exists()
+        if name != "slices-ipvs":
+            assert after["variants"][name] == before["variants"][name]
+    assert after["variants"]["slices-ipvs"]["kube_proxy"]["syncs"] < before["variants"]["slices-ipvs"]["kube_proxy"]["syncs"]
+    import yaml
+
+    resolved = yaml.safe_load((out / "scenario.resolved.yaml").read_text())["resolvedVariants"]
+    assert list(resolved) == names
+    assert resolved["slices-ipvs"]["cluster"]["kubeProxy"]["minSyncPeriod"] == "10s"
+    assert resolved["slices-iptables"]["cluster"]["kubeProxy"]["minSyncPeriod"] == "1s"
+    run_scenario(QUICK, out=out, only=None)  # a whole run replaces everything again
+    again = json.loads((out / "summary.json").read_text())
+    assert _strip_wall(again) == _strip_wall(before)

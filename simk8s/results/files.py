@@ -20,18 +20,22 @@ import yaml
 from simk8s import __version__
 
 
-def write_results(out: Path, scenario_name: str, resolved: dict, variants: list[Any]) -> Path:
+def write_results(
+    out: Path, scenario_name: str, resolved: dict, variants: list[Any], *, keep_other_variants: bool = False
+) -> Path:
+    """Write (or replace) `out`. `keep_other_variants`: variants of the same scenario that the
+    existing directory holds and this run did not run stay (summary, resolved scenario,
+    tables), as for `simk8s run --variant`."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private (0700); results are for sharing
+        summaries = {v.name: v.summary for v in variants}
+        if keep_other_variants:
+            resolved, summaries = _merge_previous(out, scenario_name, resolved, summaries, tmp)
         (tmp / "scenario.resolved.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
-        summary = {
-            "scenario": scenario_name,
-            "simk8s_version": __version__,
-            "variants": {v.name: v.summary for v in variants},
-        }
+        summary = {"scenario": scenario_name, "simk8s_version": __version__, "variants": summaries}
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=False) + "\n")
         for v in variants:
             vdir = tmp / v.name
@@ -44,6 +48,35 @@ def write_results(out: Path, scenario_name: str, resolved: dict, variants: list[
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _merge_previous(out: Path, scenario_name: str, resolved: dict, summaries: dict, tmp: Path) -> tuple[dict, dict]:
+    """Carry the variants of an earlier run of the same scenario into `tmp` (hard links to
+    its tables), in their earlier order; this run's variants replace theirs in place."""
+    try:
+        old = json.loads((out / "summary.json").read_text())
+        old_resolved = yaml.safe_load((out / "scenario.resolved.yaml").read_text())
+    except (OSError, ValueError, yaml.YAMLError):
+        return resolved, summaries  # nothing readable to keep
+    if old.get("scenario") != scenario_name:
+        return resolved, summaries
+    old_variants = old.get("variants") or {}
+    old_docs = old_resolved.get("resolvedVariants") or {}
+    new_docs = resolved.get("resolvedVariants") or {}
+    order = [*old_variants, *(n for n in summaries if n not in old_variants)]
+    merged = {n: summaries.get(n, old_variants.get(n)) for n in order}
+    docs = {n: new_docs[n] if n in new_docs else old_docs[n] for n in order if n in new_docs or n in old_docs}
+    for name in old_variants:
+        if name not in summaries and (out / name).is_dir():
+            shutil.copytree(out / name, tmp / name, copy_function=_link_or_copy)
+    return {**resolved, "resolvedVariants": docs}, merged
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)  # the old directory goes away at the swap; its files live on here
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def _umask() -> int:
