@@ -47,7 +47,7 @@ def run_groups_in_processes(
             futures = [pool.submit(_run_group_light, group) for group in groups]
             # The relay thread starts only now that the workers are forked (the first submit
             # forks them all): a fork copies no thread, and no lock held by one.
-            if queue is not None:
+            if queue is not None and progress is not None:
                 relay = _Relay(queue, progress)
             results = [r for f in futures for r in f.result()]
     finally:

@@ -31,4 +31,5 @@ def node_rules(results: str | Path, *, variant: str | None, node: str, at: float
     if node not in {f"{cl.node_name_prefix}{i}" for i in range(cl.nodes)}:  # NodeTable's names
         raise LookupError(f"no node {node!r} (nodes are {cl.node_name_prefix}0 … {cl.node_name_prefix}{cl.nodes - 1})")
     result = run_variant(scenario, name, stages=("cluster", "watch", "proxy"))
+    assert result.cluster is not None
     return render_node_rules(result.fleet, scenario, result.cluster.world, node, at, mode)
