@@ -145,3 +145,10 @@ def test_nftables_affinity_sets():
     aset = "affinity-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80"
     assert aset in t.sets and "timeout 10800s" in t.sets[aset][0]
     assert t.chains["service-ULMVA6XW-ns1/svc1/tcp/p80"][1] == f"ip saddr @{aset} goto endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80"
+
+
+def test_nftables_cluster_ips_is_a_set_with_each_ip_once():
+    two_ports = svc(ports=(ServicePort(port=80, name="p80"), ServicePort(port=443, name="p443")))
+    t = render_nftables(ProxyState.from_slices(NODE, [two_ports], []))
+    assert t.sets["cluster-ips"][1] == ["172.30.0.41"]
+    assert len(t.maps["no-endpoint-services"][1]) == 2  # but a verdict per port

@@ -166,26 +166,43 @@ def run_proxy_stage(scenario: Any, cluster: Any, fanout: FanOut) -> ProxyStage:
         fleet, stream, services, objects, ops, fanout.proxy_kind, init["initial"],
         initial_objects=list(cluster.initial_objects.get(fanout.proxy_kind, [])),
     )
-    stage.summary = _summary(scenario, fleet, stream, config, init["initial_counts"])
+    ports = _proxied_ports(cluster.world, services)
+    stage.summary = _summary(scenario, fleet, stream, config, init["initial_counts"], ports)
     stage.tables = _tables(fleet, config.warm_start, cluster.world.nodes.names)
     return stage
 
 
-def _max_endpoints(stream: ChangeStream, initial_counts: np.ndarray) -> int:
+def _proxied_ports(world: Any, services: list[tuple[str, str]]) -> np.ndarray:
+    """Service ports kube-proxy programs, per stream Service: none for headless Services
+    (filtered out of its watch) and ExternalName ones (a DNS name, no rules)."""
+    return np.array(
+        [
+            0 if svc.headless or svc.type == "ExternalName" else len(svc.ports)
+            for svc in (world.services[k] for k in services)
+        ],
+        dtype=np.int64,
+    )
+
+
+def _max_endpoints(stream: ChangeStream, initial_counts: np.ndarray, ports: np.ndarray) -> int:
+    """Most (endpoint, port) pairs programmed at once: each ready endpoint gets a chain per
+    port of its Service. Simplification: every port of a Service has the same endpoints."""
     counts = initial_counts.astype(np.int64).copy()
-    best = int(counts.sum())
+    best = int((counts * ports).sum())
     total = best
     for s, e in zip(stream.service.tolist(), stream.service_endpoints.tolist(), strict=True):
-        total += e - counts[s]
+        total += int(ports[s]) * (e - counts[s])
         counts[s] = e
         best = max(best, int(total))
     return best
 
 
-def _summary(scenario: Any, fleet: FleetResult, stream: ChangeStream, config: FleetConfig, initial_counts) -> dict:
+def _summary(
+    scenario: Any, fleet: FleetResult, stream: ChangeStream, config: FleetConfig, initial_counts, ports: np.ndarray
+) -> dict:
     mode = scenario.cluster.kube_proxy.mode
-    services = config.static_services + len(initial_counts)
-    endpoints = config.static_endpoints + _max_endpoints(stream, initial_counts)
+    services = config.static_services + int(ports.sum())  # proxied service ports
+    endpoints = config.static_endpoints + _max_endpoints(stream, initial_counts, ports)
     if mode == "iptables":
         counts = iptables_totals(services, endpoints)
         rules = int(np.asarray(counts.filter_rules) + np.asarray(counts.nat_rules))

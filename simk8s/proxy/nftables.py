@@ -98,7 +98,9 @@ def _render_port(t: NftTable, sp: ProxyServicePort, state: ProxyState, cidr: str
     sel = categorize_endpoints(sp, state.node)
     base = nft_service_base(sp.service.namespace, sp.service.name, sp.protocol, sp.port.name)
     proto, port = sp.protocol, sp.port.port
-    t.sets["cluster-ips"][1].append(sp.cluster_ip)
+    cluster_ips = t.sets["cluster-ips"][1]
+    if sp.cluster_ip not in cluster_ips:  # a set: a multi-port Service's IP once
+        cluster_ips.append(sp.cluster_ip)
     if not sel.has_any:  # §1.7: no-endpoint verdict maps, checked on ct state new
         t.maps["no-endpoint-services"][1].append(f"{sp.cluster_ip} . {proto} . {port} : goto reject-chain")
         for ip in sp.external_ips + sp.lb_ips:
