@@ -4,6 +4,8 @@ with simk8s.proxy.inspect), and what happens to connections."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from conftest import ROOT
@@ -455,3 +457,19 @@ def test_externalname_summary_counts_dns_answers_not_connections():
     assert db["connections"] == 0
     assert v.summary["dataplane"]["dns_answers"] == arrivals
     assert sum(db["failed"].values()) == 0
+
+
+def test_rules_max_equals_the_rendered_ruleset_of_a_node(tmp_path):
+    """The summary's closed-form rule count (proxied ports, endpoint-port pairs, fixed rules)
+    against `simk8s rules`' iptables-save of a node holding every endpoint (multi-port,
+    TCP/UDP/SCTP Services)."""
+    from click.testing import CliRunner
+
+    from simk8s.cli import main
+
+    out = tmp_path / "protocols"
+    assert CliRunner().invoke(main, ["run", str(ROOT / "scenarios" / "service-protocols.yaml"), "--variant", "iptables", "--out", str(out)]).exit_code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    rendered = CliRunner().invoke(main, ["rules", str(out), "--node", "node-0", "--at", "1m"]).output
+    rules = [line for line in rendered.splitlines() if line.startswith("-A ")]
+    assert summary["variants"]["iptables"]["kube_proxy"]["rules_max"] == len(rules) == 50

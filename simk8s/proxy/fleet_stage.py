@@ -204,7 +204,8 @@ def _summary(
     services = config.static_services + int(ports.sum())  # proxied service ports
     endpoints = config.static_endpoints + _max_endpoints(stream, initial_counts, ports)
     if mode == "iptables":
-        counts = iptables_totals(services, endpoints)
+        # localhost NodePorts on: kube-proxy's default for IPv4, and what `simk8s rules` renders
+        counts = iptables_totals(services, endpoints, localhost_nodeports=True)
         rules = int(np.asarray(counts.filter_rules) + np.asarray(counts.nat_rules))
     elif mode == "ipvs":
         ipvs = ipvs_totals(services, endpoints)
