@@ -147,7 +147,9 @@ class SyncTable:
         return int(self.node.size)
 
     def frame(self) -> pd.DataFrame:
-        return pd.DataFrame({name: getattr(self, name) for name in self.COLUMNS})
+        # copy=False: columns stay the arrays themselves (no block consolidation: 2.4M rows
+        # take ~0.4 s to copy); pandas' copy-on-write keeps the table safe to modify.
+        return pd.DataFrame({name: getattr(self, name) for name in self.COLUMNS}, copy=False)
 
     @property
     def duration(self) -> np.ndarray:

@@ -259,10 +259,17 @@ def _tables(fleet: FleetResult, warm: bool, node_names: list[str]) -> dict[str, 
     """The syncs table (the summary's syncs, one row each: a warm start's zero-length t = 0
     runner initialization is left out, as in the summary) with node names as `simk8s rules
     --node` takes them, and kube-proxy's NPL histogram."""
-    syncs = fleet.syncs_frame()
-    if warm:
-        syncs = syncs[syncs.start.to_numpy() != 0.0].reset_index(drop=True)
-    syncs.insert(1, "node_name", pd.Categorical.from_codes(syncs.node.to_numpy(), categories=node_names))
+    table = fleet.syncs
+    keep = table.start != 0.0 if warm else slice(None)  # filtered as arrays: no frame copies
+    node = table.node[keep]
+    syncs = pd.DataFrame(
+        {
+            "node": node,
+            "node_name": pd.Categorical.from_codes(node, categories=node_names),
+            **{name: getattr(table, name)[keep] for name in table.COLUMNS if name != "node"},
+        },
+        copy=False,
+    )
     cumulative = fleet.npl_prometheus()
     npl = pd.DataFrame(
         {

@@ -86,7 +86,7 @@ def _umask() -> int:
 
 
 def _to_parquet(frame: pd.DataFrame, path: Path, scenario: str, variant: str) -> None:
-    frame = frame.copy()
+    frame = frame.copy(deep=False)  # own attrs and converted columns; the data is not copied
     for col in frame.columns:
         if frame[col].dtype == object:
             frame[col] = frame[col].astype("string")
