@@ -428,3 +428,20 @@ def test_endpoints_limit_pod_count():
     assert rows_at.exceeds_etcd_limit and not rows_below.exceeds_etcd_limit
     assert endpoints_limit_pod_count(naming=LONG_NAMING) < n  # longer names → fewer pods
     assert endpoints_limit_pod_count(1_000_000) < n
+
+
+def test_sized_entries_head_sizes_from_prefix_or_by_walking():
+    from simk8s.api.objects import EndpointAddress, ObjectReference
+    from simk8s.api.sizes import SizedEntries, _sum_entries, entry_size
+
+    addrs = [
+        EndpointAddress(f"10.0.0.{i}", node_name=f"node-{i}", target_ref=ObjectReference("Pod", "default", f"web-{i}", f"u{i}"))
+        for i in range(1, 30)
+    ]
+    sizes = [entry_size(a) for a in addrs]
+    fresh = SizedEntries(addrs, sum(sizes), lambda n: sum(sizes[:n]))
+    stale = SizedEntries(addrs, sum(sizes), lambda n: None)  # its builder changed since
+    for n in (0, 1, 7, 28, 29, 40):
+        plain = _sum_entries(tuple(addrs[:n]))
+        assert _sum_entries(fresh.head(n)) == _sum_entries(stale.head(n)) == plain
+        assert fresh.head(n) == tuple(addrs[:n])

@@ -229,16 +229,17 @@ def desired_subsets(service: Service, pods: Iterable[Pod]) -> tuple[EndpointSubs
 
 class _SortedAddresses:
     """Addresses kept sorted by their §1.3 sort key, with keys and each address's wire
-    size side by side, and the sizes' running total (so the subset's tuple is one copy
-    and is sized without a walk)."""
+    size side by side and the sizes' running total (so the subset's tuple is one copy and
+    is sized without a walk; truncation reads prefix sums while nothing has changed)."""
 
-    __slots__ = ("addrs", "keys", "sizes", "total")
+    __slots__ = ("addrs", "keys", "sizes", "total", "version")
 
     def __init__(self) -> None:
         self.keys: list[str] = []
         self.addrs: list[EndpointAddress] = []
         self.sizes: list[int] = []
         self.total = 0
+        self.version = 0  # bumped by every change: an older prefix() answers None
 
     def insert(self, key: str, addr: EndpointAddress) -> None:
         i = bisect_left(self.keys, key)
@@ -247,12 +248,14 @@ class _SortedAddresses:
         size = entry_size(addr)
         self.sizes.insert(i, size)
         self.total += size
+        self.version += 1
 
     def remove(self, key: str) -> None:
         i = bisect_left(self.keys, key)
         del self.keys[i]
         del self.addrs[i]
         self.total -= self.sizes.pop(i)
+        self.version += 1
 
     def replace(self, key: str, addr: EndpointAddress) -> None:
         i = bisect_left(self.keys, key)
@@ -260,9 +263,15 @@ class _SortedAddresses:
         size = entry_size(addr)
         self.total += size - self.sizes[i]
         self.sizes[i] = size
+        self.version += 1
 
     def entries(self) -> SizedEntries:
-        return SizedEntries(self.addrs, self.sizes, self.total)
+        version = self.version
+
+        def prefix(n: int) -> int | None:
+            return sum(self.sizes[:n]) if self.version == version else None
+
+        return SizedEntries(self.addrs, self.total, prefix)
 
 
 class _PortMembers:
