@@ -188,6 +188,7 @@ class World:
         self.pods.append(pod)
         d.sets[revision].active += 1
         d.sets[revision].active_ids.add(pod.id)
+        d.sets[revision].ranks_dirty = True
         self.pod_services.append(d.service_keys)
         for key in d.service_keys:
             self.service_pods[key].add(pod.id)
@@ -223,7 +224,7 @@ class World:
         self.node_pod_count[node] += 1
         self.pods_on_node[node].add(pod.id)
         self.apiserver.pod_write("bind", POD_PROTO_BYTES)
-        pod.touch()
+        self._touch(pod)
         self._notify(pod)
         self._kubelet_start(pod, worker_start=now)
 
@@ -256,7 +257,7 @@ class World:
         pod.phase = api.RUNNING
         pod.ip = self.ipam.allocate(pod.node)
         pod.serving_from = now
-        pod.touch()
+        self._touch(pod)
         self.apiserver.pod_write("status", POD_PROTO_BYTES)
         self._notify(pod)
         probe = self._workload_spec(pod).readiness_probe
@@ -308,7 +309,7 @@ class World:
             pod.ready_since = INF
             pod.available_since = INF
         self._recount(pod)
-        pod.touch()
+        self._touch(pod)
         self.apiserver.pod_write("status", POD_PROTO_BYTES)
         self._notify(pod)
 
@@ -322,6 +323,13 @@ class World:
         if available != pod.counted_available:
             pod.counted_available = available
             self.workload_by_name[pod.workload].sets[pod.revision].available += 1 if available else -1
+
+    def _touch(self, pod: PodState) -> None:
+        """The pod's record changed: drop its cached snapshot and rank; an active pod's
+        ReplicaSet must re-sort its deletion order."""
+        pod.touch()
+        if pod.active:
+            self.workload_by_name[pod.workload].sets[pod.revision].ranks_dirty = True
 
     def deletion_rank(self, pod: PodState) -> tuple:
         if pod.rank is None:
@@ -348,7 +356,7 @@ class World:
         now = self.env.now
         spec = self._workload_spec(pod)
         grace = spec.termination_grace_period_seconds if grace is None else grace
-        pod.touch()
+        self._touch(pod)
         self.apiserver.pod_write("delete", POD_PROTO_BYTES)
         self._notify(pod)
         if pod.node < 0 or pod.started == INF:
@@ -383,7 +391,7 @@ class World:
                 self.ipam.release(pod.node, pod.ip)
         for key in self.pod_services[pod.id]:  # the only Services it was added to
             self.service_pods[key].discard(pod.id)
-        pod.touch()
+        self._touch(pod)
         self.apiserver.pod_write("remove", POD_PROTO_BYTES)
         self._notify(pod)
 
