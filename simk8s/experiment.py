@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-import multiprocessing
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,8 +73,8 @@ def run_scenario(
             raise KeyError(f"no variant named {', '.join(unknown)}; have {', '.join(n for n, _ in variants)}")
         variants = [(n, sc) for n, sc in variants if n in only]
     groups = cluster_groups(variants)
-    if jobs > 1 and len(groups) > 1 and "fork" in multiprocessing.get_all_start_methods():
-        from simk8s.parallel import run_groups_in_processes  # forks: Linux (and other POSIX)
+    if jobs > 1 and len(groups) > 1 and sys.platform.startswith("linux"):
+        from simk8s.parallel import run_groups_in_processes  # forks (unsafe on macOS)
 
         results = run_groups_in_processes(groups, jobs, progress)
     else:

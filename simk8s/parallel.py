@@ -13,12 +13,13 @@ a thread, throttled to a few per second per variant.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import multiprocessing
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from typing import Any
 
 from simk8s.pipeline import VariantResult
@@ -49,7 +50,12 @@ def run_groups_in_processes(
             # forks them all): a fork copies no thread, and no lock held by one.
             if queue is not None and progress is not None:
                 relay = _Relay(queue, progress)
-            results = [r for f in futures for r in f.result()]
+            try:
+                wait(futures, return_when=FIRST_EXCEPTION)  # a failure shows at once
+                results = [r for f in futures for r in f.result()]
+            except BaseException:  # a group failed, or Ctrl-C: do not start the others
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
     finally:
         if relay is not None:
             relay.stop()
@@ -96,7 +102,8 @@ class _Relay:
             msg = self.queue.get()
             if msg is None:
                 return
-            self.progress(*msg)
+            with contextlib.suppress(Exception):  # a broken display must not stop the draining
+                self.progress(*msg)
 
     def stop(self) -> None:
         self.queue.put(None)

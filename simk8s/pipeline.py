@@ -7,6 +7,7 @@ This is the Python API that the CLI and notebooks share: `run_variant(scenario)`
 from __future__ import annotations
 
 import gc
+import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -51,6 +52,11 @@ def run_variant(
         return _run_stages(scenario, name, progress, stages, cluster)
 
 
+_gc_lock = threading.Lock()
+_gc_depth = 0  # runs inside fewer_gc_passes now (threads of one sweep may overlap)
+_gc_saved = (700, 10, 10)  # the thresholds to restore when the last run leaves
+
+
 @contextmanager
 def fewer_gc_passes(young: int = 100_000):
     """Collect the young generation every `young` allocations instead of every 700, and
@@ -60,15 +66,23 @@ def fewer_gc_passes(young: int = 100_000):
     beside a large live set (stored objects, the write log); at CPython's default
     thresholds, cyclic GC passes over them cost ~20 % of the cluster stage, and found no
     cycles to collect in rolling-2000 (gc callbacks: 0 collected). Memory is unchanged:
-    the garbage is freed by reference counting."""
-    before = gc.get_threshold()
-    gc.set_threshold(young, 50, 100)
-    gc.freeze()  # not rescanned during the run; back to the oldest generation after it
+    the garbage is freed by reference counting. Overlapping runs (threads) share one
+    setting: the first in sets it, the last out restores it."""
+    global _gc_depth, _gc_saved
+    with _gc_lock:
+        if _gc_depth == 0:
+            _gc_saved = gc.get_threshold()
+            gc.set_threshold(young, 50, 100)
+            gc.freeze()  # not rescanned during the run; back to the oldest generation after it
+        _gc_depth += 1
     try:
         yield
     finally:
-        gc.unfreeze()
-        gc.set_threshold(*before)
+        with _gc_lock:
+            _gc_depth -= 1
+            if _gc_depth == 0:
+                gc.unfreeze()
+                gc.set_threshold(*_gc_saved)
 
 
 def _run_stages(scenario, name, progress, stages, cluster) -> VariantResult:

@@ -61,7 +61,9 @@ class MergedEndpoints:
 
 
 def _ready_address_count(ep: api.Endpoints) -> int:
-    """Distinct ready IPs: a subset holds each once (repack); several subsets may share IPs."""
+    """Distinct ready IPs: several subsets may share IPs. Simplification: one subset is taken
+    to list each IP once — repack keys addresses by (IP, UID), so only user-written Endpoints
+    repeating an IP under two targetRefs would be counted twice (the diff path counts once)."""
     if len(ep.subsets) == 1:
         return len(ep.subsets[0].addresses)
     return len(frozenset(map(_ip, chain.from_iterable(map(_addresses, ep.subsets)))))

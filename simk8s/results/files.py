@@ -23,9 +23,10 @@ from simk8s import __version__
 def write_results(
     out: Path, scenario_name: str, resolved: dict, variants: list[Any], *, keep_other_variants: bool = False
 ) -> Path:
-    """Write (or replace) `out`. `keep_other_variants`: variants of the same scenario that the
-    existing directory holds and this run did not run stay (summary, resolved scenario,
-    tables), as for `simk8s run --variant`."""
+    """Write (or replace) `out`. `keep_other_variants`: variants that the existing directory
+    holds and this run did not run stay (summary, resolved scenario, tables), as for
+    `simk8s run --variant` — only when that directory came from the same resolved scenario
+    (file and overrides) and simk8s version; otherwise it is replaced whole."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -58,10 +59,23 @@ def _merge_previous(out: Path, scenario_name: str, resolved: dict, summaries: di
         old_resolved = yaml.safe_load((out / "scenario.resolved.yaml").read_text())
     except (OSError, ValueError, yaml.YAMLError):
         return resolved, summaries  # nothing readable to keep
-    if old.get("scenario") != scenario_name:
+    if not isinstance(old, dict) or not isinstance(old_resolved, dict):
         return resolved, summaries
-    old_variants = old.get("variants") or {}
-    old_docs = old_resolved.get("resolvedVariants") or {}
+    old_variants = old.get("variants")
+    old_docs = old_resolved.get("resolvedVariants")
+    if not isinstance(old_variants, dict) or not isinstance(old_docs, dict):
+        return resolved, summaries
+
+    def base(doc: dict) -> dict:
+        return {k: v for k, v in doc.items() if k != "resolvedVariants"}
+
+    # Only variants of the very same scenario (file, overrides, simk8s) sit side by side.
+    if (
+        old.get("scenario") != scenario_name
+        or old.get("simk8s_version") != __version__
+        or base(old_resolved) != yaml.safe_load(yaml.safe_dump(base(resolved)))  # as it was written
+    ):
+        return resolved, summaries
     new_docs = resolved.get("resolvedVariants") or {}
     order = [*old_variants, *(n for n in summaries if n not in old_variants)]
     merged = {n: summaries.get(n, old_variants.get(n)) for n in order}
@@ -80,6 +94,12 @@ def _link_or_copy(src: str, dst: str) -> None:
 
 
 def _umask() -> int:
+    try:  # Linux: read it, rather than set and restore it (racy with other threads)
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
     mask = os.umask(0)
     os.umask(mask)
     return mask
