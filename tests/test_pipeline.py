@@ -114,16 +114,23 @@ def test_shared_cluster_stage_gives_the_same_figures_as_running_it_again(quick_v
         assert alone == shared
 
 
+def _two_cluster_quick(tmp_path):
+    """quick.yaml with its Endpoints variant on another control plane (a batch period):
+    two groups of variants, so `jobs` > 1 uses worker processes."""
+    path = tmp_path / "two-clusters.yaml"
+    path.write_text(
+        QUICK.read_text().replace(
+            "{cluster.kubeProxy.watch: Endpoints}",
+            "{cluster.kubeProxy.watch: Endpoints, cluster.controllerManager.endpointUpdatesBatchPeriod: 1s}",
+        )
+    )
+    return path
+
+
 def test_variants_in_processes_give_the_same_results(tmp_path):
     """--jobs: groups of variants that need separate cluster runs go to worker processes;
     summaries and every table are identical to one process."""
-    path = tmp_path / "two-clusters.yaml"
-    text = QUICK.read_text().replace(
-        "  - {name: endpoints-iptables, set: {cluster.kubeProxy.watch: Endpoints}}",
-        "  - {name: endpoints-iptables, set: {cluster.kubeProxy.watch: Endpoints, "
-        "cluster.controllerManager.endpointUpdatesBatchPeriod: 1s}}",
-    )
-    path.write_text(text)
+    path = _two_cluster_quick(tmp_path)
     from simk8s.experiment import cluster_groups
 
     assert len(cluster_groups(load_variants(load_scenario(path)))) == 2  # the case under test
@@ -194,13 +201,7 @@ def test_a_worker_dying_outright_is_a_clear_message_and_writes_nothing(tmp_path,
     import simk8s.parallel
     from simk8s.cli import main
 
-    path = tmp_path / "two-clusters.yaml"
-    path.write_text(
-        QUICK.read_text().replace(
-            "{cluster.kubeProxy.watch: Endpoints}",
-            "{cluster.kubeProxy.watch: Endpoints, cluster.controllerManager.endpointUpdatesBatchPeriod: 1s}",
-        )
-    )
+    path = _two_cluster_quick(tmp_path)
     monkeypatch.setattr(simk8s.parallel, "_run_group_light", _die)
     out = tmp_path / "out"
     result = CliRunner().invoke(main, ["run", str(path), "--jobs", "2", "--out", str(out)])
@@ -261,13 +262,7 @@ def _fail(group):
 def test_a_failing_worker_raises_its_error(tmp_path, monkeypatch):
     import simk8s.parallel
 
-    path = tmp_path / "two-clusters.yaml"
-    path.write_text(
-        QUICK.read_text().replace(
-            "{cluster.kubeProxy.watch: Endpoints}",
-            "{cluster.kubeProxy.watch: Endpoints, cluster.controllerManager.endpointUpdatesBatchPeriod: 1s}",
-        )
-    )
+    path = _two_cluster_quick(tmp_path)
     monkeypatch.setattr(simk8s.parallel, "_run_group_light", _fail)
     with pytest.raises(RuntimeError, match="boom in endpoints-iptables"):
         run_scenario(path, out=tmp_path / "out", jobs=2)

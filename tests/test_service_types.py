@@ -11,10 +11,11 @@ import pytest
 from conftest import ROOT
 
 from simk8s.cluster.services import build_services
+from simk8s.dataplane.endpoint_table import EndpointIndex
 from simk8s.dataplane.inputs import NodeProgramming, TrafficSpec
 from simk8s.dataplane.outcomes import DNS_ANSWER, DROPPED_NO_LOCAL
 from simk8s.dataplane.selection import ROUTE_DROPPED, reference_candidates
-from simk8s.dataplane.stage import _EndpointIndex, _proxy_history, dataplane_section, pod_table
+from simk8s.dataplane.stage import _proxy_history, dataplane_section, pod_table
 from simk8s.dataplane.traffic import simulate_traffic
 from simk8s.experiment import run_scenario
 from simk8s.proxy.inspect import programmed_objects, render_node_rules
@@ -151,7 +152,7 @@ def _local_routes(v, traffic: int) -> tuple[np.ndarray, list[list[int]]]:
     """Per external connection, the plain CategorizeEndpoints answer for its entry node under
     Local policy, from the endpoint version that node had programmed (route code, candidates)."""
     world = v.cluster.world
-    history, _ = _proxy_history(("default", "shop"), v.fleet, world, v.scenario, _EndpointIndex(world))
+    history, _ = _proxy_history(("default", "shop"), v.fleet, world, v.scenario, EndpointIndex(world))
     versions = history.all_versions
     r = v.traffic[f"{traffic}:default/shop"]
     cache: dict[tuple[int, int], tuple[int, list[int]]] = {}
@@ -241,7 +242,7 @@ def test_externalname_has_no_endpoints_no_rules_and_answers_dns():
     # The schema refuses `traffic` to an ExternalName Service, so drive the data path directly:
     # every lookup is a DNS answer (CNAME), nothing is proxied.
     world = v.cluster.world
-    index = _EndpointIndex(world)
+    index = EndpointIndex(world)
     history, _ = _proxy_history(("default", "db"), v.fleet, world, v.scenario, index)
     assert history.kind == "ExternalName"
     programming = NodeProgramming(len(world.nodes), world.nodes.zone, v.fleet.fleet.applied_at)

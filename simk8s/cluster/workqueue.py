@@ -25,11 +25,8 @@ class WorkQueue:
         self._idle: deque[simpy.Event] = deque()
         self._limiter = rate_limiter
         self.max_retries = max_retries
-        self.adds = 0
-        self.dropped = 0
 
     def add(self, key: Hashable) -> None:
-        self.adds += 1
         if self.state.add(key):
             self._wake()
 
@@ -45,14 +42,12 @@ class WorkQueue:
 
     def _ripe(self, _event: simpy.Event) -> None:
         for _ in self.state.pop_ready(self.env.now):
-            self.adds += 1
             self._wake()
 
     def add_rate_limited(self, key: Hashable) -> bool:
         """Requeue after the rate limiter's delay; False once maxRetries is exhausted (key dropped)."""
         if self._limiter.num_requeues(key) >= self.max_retries:
             self.forget(key)
-            self.dropped += 1
             return False
         self.add_after(key, self._limiter.when(key, self.env.now))
         return True

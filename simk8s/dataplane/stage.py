@@ -28,8 +28,6 @@ from simk8s.dataplane.traffic import TrafficResult, simulate_traffic
 from simk8s.proxy.stream import MergedEndpoints, service_key_of
 from simk8s.rng import component_rng
 
-_EndpointIndex = EndpointIndex  # the name tests and notebooks import
-
 
 def _service_kind(svc: Any) -> str:
     if svc.type == "ExternalName":
