@@ -1,6 +1,10 @@
 """The `simk8s` command: a thin shell over the Python API (simk8s.experiment and friends).
 
-Scenario problems print `FILE:LINE: path: message` lines and exit with status 2.
+Every answer to a problem is a line, never a traceback: scenario problems print
+`FILE:LINE: path: message` lines, other problems `simk8s: message`. Exit status: 0 ok,
+1 a run failed or a check broke its limit, 2 bad input (scenario, arguments, output path),
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM). `--debug` shows the traceback of an
+unexpected error.
 """
 
 from __future__ import annotations
@@ -8,29 +12,78 @@ from __future__ import annotations
 import os
 import sys
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
 import click
 
 from simk8s import __version__
+from simk8s.errors import RunError, SimK8sError, Terminated, UsageError
 from simk8s.scenario import ScenarioError, load_scenario, load_variants
 
-
-def _fail_scenario(err: ScenarioError) -> None:
-    for line in err.lines:
-        click.echo(line, err=True)
-    sys.exit(2)
+REPORT_TO = "the simk8s issue tracker"
+JOBS = click.IntRange(min=1, max=256)
 
 
-@click.group()
+class _Guarded(click.Group):
+    """Turns every exception into one line and an exit status (see the module docstring)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except ScenarioError as err:
+            for line in err.lines:
+                click.echo(line, err=True)
+            ctx.exit(2)
+        except SimK8sError as err:
+            click.echo(f"simk8s: {err}", err=True)
+            ctx.exit(err.exit_code)
+        except BrokenProcessPool:  # a worker died outright (e.g. killed for memory); nothing was written
+            click.echo("simk8s: a worker process died (out of memory?); try --jobs 1", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            click.echo("\nsimk8s: interrupted; nothing was written", err=True)
+            ctx.exit(130)
+        except Terminated:
+            click.echo("simk8s: terminated; nothing was written", err=True)
+            ctx.exit(143)
+        except MemoryError:
+            click.echo("simk8s: out of memory; try a smaller scenario or --jobs 1", err=True)
+            ctx.exit(1)
+        except OSError as err:
+            from simk8s.results.output import describe_os_error
+
+            click.echo(f"simk8s: {describe_os_error(err)}", err=True)
+            ctx.exit(1)
+        except Exception as err:
+            if (ctx.obj or {}).get("debug"):
+                raise
+            click.echo(
+                f"simk8s: internal error: {type(err).__name__}: {err}\n"
+                f"This is a bug in simk8s; please report it to {REPORT_TO} with the command and the scenario "
+                "(run again with --debug for the traceback).",
+                err=True,
+            )
+            ctx.exit(1)
+
+
+@click.group(cls=_Guarded, context_settings={"max_content_width": 100})
 @click.version_option(__version__, prog_name="simk8s")
-def main() -> None:
+@click.option("--debug", is_flag=True, envvar="SIMK8S_DEBUG", help="Show the traceback of an unexpected error.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
     """Simulate Kubernetes service networking: Endpoints vs EndpointSlices, kube-proxy modes, rollouts."""
+    from simk8s.workers import terminate_on_sigterm
+
+    ctx.obj = {"debug": debug}
+    terminate_on_sigterm()
 
 
-@main.command()
+@main.command(short_help="Check scenario files (every problem as FILE:LINE).")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 def validate(files: tuple[str, ...]) -> None:
-    """Check scenario files; print every problem as FILE:LINE: path: message."""
+    """Check scenario files; print every problem as FILE:LINE: path: message (exit 2 if any)."""
     failed = False
     for f in files:
         try:
@@ -48,88 +101,84 @@ def validate(files: tuple[str, ...]) -> None:
         sys.exit(2)
 
 
-@main.command()
+@main.command(short_help="Run a scenario and print the comparison.")
 @click.argument("scenario", type=click.Path(dir_okay=False))
 @click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help="Override a scenario field, e.g. cluster.nodes=500.")
-@click.option("--variant", "only", multiple=True, help="Run only this variant (repeatable).")
-@click.option("--out", type=click.Path(file_okay=False), help="Results directory (default results/<name>).")
-@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@click.option("--variant", "only", multiple=True, help="Run only this variant (repeatable); the results keep the others.")
 @click.option(
-    "--jobs",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Processes for variants that need their own cluster run (default: the CPUs available).",
+    "--out",
+    type=click.Path(file_okay=False),
+    help="Results directory (default results/<name>). Replaced only if simk8s wrote it; any other existing "
+    "non-empty directory is refused.",
 )
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@click.option("--jobs", type=JOBS, default=None, help="Processes for variants that need their own cluster run (default: the CPUs available).")
 def run(
     scenario: str, overrides: tuple[str, ...], only: tuple[str, ...], out: str | None, progress: bool | None, jobs: int | None
 ) -> None:
-    """Run a scenario (all its compare variants) and print the comparison."""
+    """Run a scenario (all its compare variants, or those given with --variant), write its
+    results directory and print the comparison."""
     from simk8s.experiment import run_scenario
     from simk8s.results.progress import ProgressBar
 
-    try:
-        loaded = load_scenario(scenario, list(overrides))  # fail fast, before any work
-        load_variants(loaded)
-    except ScenarioError as err:
-        _fail_scenario(err)
+    loaded = load_scenario(scenario, list(overrides))  # fail fast, before any work
+    load_variants(loaded)
     for w in getattr(loaded, "warnings", ()) or ():
         click.echo(f"warning: {w}", err=True)
-    try:
-        with ProgressBar(enabled=progress) as bar:
-            exp = run_scenario(
-                scenario, overrides=overrides, only=only, out=out, progress=bar.update, jobs=jobs or _cpus()
-            )
-    except ScenarioError as err:
-        _fail_scenario(err)
-    except KeyError as err:
-        click.echo(f"simk8s: {err.args[0]}", err=True)
-        sys.exit(2)
-    except BrokenProcessPool:  # a worker died outright (e.g. killed for memory); nothing was written
-        click.echo("simk8s: a variant's worker process died (out of memory?); try --jobs 1", err=True)
-        sys.exit(1)
+    with ProgressBar(enabled=progress) as bar:
+        exp = run_scenario(scenario, overrides=overrides, only=only, out=out, progress=bar.update, jobs=jobs or _cpus())
     click.echo(f"{exp.name}: {len(exp.variants)} variant(s), results in {exp.out}")
+    if exp.write_note:
+        click.echo(f"({exp.write_note})")
     click.echo(exp.format())
     failed = [v.name for v in exp.variants if v.summary["sim"]["exception"]]
     if failed:
-        click.echo(f"simk8s: variant(s) failed: {', '.join(failed)} (see summary.json)", err=True)
-        sys.exit(1)
+        raise RunError(f"variant(s) failed: {', '.join(failed)} (see summary.json)")
 
 
-@main.command()
-@click.option("--pods", "pod_counts", multiple=True, type=int, default=(100, 1000, 2000, 5000, 10000, 20000),
-              show_default=True, help="Pod counts to size (repeatable).")
-@click.option("--long-names", is_flag=True, help="Long pod/namespace/node names (reference §5.5 'long').")
+@main.command(short_help="Wire sizes of Endpoints and EndpointSlices.")
+@click.option("--pods", "pod_counts", multiple=True, type=click.IntRange(1, 500_000),
+              default=(100, 1000, 2000, 5000, 10000, 20000), show_default=True, help="Pod counts to size (repeatable).")
+@click.option("--long-names", is_flag=True, help="Long pod/namespace/node names (63-character DNS labels, as in docs/sizes.md).")
 @click.option("--max-endpoints-per-slice", default=100, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--max-request-bytes", default="1.5Mi", show_default=True, help="etcd --max-request-bytes.")
 def sizes(pod_counts: tuple[int, ...], long_names: bool, max_endpoints_per_slice: int, max_request_bytes: str) -> None:
-    """Wire sizes of one Service's Endpoints and EndpointSlices, computed from their content."""
+    """Wire sizes of one Service's Endpoints and EndpointSlices, computed from their content,
+    and the pod count at which an untruncated Endpoints object crosses etcd's limit."""
     from simk8s.results.sizes_report import format_sizes
+    from simk8s.scenario import parse_quantity
 
+    try:
+        limit = parse_quantity(max_request_bytes)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--max-request-bytes") from None
+    if not 1024 <= limit <= 2**40:
+        raise click.BadParameter(f"expected 1Ki … 1Ti, got {max_request_bytes}", param_hint="--max-request-bytes")
     click.echo(format_sizes(pod_counts, long_names=long_names, max_per_slice=max_endpoints_per_slice,
                             max_request_bytes=max_request_bytes))
 
 
-@main.command()
+@main.command(short_help="What a node's kube-proxy had programmed at a time.")
 @click.argument("results", type=click.Path(exists=True, file_okay=False))
 @click.option("--variant", help="Variant name (default: the first).")
 @click.option("--node", required=True, help="Node name, e.g. node-3.")
 @click.option("--at", "at", required=True, help="Simulated time, e.g. 2m30s.")
 @click.option("--mode", type=click.Choice(["iptables", "ipvs", "nftables"]), help="Render as this mode.")
 def rules(results: str, variant: str | None, node: str, at: str, mode: str | None) -> None:
-    """Print what a node's kube-proxy had programmed at a time (re-runs the variant deterministically)."""
+    """Print what a node's kube-proxy had programmed at a time (iptables-save, ipvsadm or nft
+    listing), re-running the variant of a results directory deterministically."""
     from simk8s.results.inspect import node_rules
     from simk8s.scenario import parse_duration
 
     try:
         when = parse_duration(at)
     except ValueError as err:
-        click.echo(f"--at: {err}", err=True)
-        sys.exit(2)
+        raise click.BadParameter(str(err), param_hint="--at") from None
     try:
-        click.echo(node_rules(results, variant=variant, node=node, at=when, mode=mode), nl=False)
+        text = node_rules(results, variant=variant, node=node, at=when, mode=mode)
     except LookupError as err:
-        click.echo(f"simk8s: {err.args[0]}", err=True)
-        sys.exit(2)
+        raise UsageError(err.args[0]) from None
+    click.echo(text, nl=not text.endswith("\n"))
 
 
 @main.command()
@@ -140,76 +189,84 @@ def calibrate() -> None:
     click.echo(format_calibration())
 
 
-@main.command()
+@main.command(short_help="CI guard: a run's figures against committed limits.")
 @click.argument("checkfile", type=click.Path(exists=True, dir_okay=False))
 def check(checkfile: str) -> None:
-    """Run a scenario and hold its figures against committed limits (exit 1 if any is broken)."""
+    """Run a scenario and hold its figures against committed limits; exit 1 if any is broken.
+
+    \b
+    The check file (YAML):
+      scenario: ../scenarios/rolling-2000.yaml   # relative to the check file
+      set: [cluster.nodes=3000]                   # optional --set overrides
+      checks:
+        - {variant: slices-iptables, figure: kube_proxy.cpu_seconds_total, max: 300000}
+        - {variant: slices-iptables, figure: network_programming_latency_s.p99, max: 30}
+        - {variant: endpoints-iptables, figure: apiserver.rejected_writes.Endpoints, max: 0}
+
+    A figure is a dotted key of summary.json; each check has `max`, `min` or both.
+    """
     from simk8s.results.check import format_checks, run_checks
 
-    try:
-        results = run_checks(checkfile, jobs=_cpus())
-    except ValueError as err:
-        click.echo(str(err), err=True)
-        sys.exit(2)
-    except ScenarioError as err:
-        _fail_scenario(err)
+    results = run_checks(checkfile, jobs=_cpus())
     click.echo(format_checks(results))
     if not all(r.ok for r in results):
         sys.exit(1)
 
 
-@main.command()
+@main.command(short_help="Run a scenario over a grid of parameter values.")
 @click.argument("scenario", type=click.Path(exists=True, dir_okay=False))
 @click.option("--param", "params", multiple=True, required=True, metavar="PATH=V1,V2,…",
               help="A scenario field and its values, e.g. cluster.kubeProxy.minSyncPeriod=0s,1s,10s (repeatable: grid).")
 @click.option("--variant", "variants", multiple=True, help="Variants to run at each point (default: all).")
-@click.option("--workers", type=int, help="Local worker processes (default: CPU count).")
+@click.option("--jobs", type=JOBS, help="Local worker processes (default: the CPUs available).")
+@click.option("--workers", "workers", type=JOBS, hidden=True)  # the old name of --jobs
 @click.option("--dask", "dask_address", help="Run on a Dask cluster at this scheduler address.")
-@click.option("--out", type=click.Path(dir_okay=False), help="Parquet file (default results/sweeps/<name>.parquet).")
-def sweep(scenario: str, params: tuple[str, ...], variants: tuple[str, ...], workers: int | None,
+@click.option("--out", help="Parquet file (default results/sweeps/<name>.parquet); replaced only if simk8s wrote it.")
+def sweep(scenario: str, params: tuple[str, ...], variants: tuple[str, ...], jobs: int | None, workers: int | None,
           dask_address: str | None, out: str | None) -> None:
     """Run a scenario over a grid of parameter values; one row per (point, variant)."""
     from pathlib import Path
 
+    from simk8s.experiment import scenario_inputs
+    from simk8s.results.output import check_output_file, parquet_written_by_simk8s
     from simk8s.sweep import sweep as run_sweep
+    from simk8s.sweep import write_sweep
 
-    try:
-        sc = load_scenario(scenario)
-        grid = {}
-        for p in params:
-            key, _, values = p.partition("=")
-            if not values:
-                raise click.BadParameter(f"{p!r}: expected PATH=V1,V2", param_hint="--param")
-            grid[key] = values.split(",")
-            for v in grid[key]:
-                try:  # validate every point before running any
-                    load_scenario(scenario, [f"{key}={v}"])
-                except ScenarioError as err:  # blame the --param value, not a --set the user never gave
-                    raise ScenarioError(line.replace("--set:1:", f"--param {key}={v}:", 1) for line in err.lines) from None
-    except ScenarioError as err:
-        _fail_scenario(err)
+    sc = load_scenario(scenario)
+    have = [name for name, _ in load_variants(sc)]
+    unknown = [v for v in variants if v not in have]
+    if unknown:
+        raise UsageError(f"--variant: no variant named {', '.join(unknown)}; have {', '.join(have)}")
+    grid = {}
+    for p in params:
+        key, _, values = p.partition("=")
+        if not key or not values:
+            raise click.BadParameter(f"{p!r}: expected PATH=V1,V2", param_hint="--param")
+        grid[key] = values.split(",")
+        for v in grid[key]:
+            try:  # validate every point before running any
+                load_scenario(scenario, [f"{key}={v}"])
+            except ScenarioError as err:  # blame the --param value, not a --set the user never gave
+                raise ScenarioError(line.replace("--set:1:", f"--param {key}={v}:", 1) for line in err.lines) from None
+    # Not inside results/<name>/: a `run` replaces that directory whole.
+    target = Path(out) if out is not None else Path("results") / "sweeps" / f"{sc.name}.parquet"
+    inputs = scenario_inputs(scenario)
+    check_output_file(target, inputs=inputs, owned=parquet_written_by_simk8s)  # before the runs
     executor = None
     if dask_address:
         from dask.distributed import Client
 
         executor = Client(dask_address).get_executor()
-    frame = run_sweep(scenario, grid, variants=variants, executor=executor, workers=workers)
-    # Not inside results/<name>/: a `run` replaces that directory whole.
-    target = Path(out) if out else Path("results") / "sweeps" / f"{sc.name}.parquet"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
-    frame.to_parquet(tmp, index=False)
-    tmp.replace(target)
+    frame = run_sweep(scenario, grid, variants=variants, executor=executor, workers=jobs or workers or _cpus())
+    write_sweep(frame, target, inputs=inputs)
     cols = [*grid, "variant", "kube_proxy.syncs", "network_programming_latency_s.p99", "dataplane.failed_total", "exception"]
     click.echo(frame[[c for c in cols if c in frame.columns]].to_string(index=False))
     click.echo(f"{len(frame)} rows → {target}")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
-
-
-__all__ = ["main"]
+    failed = int(frame["exception"].notna().sum()) if "exception" in frame.columns else 0
+    if failed and failed == len(frame):
+        raise RunError(f"every point failed ({failed} rows; see the exception column of {target})")
+    if failed:
+        click.echo(f"simk8s: warning: {failed} of {len(frame)} rows failed (see the exception column)", err=True)
 
 
 def _cpus() -> int:
@@ -218,3 +275,10 @@ def _cpus() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+
+
+__all__ = ["main"]

@@ -16,8 +16,10 @@ from typing import Any
 
 import pandas as pd
 
-from simk8s.pipeline import VariantResult, cluster_key, run_variant
+from simk8s.errors import UsageError
+from simk8s.pipeline import VariantResult, cluster_groups, run_group
 from simk8s.results.files import write_results
+from simk8s.results.output import check_results_dir
 from simk8s.results.report import comparison_frame, format_comparison
 from simk8s.scenario import load_scenario, load_variants, resolved_dict
 
@@ -28,6 +30,7 @@ class Experiment:
     scenario: Any
     variants: list[VariantResult]
     out: Path | None = None
+    write_note: str = ""  # what writing the results replaced or kept (for the terminal)
 
     def _rows(self) -> list[tuple[str, dict, str]]:
         return [(v.name, v.summary, v.scenario.cluster.kube_proxy.watch) for v in self.variants]
@@ -39,7 +42,10 @@ class Experiment:
         return format_comparison(self._rows())
 
     def variant(self, name: str) -> VariantResult:
-        return next(v for v in self.variants if v.name == name)
+        for v in self.variants:
+            if v.name == name:
+                return v
+        raise KeyError(f"no variant {name!r}; have {', '.join(v.name for v in self.variants)}")
 
 
 def resolved_document(scenario: Any, variants: list[tuple[str, Any]]) -> dict:
@@ -64,14 +70,21 @@ def run_scenario(
     `jobs` > 1 runs variants that need separate cluster runs in that many processes (see
     `simk8s.parallel`); their results then hold summaries and tables only (no live
     cluster, fan-out or fleet objects). The figures are the same either way.
+
+    Raises ScenarioError for a bad scenario, UsageError for an unknown variant and
+    OutputError for an output directory simk8s may not replace or cannot write — all
+    before simulating anything.
     """
     scenario = load_scenario(path, list(overrides))
     variants = load_variants(scenario)
     if only:
         unknown = sorted(set(only) - {n for n, _ in variants})
         if unknown:
-            raise KeyError(f"no variant named {', '.join(unknown)}; have {', '.join(n for n, _ in variants)}")
+            raise UsageError(f"no variant named {', '.join(unknown)}; have {', '.join(n for n, _ in variants)}")
         variants = [(n, sc) for n, sc in variants if n in only]
+    target = Path(out) if out is not None else Path("results") / scenario.name
+    if write:  # probe the target before the (long) run
+        check_results_dir(target, inputs=scenario_inputs(path))
     groups = cluster_groups(variants)
     if jobs > 1 and len(groups) > 1 and sys.platform.startswith("linux"):
         from simk8s.parallel import run_groups_in_processes  # forks (unsafe on macOS)
@@ -83,28 +96,22 @@ def run_scenario(
     results.sort(key=lambda r: order[r.name])
     exp = Experiment(name=scenario.name, scenario=scenario, variants=results)
     if write:
-        target = Path(out) if out is not None else Path("results") / scenario.name
-        exp.out = write_results(
-            target, scenario.name, resolved_document(scenario, variants), results, keep_other_variants=bool(only)
+        written = write_results(
+            target, scenario.name, resolved_document(scenario, variants), results,
+            keep_other_variants=bool(only), inputs=scenario_inputs(path),
         )
+        exp.out, exp.write_note = written.path, written.note()
     return exp
 
 
-def cluster_groups(variants: list[tuple[str, Any]]) -> list[list[tuple[str, Any]]]:
-    """Variants grouped by the cluster run they can share (`cluster_key`), in first-seen order."""
-    groups: dict[str, list[tuple[str, Any]]] = {}
-    for name, sc in variants:
-        groups.setdefault(cluster_key(sc), []).append((name, sc))
-    return list(groups.values())
+def scenario_inputs(path: str | Path) -> tuple[Path, ...]:
+    """The files a run reads: the scenario and the manifests it names (never outputs)."""
+    import yaml
 
-
-def run_group(
-    group: list[tuple[str, Any]], progress: Callable[[str, str, float, float], None] | None = None
-) -> list[VariantResult]:
-    """Every variant of one group, the first one running the shared cluster stage."""
-    results: list[VariantResult] = []
-    for name, sc in group:
-        cb = (lambda stage, now, _n=name, _d=sc.duration: progress(_n, stage, now, _d)) if progress else None
-        shared = results[0].cluster if results else None
-        results.append(run_variant(sc, name, progress=cb, cluster=shared))
-    return results
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text())  # already validated by load_scenario
+        manifests = (doc.get("manifests") if isinstance(doc, dict) else None) or []
+        return (path, *(path.parent / m for m in manifests if isinstance(m, str)))
+    except (OSError, ValueError, yaml.YAMLError, RecursionError):
+        return (path,)

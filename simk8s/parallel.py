@@ -16,13 +16,15 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import multiprocessing
+import os
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from typing import Any
 
-from simk8s.pipeline import VariantResult
+from simk8s.pipeline import VariantResult, run_group
+from simk8s.workers import die_with_parent, stop_workers
 
 Progress = Callable[[str, str, float, float], None]
 _REPORT_EVERY_S = 0.25  # wall seconds between progress messages from one worker
@@ -34,8 +36,6 @@ def run_groups_in_processes(
     groups: list[list[tuple[str, Any]]], jobs: int, progress: Progress | None = None
 ) -> list[VariantResult]:
     """Run each group in a worker process (at most `jobs` at once); results in group order."""
-    from simk8s.experiment import run_group  # noqa: F401  (imported before fork: workers inherit it)
-
     ctx = multiprocessing.get_context("fork")  # workers inherit the loaded modules: no re-import
     # SimpleQueue: a put is written to the pipe at once, so every message is there before the
     # worker returns its results (and before the relay's stop sentinel).
@@ -43,7 +43,7 @@ def run_groups_in_processes(
     relay = None
     try:
         with ProcessPoolExecutor(
-            max_workers=min(jobs, len(groups)), mp_context=ctx, initializer=_init_worker, initargs=(queue,)
+            max_workers=min(jobs, len(groups)), mp_context=ctx, initializer=_init_worker, initargs=(queue, os.getpid())
         ) as pool:
             futures = [pool.submit(_run_group_light, group) for group in groups]
             # The relay thread starts only now that the workers are forked (the first submit
@@ -53,8 +53,8 @@ def run_groups_in_processes(
             try:
                 wait(futures, return_when=FIRST_EXCEPTION)  # a failure shows at once
                 results = [r for f in futures for r in f.result()]
-            except BaseException:  # a group failed, or Ctrl-C: do not start the others
-                pool.shutdown(wait=True, cancel_futures=True)
+            except BaseException:  # a group failed, Ctrl-C or SIGTERM: stop the others now
+                stop_workers(pool)
                 raise
     finally:
         if relay is not None:
@@ -62,14 +62,13 @@ def run_groups_in_processes(
     return results
 
 
-def _init_worker(queue: Any) -> None:
+def _init_worker(queue: Any, parent_pid: int) -> None:
     global _queue
     _queue = queue
+    die_with_parent(parent_pid)
 
 
 def _run_group_light(group: list[tuple[str, Any]]) -> list[VariantResult]:
-    from simk8s.experiment import run_group
-
     results = run_group(group, _throttled_sender() if _queue is not None else None)
     # What crosses the process boundary: summary and tables (the live objects stay here).
     return [dataclasses.replace(r, cluster=None, fanout=None, fleet=None, traffic={}) for r in results]

@@ -11,28 +11,16 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
-
 from simk8s.cluster.run import ClusterRun, run_cluster
+from simk8s.results.summary import build_summary, build_tables
+from simk8s.results.variant import VariantResult
 from simk8s.watch.fanout import FanOut, Watcher, fan_out
 
+Progress = Callable[[str, str, float, float], None]  # (variant, stage, simulated now, duration)
+
 KIND_OF_WATCH = {"EndpointSlices": "EndpointSlice", "Endpoints": "Endpoints", "Services": "Service"}
-
-
-@dataclass
-class VariantResult:
-    name: str
-    scenario: Any
-    summary: dict
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    cluster: ClusterRun | None = None
-    fanout: FanOut | None = None
-    fleet: Any = None
-    traffic: dict[str, Any] = field(default_factory=dict)
-    stage_wall_s: dict[str, float] = field(default_factory=dict)
 
 
 def run_variant(
@@ -108,8 +96,6 @@ def _run_stages(scenario, name, progress, stages, cluster) -> VariantResult:
         t0 = time.perf_counter()
         result.traffic = run_dataplane_stage(scenario, cluster, result.fleet)
         walls["dataplane"] = time.perf_counter() - t0
-    from simk8s.results.summary import build_summary, build_tables
-
     result.summary = build_summary(result)
     result.tables = build_tables(result)
     return result
@@ -143,4 +129,22 @@ def run_watch(scenario: Any, cluster: ClusterRun) -> FanOut:
     )
 
 
-__all__ = ["VariantResult", "run_variant", "run_watch"]
+def cluster_groups(variants: list[tuple[str, Any]]) -> list[list[tuple[str, Any]]]:
+    """Variants grouped by the cluster run they can share (`cluster_key`), in first-seen order."""
+    groups: dict[str, list[tuple[str, Any]]] = {}
+    for name, sc in variants:
+        groups.setdefault(cluster_key(sc), []).append((name, sc))
+    return list(groups.values())
+
+
+def run_group(group: list[tuple[str, Any]], progress: Progress | None = None) -> list[VariantResult]:
+    """Every variant of one group, the first one running the shared cluster stage."""
+    results: list[VariantResult] = []
+    for name, sc in group:
+        cb = (lambda stage, now, _n=name, _d=sc.duration: progress(_n, stage, now, _d)) if progress else None
+        shared = results[0].cluster if results else None
+        results.append(run_variant(sc, name, progress=cb, cluster=shared))
+    return results
+
+
+__all__ = ["VariantResult", "cluster_groups", "run_group", "run_variant", "run_watch"]

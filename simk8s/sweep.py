@@ -11,12 +11,23 @@ same figures, whatever the worker), and a run that fails is a row with its `exce
 from __future__ import annotations
 
 import itertools
+import json
+import multiprocessing
+import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from simk8s.results.output import (
+    PARQUET_KEY,
+    check_output_file,
+    parquet_written_by_simk8s,
+    write_file_atomically,
+)
+from simk8s.workers import die_with_parent, stop_workers
 
 
 def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
@@ -62,11 +73,37 @@ def sweep(
 ) -> pd.DataFrame:
     points = grid_points(grid)
     own = executor is None
-    pool = executor or ProcessPoolExecutor(max_workers=workers)
+    pool = executor or _local_pool(workers)
     try:
         futures = [pool.submit(run_point, str(scenario), p, tuple(variants)) for p in points]
         rows = [row for f in futures for row in f.result()]
+    except BaseException:  # Ctrl-C or SIGTERM: stop our own workers now, not after their runs
+        if own:
+            stop_workers(pool)
+        raise
     finally:
         if own:
             pool.shutdown()
     return pd.DataFrame(rows)
+
+
+def _local_pool(workers: int | None) -> ProcessPoolExecutor:
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=die_with_parent, initargs=(os.getpid(),))
+
+
+def write_sweep(frame: pd.DataFrame, target: str | Path, *, inputs: Sequence[str | Path] = ()) -> Path:
+    """Write a sweep's table to `target` (Parquet) whole or not at all. Refuses (OutputError)
+    a target that is an input, a directory, or a file simk8s did not write."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    target = check_output_file(target, inputs=inputs, owned=parquet_written_by_simk8s)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    from simk8s import __version__
+
+    marker = json.dumps({"written_by": "simk8s sweep", "simk8s_version": __version__}).encode()
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), PARQUET_KEY: marker})
+    write_file_atomically(target, lambda tmp: pq.write_table(table, tmp))
+    return target

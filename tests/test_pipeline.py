@@ -131,7 +131,7 @@ def test_variants_in_processes_give_the_same_results(tmp_path):
     """--jobs: groups of variants that need separate cluster runs go to worker processes;
     summaries and every table are identical to one process."""
     path = _two_cluster_quick(tmp_path)
-    from simk8s.experiment import cluster_groups
+    from simk8s.pipeline import cluster_groups
 
     assert len(cluster_groups(load_variants(load_scenario(path)))) == 2  # the case under test
     seen = []
@@ -206,7 +206,7 @@ def test_a_worker_dying_outright_is_a_clear_message_and_writes_nothing(tmp_path,
     out = tmp_path / "out"
     result = CliRunner().invoke(main, ["run", str(path), "--jobs", "2", "--out", str(out)])
     assert result.exit_code == 1
-    assert result.output.endswith("simk8s: a variant's worker process died (out of memory?); try --jobs 1\n")
+    assert result.output.endswith("simk8s: a worker process died (out of memory?); try --jobs 1\n")
     assert not out.exists()
 
 
@@ -232,10 +232,13 @@ def test_running_some_variants_keeps_the_others_in_the_results(tmp_path):
 
 
 def test_unreadable_earlier_results_are_replaced_not_merged(tmp_path):
+    from simk8s.results.output import write_manifest
+
     out = tmp_path / "quick"
     out.mkdir()
     (out / "summary.json").write_text("[]")
     (out / "scenario.resolved.yaml").write_text("")
+    write_manifest(out)  # simk8s wrote them (say, an older version), so it may replace them
     run_scenario(QUICK, out=out, only=["slices-ipvs"])
     assert list(json.loads((out / "summary.json").read_text())["variants"]) == ["slices-ipvs"]
 

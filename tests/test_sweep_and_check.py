@@ -62,7 +62,7 @@ def test_check_file_naming_an_unknown_variant_or_figure_is_a_clear_error(tmp_pat
     out = CliRunner().invoke(main, ["check", str(bad_variant)])
     assert out.exit_code == 2
     assert out.output == (
-        f"{bad_variant}: checks.0.variant: no variant 'slices-ipvx' (did you mean 'slices-ipvs'?) "
+        f"{bad_variant}:3: checks.0.variant: no variant 'slices-ipvx' (did you mean 'slices-ipvs'?) "
         "(have endpoints-iptables, slices-iptables, slices-ipvs, slices-nftables)\n"
     )
     bad_figure = tmp_path / "bad-figure.yaml"
@@ -70,7 +70,7 @@ def test_check_file_naming_an_unknown_variant_or_figure_is_a_clear_error(tmp_pat
     out = CliRunner().invoke(main, ["check", str(bad_figure)])
     assert out.exit_code == 2
     assert out.output == (
-        f"{bad_figure}: checks.0.figure: no figure 'kube_proxy.cpu_secs' in the summary "
+        f"{bad_figure}:3: checks.0.figure: no figure 'kube_proxy.cpu_secs' in the summary "
         "(did you mean 'kube_proxy.cpu_seconds_total'?) (figures are summary.json's dotted keys)\n"
     )
 

@@ -1,8 +1,9 @@
-"""Writing a run's results directory: all or nothing.
+"""Writing a run's results directory: all or nothing, and never over a user's files.
 
 Everything is written into a temporary sibling directory first and swapped into place at
 the end, so an interrupted or failed run never leaves a half-written results directory and
-never destroys the previous one before the new one is complete.
+never destroys the previous one before the new one is complete. Only a directory simk8s
+wrote (its manifest lists every file, see `simk8s.results.output`) is ever replaced.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,23 +20,49 @@ import pandas as pd
 import yaml
 
 from simk8s import __version__
+from simk8s.errors import OutputError
+from simk8s.results.output import check_results_dir, not_ours, umask, write_manifest
+
+
+@dataclass
+class Written:
+    """What a write did, for the terminal: where, and what it replaced or kept."""
+
+    path: Path
+    replaced: bool = False  # an earlier results directory was there
+    kept: list[str] = field(default_factory=list)  # its variants carried over (run --variant)
+
+    def note(self) -> str:
+        if self.kept:
+            return f"kept variant(s) {', '.join(self.kept)} of the earlier run in {self.path}"
+        return f"replaced the earlier results in {self.path}" if self.replaced else ""
 
 
 def write_results(
-    out: Path, scenario_name: str, resolved: dict, variants: list[Any], *, keep_other_variants: bool = False
-) -> Path:
+    out: Path,
+    scenario_name: str,
+    resolved: dict,
+    variants: list[Any],
+    *,
+    keep_other_variants: bool = False,
+    inputs: tuple[str | Path, ...] = (),
+) -> Written:
     """Write (or replace) `out`. `keep_other_variants`: variants that the existing directory
     holds and this run did not run stay (summary, resolved scenario, tables), as for
     `simk8s run --variant` — only when that directory came from the same resolved scenario
-    (file and overrides) and simk8s version; otherwise it is replaced whole."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    (file and overrides) and simk8s version; otherwise it is replaced whole.
+
+    Raises OutputError (before writing anything) when `out` is not a directory simk8s may
+    replace or cannot be written; `inputs` are files that must not be inside it."""
+    out = check_results_dir(out, inputs=inputs)
+    written = Written(out, replaced=out.is_dir() and any(out.iterdir()))
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private (0700); results are for sharing
+        tmp.chmod(0o777 & ~umask())  # mkdtemp makes it private (0700); results are for sharing
         summaries = {v.name: v.summary for v in variants}
         if keep_other_variants:
             resolved, summaries = _merge_previous(out, scenario_name, resolved, summaries, tmp)
+            written.kept = [n for n in summaries if n not in {v.name for v in variants}]
         (tmp / "scenario.resolved.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
         summary = {"scenario": scenario_name, "simk8s_version": __version__, "variants": summaries}
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=False) + "\n")
@@ -44,11 +72,12 @@ def write_results(
             for name, frame in v.tables.items():
                 if isinstance(frame, pd.DataFrame) and not frame.empty:
                     _to_parquet(frame, vdir / f"{name}.parquet", scenario_name, v.name)
+        write_manifest(tmp)
         _swap_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return out
+    return written
 
 
 def _merge_previous(out: Path, scenario_name: str, resolved: dict, summaries: dict, tmp: Path) -> tuple[dict, dict]:
@@ -93,18 +122,6 @@ def _link_or_copy(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
-def _umask() -> int:
-    try:  # Linux: read it, rather than set and restore it (racy with other threads)
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except OSError:
-        pass
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _to_parquet(frame: pd.DataFrame, path: Path, scenario: str, variant: str) -> None:
     frame = frame.copy(deep=False)  # own attrs and converted columns; the data is not copied
     for col in frame.columns:
@@ -115,6 +132,9 @@ def _to_parquet(frame: pd.DataFrame, path: Path, scenario: str, variant: str) ->
 
 
 def _swap_into_place(tmp: Path, out: Path) -> None:
+    why = not_ours(out) if out.is_dir() else None
+    if why:  # something of the user's arrived there while the simulation ran: keep it
+        raise OutputError(f"--out {out}: {why}; nothing was replaced")
     old = None
     if out.exists():
         old = out.with_name(f".{out.name}.old-{os.getpid()}")

@@ -13,14 +13,28 @@ from simk8s.scenario.units import format_duration
 
 
 def load_resolved_variant(results: str | Path, variant: str | None) -> tuple[str, Scenario]:
-    doc = yaml.safe_load((Path(results) / "scenario.resolved.yaml").read_text())
-    variants = doc.get("resolvedVariants") or {}
-    if not variants:
-        raise LookupError(f"{results}: no resolved variants in scenario.resolved.yaml")
+    """The resolved scenario of one variant of a results directory. LookupError (one line)
+    for anything that is not a readable simk8s results directory or lacks the variant."""
+    from pydantic import ValidationError
+
+    path = Path(results) / "scenario.resolved.yaml"
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise LookupError(f"{results}: not a simk8s results directory (no scenario.resolved.yaml)") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as err:
+        raise LookupError(f"{path}: unreadable ({type(err).__name__})") from None
+    variants = doc.get("resolvedVariants") if isinstance(doc, dict) else None
+    if not isinstance(variants, dict) or not variants:
+        raise LookupError(f"{path}: no resolved variants (not written by simk8s run?)")
     name = variant or next(iter(variants))
     if name not in variants:
-        raise LookupError(f"no variant {name!r} in {results}; have {', '.join(variants)}")
-    return name, Scenario.model_validate(variants[name])
+        raise LookupError(f"no variant {name!r} in {results}; have {', '.join(map(str, variants))}")
+    try:
+        return name, Scenario.model_validate(variants[name])
+    except ValidationError as err:
+        raise LookupError(f"{path}: variant {name!r} does not validate ({err.error_count()} problem(s); "
+                          "written by another simk8s version? run the scenario again)") from None
 
 
 def node_rules(results: str | Path, *, variant: str | None, node: str, at: float, mode: str | None = None) -> str:

@@ -1,4 +1,4 @@
-"""The summary contract (DESIGN.md): per variant, a JSON-able dict of named figures.
+"""The summary contract (README, docs/architecture.md): per variant, a JSON-able dict of named figures.
 
 Figure names are a public interface; change them only with a documented migration.
 """
@@ -6,15 +6,13 @@ Figure names are a public interface; change them only with a documented migratio
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from simk8s.cluster.apiserver import writes_frame
-
-if TYPE_CHECKING:
-    from simk8s.pipeline import VariantResult
+from simk8s.results.variant import VariantResult
 
 OBJECT_KINDS = ("Endpoints", "EndpointSlice", "Service")
 
