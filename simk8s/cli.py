@@ -43,10 +43,11 @@ class _Guarded(click.Group):
             click.echo("simk8s: a worker process died (out of memory?); try --jobs 1", err=True)
             ctx.exit(1)
         except KeyboardInterrupt:
-            click.echo("\nsimk8s: interrupted; nothing was written", err=True)
+            # Results are swapped in whole: the old directory, or the complete new one.
+            click.echo("\nsimk8s: interrupted", err=True)
             ctx.exit(130)
         except Terminated:
-            click.echo("simk8s: terminated; nothing was written", err=True)
+            click.echo("simk8s: terminated", err=True)
             ctx.exit(143)
         except MemoryError:
             click.echo("simk8s: out of memory; try a smaller scenario or --jobs 1", err=True)
@@ -249,7 +250,7 @@ def sweep(scenario: str, params: tuple[str, ...], variants: tuple[str, ...], job
             except ScenarioError as err:  # blame the --param value, not a --set the user never gave
                 raise ScenarioError(line.replace("--set:1:", f"--param {key}={v}:", 1) for line in err.lines) from None
     # Not inside results/<name>/: a `run` replaces that directory whole.
-    target = Path(out) if out is not None else Path("results") / "sweeps" / f"{sc.name}.parquet"
+    target = out if out is not None else Path("results") / "sweeps" / f"{sc.name}.parquet"  # "" is refused
     inputs = scenario_inputs(scenario)
     check_output_file(target, inputs=inputs, owned=parquet_written_by_simk8s)  # before the runs
     executor = None

@@ -82,7 +82,7 @@ def run_scenario(
         if unknown:
             raise UsageError(f"no variant named {', '.join(unknown)}; have {', '.join(n for n, _ in variants)}")
         variants = [(n, sc) for n, sc in variants if n in only]
-    target = Path(out) if out is not None else Path("results") / scenario.name
+    target = out if out is not None else Path("results") / scenario.name  # "" stays "" (refused)
     if write:  # probe the target before the (long) run
         check_results_dir(target, inputs=scenario_inputs(path))
     groups = cluster_groups(variants)
