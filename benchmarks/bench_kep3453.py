@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from simk8s.proxy.kep3453 import MACHINES, PHASES, run_kep3453
+from simk8s.calibration.kep3453 import MACHINES, PHASES, run_kep3453
 
 
 @pytest.mark.benchmark

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simk8s.dataplane.calibration import calibration_table, simulate_first_packet
+from simk8s.calibration.first_packet import calibration_table, simulate_first_packet
 from simk8s.dataplane.latency import iptables_rules_walked, load_params, service_chain_rules
 
 TABLE = calibration_table(n=100_000, seed=7)

@@ -10,23 +10,25 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simk8s.proxy import cost as cost_model
-from simk8s.proxy.fleet import SyncTable, run_fleet
-from simk8s.proxy.kep3453 import (
+from simk8s.calibration.cl2 import cl2_npl_quantiles
+from simk8s.calibration.kep3453 import (
     IPTABLES_SYNC_PERIOD,
     N1_STANDARD_1_LINE_COST_FACTOR,
     PHASES,
-    WARMUP,
     build_config,
-    cl2_npl_quantiles,
-    endpoint_change_rate,
     kep3453_table,
     machine_params,
     phase_cost_fn,
     run_kep3453,
+)
+from simk8s.calibration.loadtest import (
+    WARMUP,
+    endpoint_change_rate,
     service_sizes,
     synthesize_churn,
 )
+from simk8s.proxy import cost as cost_model
+from simk8s.proxy.fleet import SyncTable, run_fleet
 
 NODES = 100  # kube-proxies simulated in the 5000-node cluster
 
