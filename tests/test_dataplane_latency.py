@@ -1,4 +1,4 @@
-"""First-packet latency model against the published figures (kube-proxy.md §3.7, §3.8, §6)."""
+"""First-packet latency model against the published figures (nftables blog chart, Tigera 2019)."""
 
 from __future__ import annotations
 
