@@ -1,4 +1,4 @@
-"""Benchmarks: vectorized kube-proxy fleet vs the per-node SimPy reference (DESIGN.md "Performance").
+"""Benchmarks: vectorized kube-proxy fleet vs the per-node SimPy reference (simk8s/proxy/reference.py).
 
     .venv/bin/pytest benchmarks/bench_fleet.py -m benchmark        # pytest-benchmark timings
     .venv/bin/python benchmarks/bench_fleet.py [nodes] [writes]     # fleet vs reference ratio

@@ -1,4 +1,4 @@
-"""Benchmark: the KEP-3453 5000-node experiment (simk8s/proxy/kep3453.py).
+"""Benchmark: the KEP-3453 5000-node experiment (simk8s/calibration/kep3453.py).
 
     .venv/bin/pytest benchmarks/bench_kep3453.py -m benchmark   # pytest-benchmark timings
     .venv/bin/python benchmarks/bench_kep3453.py [nodes] [seed]  # NPL table, phases A/B/C
@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from simk8s.proxy.kep3453 import MACHINES, PHASES, run_kep3453
+from simk8s.calibration.kep3453 import MACHINES, PHASES, run_kep3453
 
 
 @pytest.mark.benchmark

@@ -185,7 +185,7 @@ def rules(results: str, variant: str | None, node: str, at: str, mode: str | Non
 @main.command()
 def calibrate() -> None:
     """Published measurements beside the model's figures, with the error of each."""
-    from simk8s.results.calibration import format_calibration
+    from simk8s.calibration.report import format_calibration
 
     click.echo(format_calibration())
 

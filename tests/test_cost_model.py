@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
+from simk8s.calibration.sync_cost import calibration_table, fit_parameters, render_calibration_table
 from simk8s.proxy import cost
-from simk8s.proxy.calibration import calibration_table, fit_parameters, render_calibration_table
 from simk8s.proxy.fleet_stage import make_cost_fn
 
 P = np.array([100, 1_000, 8_100, 20_000])

@@ -1,4 +1,4 @@
-"""ClientIP session affinity per mode (kube-proxy.md §1.4)."""
+"""ClientIP session affinity per mode (iptables `-m recent`, nftables affinity sets, IPVS persistence)."""
 
 from __future__ import annotations
 

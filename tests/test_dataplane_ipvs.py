@@ -1,4 +1,4 @@
-"""IPVS schedulers: exact choice sequences on small fixed cases (kube-proxy.md §4, §2.4)."""
+"""IPVS schedulers: exact choice sequences on small fixed cases (kernel ip_vs_* schedulers)."""
 
 from __future__ import annotations
 

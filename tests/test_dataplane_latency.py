@@ -1,10 +1,10 @@
-"""First-packet latency model against the published figures (kube-proxy.md §3.7, §3.8, §6)."""
+"""First-packet latency model against the published figures (nftables blog chart, Tigera 2019)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from simk8s.dataplane.calibration import calibration_table, simulate_first_packet
+from simk8s.calibration.first_packet import calibration_table, simulate_first_packet
 from simk8s.dataplane.latency import iptables_rules_walked, load_params, service_chain_rules
 
 TABLE = calibration_table(n=100_000, seed=7)

@@ -1,4 +1,4 @@
-"""Candidate endpoints per node (CategorizeEndpoints, kube-proxy.md §4) and the uniform pick (§1.3)."""
+"""Candidate endpoints per node (CategorizeEndpoints, pkg/proxy/topology.go) and the uniform pick."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def pools_for(version: EndpointVersion, nodes: list[int], **kw) -> list[tuple[in
 
 
 def test_statistic_chain_is_exactly_uniform():
-    # §1.3: p_i = 1/(E-i) then an unconditional rule gives every endpoint 1/E.
+    # computeProbability: p_i = 1/(E-i) then an unconditional rule gives every endpoint 1/E.
     for e in range(1, 12):
         assert statistic_chain_probabilities(e) == [Fraction(1, e)] * e
 

@@ -166,7 +166,8 @@ def unit_cost(
 
 
 def test_hand_worked_example():
-    """Two nodes, three writes; every number below is worked out by hand from §2.2–§2.6."""
+    """Two nodes, three writes; every number below is worked out by hand from the semantics
+    in simk8s/proxy/fleet/__init__.py."""
     arrivals = np.array([[0.0, 3.0], [0.25, 3.0], [5.0, 3.5]])  # write × node
     stream = tiny_stream(arrivals, [0, 1, 0], [10, 20, 30], [0.0, 0.0, np.nan])
     config = FleetConfig(
@@ -313,7 +314,7 @@ def test_infinite_full_sync_period_means_no_periodic_full_sync(warm):
     assert len(syncs) > 3 * config.n_nodes
 
 
-# --- iptables stale-chain cleanup (§1.9, §2.3): FleetConfig.cleanup_period ---------------
+# --- iptables stale-chain cleanup (kubernetes/kubernetes#110334): FleetConfig.cleanup_period
 
 
 def cleanup_cost(
@@ -383,7 +384,7 @@ def test_fleet_equals_reference_with_stale_chain_cleanup(runner, min_sync, dyadi
 
 def test_stale_chain_cleanup_hand_worked():
     """One node, always in large-cluster mode, syncPeriod 30 s: cleanup at the first sync
-    and then at the first sync *more* than 30 s after the last cleanup (§1.9)."""
+    and then at the first sync *more* than 30 s after the last cleanup (lastIPTablesCleanup)."""
     arrivals = np.array([[10.0], [30.0], [31.0], [61.0], [62.0]])
     stream = tiny_stream(arrivals, [0] * 5, [10, 20, 30, 40, 50], [np.nan] * 5)
     config = FleetConfig(

@@ -1,4 +1,5 @@
-"""§1.8 worked examples: (a) line for line against tests/golden, (b)–(e) by their rules."""
+"""Worked examples after upstream `pkg/proxy/iptables/proxier_test.go` (TestOverallIPTablesRules and the
+internalTrafficPolicy test): (a) line for line against tests/golden, (b)–(e) by their rules."""
 
 from pathlib import Path
 
@@ -22,7 +23,7 @@ def _render(services, slices):
     return render_iptables(ProxyState.from_slices(NODE, services, slices), RECENT).text().splitlines()
 
 
-def test_1_8a_matches_golden_line_for_line():
+def test_clusterip_three_endpoints_matches_golden_line_for_line():
     svc = Service(name="svc1", namespace="ns1", cluster_ip="172.30.1.1", ports=(ServicePort(port=80),))
     sl = EndpointSlice(
         name="svc1-1", namespace="ns1", labels=(("kubernetes.io/service-name", "svc1"),),
@@ -32,12 +33,12 @@ def test_1_8a_matches_golden_line_for_line():
     )
     state = ProxyState.from_slices(NODE, [svc], [sl])
     rs = render_iptables(state, RECENT)
-    expected = (GOLDEN / "iptables_1_8a_clusterip_three_endpoints.txt").read_text()
+    expected = (GOLDEN / "iptables_clusterip_three_endpoints.txt").read_text()
     assert rs.text().splitlines() == expected.splitlines()
-    assert rs.nat_rule_count == 16  # §1.8(a) count check: 5 fixed + 2 + 3×3
+    assert rs.nat_rule_count == 16  # (a) count check: 5 fixed + 2 + 3×3
 
 
-def test_1_8b_external_ip():
+def test_external_ip():
     svc = Service(name="svc4", namespace="ns4", type="NodePort", cluster_ip="172.30.0.44",
                   external_ips=("192.168.99.33",), ports=(ServicePort(port=80, name="p80"),))
     lines = _render([svc], [_slice("ns4", "svc4", ["10.180.0.4", "10.180.0.5"], port_name="p80")])
@@ -56,7 +57,7 @@ def test_1_8b_external_ip():
     assert "-A KUBE-SEP-UKSFD7AGPMPPLUHC -m comment --comment ns4/svc4:p80 -s 10.180.0.4 -j KUBE-MARK-MASQ" in lines
 
 
-def test_1_8c_affinity_lb_source_range():
+def test_affinity_lb_source_range():
     svc = Service(name="svc5", namespace="ns5", type="LoadBalancer", cluster_ip="172.30.0.45",
                   load_balancer_ips=("5.6.7.8",), load_balancer_source_ranges=("203.0.113.0/25",),
                   session_affinity="ClientIP", ports=(ServicePort(port=80, name="p80", node_port=3002),))
@@ -82,7 +83,7 @@ def test_1_8c_affinity_lb_source_range():
             " -j DNAT --to-destination 10.180.0.3:80") in lines
 
 
-def test_1_8d_no_endpoints_rejects():
+def test_no_endpoints_rejects():
     svc = Service(name="svc6", namespace="ns6", cluster_ip="172.30.0.46", ports=(ServicePort(port=80, name="p80"),))
     lines = _render([svc], [])
     assert ('-A KUBE-SERVICES -m comment --comment "ns6/svc6:p80 has no endpoints" -m tcp -p tcp'
@@ -90,7 +91,7 @@ def test_1_8d_no_endpoints_rejects():
     assert not any("KUBE-SVC-" in x or "KUBE-SEP-" in x for x in lines)
 
 
-def test_1_8e_local_policy_without_local_endpoints_drops():
+def test_local_policy_without_local_endpoints_drops():
     svc = Service(name="svc2", namespace="ns2", type="LoadBalancer", cluster_ip="172.30.0.42",
                   external_ips=("192.168.99.22",), load_balancer_ips=("1.2.3.4",),
                   external_traffic_policy="Local", health_check_node_port=30000,
@@ -119,7 +120,7 @@ def test_large_cluster_mode_drops_endpoint_comments():
             for i in range(2)]
     slices = [_slice("ns", f"s{i}", [f"10.{i}.{j // 250}.{j % 250 + 1}" for j in range(501)]) for i in range(2)]
     rs = render_iptables(ProxyState.from_slices(NODE, svcs, slices), RECENT)
-    assert rs.large_cluster_mode  # 1002 endpoints > 1000 (§1.9)
+    assert rs.large_cluster_mode  # 1002 endpoints > largeClusterEndpointsThreshold (1000)
     sep_lines = [r.line for r in rs.nat_rules if r.chain.startswith(("KUBE-SEP-", "KUBE-SVC-"))]
     assert not any("-> " in x or "--comment ns/" in x for x in sep_lines)
     assert any("cluster IP" in x for x in sep_lines)  # the masquerade rule keeps its comment

@@ -1,7 +1,7 @@
-"""KEP-3453 5000-node job (kube-proxy.md §3.4, §6 rows 10–11): phases A/B against the figure.
+"""KEP-3453 5000-node job (the NPL figure of KEP-3453; rows 10–11): phases A/B against the figure.
 
 NPL is node-count-independent in this model (only the ~20 ms fan-out delay depends on N; see
-simk8s/proxy/kep3453.py and test_npl_does_not_depend_on_node_count), so the accuracy tests
+simk8s/calibration/kep3453.py and test_npl_does_not_depend_on_node_count), so the accuracy tests
 simulate 100 kube-proxies of the full-size (5000-node) cluster to stay fast.
 """
 
@@ -10,23 +10,25 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simk8s.proxy import cost as cost_model
-from simk8s.proxy.fleet import SyncTable, run_fleet
-from simk8s.proxy.kep3453 import (
+from simk8s.calibration.cl2 import cl2_npl_quantiles
+from simk8s.calibration.kep3453 import (
     IPTABLES_SYNC_PERIOD,
     N1_STANDARD_1_LINE_COST_FACTOR,
     PHASES,
-    WARMUP,
     build_config,
-    cl2_npl_quantiles,
-    endpoint_change_rate,
     kep3453_table,
     machine_params,
     phase_cost_fn,
     run_kep3453,
+)
+from simk8s.calibration.loadtest import (
+    WARMUP,
+    endpoint_change_rate,
     service_sizes,
     synthesize_churn,
 )
+from simk8s.proxy import cost as cost_model
+from simk8s.proxy.fleet import SyncTable, run_fleet
 
 NODES = 100  # kube-proxies simulated in the 5000-node cluster
 
@@ -46,7 +48,7 @@ def calibrated():
 
 
 def test_load_test_composition_at_5000_nodes():
-    sizes = service_sizes(5000)  # §2.6: ≈ 8,100 Services, ≈ 68k endpoints
+    sizes = service_sizes(5000)  # clusterloader2 load config: ≈ 8,100 Services, ≈ 68k endpoints
     assert sizes.size == 8100
     assert int(sizes.sum()) == 67_750
     # 10 pods/s of churn × 67,750 / 150,000 service-backed pods.
@@ -57,9 +59,9 @@ def test_small_configuration_exact_counters():
     a = run_kep3453("A", nodes=20, duration=300.0, seed=1)
     b = run_kep3453("B", nodes=20, duration=300.0, seed=1)
     assert (a["writes"], a["syncs"], a["full_syncs"], a["npl_samples"]) == (1861, 880, 880, 26660)
-    # Same writes and samples; v1.26 B never restores fully after startup (§2.3).
+    # Same writes and samples; v1.26 B never restores fully after startup (kubernetes/kubernetes#129128).
     assert (b["writes"], b["syncs"], b["full_syncs"], b["npl_samples"]) == (1861, 880, 0, 26660)
-    # Both run the large-cluster stale-chain cleanup (§1.9) on the fleet's schedule: their
+    # Both run the large-cluster stale-chain cleanup (kubernetes/kubernetes#110334) on the fleet's schedule: their
     # syncs start on the 10 s token-bucket grid, so every 70 s ("more than" 60 s; 141 when
     # the old borrowed full-sync schedule read it as "at least").
     assert a["cleanup_syncs"] == b["cleanup_syncs"] == 121
@@ -76,7 +78,7 @@ def test_phase_cost_follows_the_v126_proxier():
     partial = cost_model.iptables_sync_seconds("partial", 8100, 67_750, 0, 3, 40, cleanup=False,
                                                params=params)
     full = cost_model.iptables_sync_seconds("full", 8100, 67_750, 0, 3, 40, cleanup=False, params=params)
-    # B: partial restore + the jump-rule checks (before PR GH#114181); C: without them.
+    # B: partial restore + the jump-rule checks (before kubernetes/kubernetes#114181); C: without them.
     assert b(no, no, *args, cleanup=no) == pytest.approx(partial + q["t_full_extra"])
     assert c(no, no, *args, cleanup=no) == pytest.approx(partial)
     # The fleet's cleanup flag only adds the nat-table iptables-save, never a full restore.
@@ -92,7 +94,7 @@ def test_phase_cost_follows_the_v126_proxier():
 
 
 def test_cleanup_schedule_and_warm_start():
-    # Phase B, 20 nodes: the fleet's stale-chain cleanup (§1.9), no full sync at all (v1.26).
+    # Phase B, 20 nodes: the fleet's stale-chain cleanup, no full sync at all (v1.26).
     nodes, duration, params = 20, 300.0, machine_params(1.0)
     churn = synthesize_churn(nodes, duration, np.random.default_rng(5), cluster_nodes=5000)
     config = build_config(PHASES["B"], churn, nodes, WARMUP + duration + 60.0,

@@ -1,4 +1,4 @@
-"""kube-proxy histogram buckets (§2.7) and the percentile helpers."""
+"""kube-proxy histogram buckets (pkg/proxy/metrics/metrics.go) and the percentile helpers."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""§1.2 chain-name recipes against every verified vector."""
+"""Chain-name recipes (portProtoHash, hashAndTruncate) against names in upstream proxier tests."""
 
 import pytest
 

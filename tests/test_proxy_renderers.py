@@ -1,4 +1,4 @@
-"""ProxyState building and endpoint selection (§4, [TOPO]), IPVS and nftables renderings."""
+"""ProxyState building and endpoint selection (CategorizeEndpoints), IPVS and nftables renderings."""
 
 from simk8s.api.objects import (
     Endpoint,

@@ -1,4 +1,4 @@
-"""§1.5 table row by row; the closed forms equal counts of the renderer's own output."""
+"""Upstream number_generated_rules_test.go row by row; the closed forms equal counts of the renderer's own output."""
 
 import numpy as np
 import pytest
@@ -18,7 +18,8 @@ from simk8s.proxy.state import ProxyNode, ProxyState
 
 NODE = ProxyNode("node-x", ip="192.168.0.2")
 
-# (services, endpoints per service, LB profile, filter rules, nat rules) — §1.5 / [IPT-NUM]
+# (services, endpoints per service, LB profile, filter rules, nat rules) — pkg/proxy/iptables/
+# number_generated_rules_test.go (kubernetes/kubernetes#110503)
 TABLE = [
     (0, 0, False, 3, 5), (1, 0, False, 4, 5), (1, 1, False, 3, 10), (1, 2, False, 3, 13),
     (1, 10, False, 3, 37), (10, 0, False, 13, 5), (10, 1, False, 3, 55), (10, 2, False, 3, 85),
@@ -29,7 +30,7 @@ TABLE = [
 
 
 def ipt_num_state(n_services: int, eps: int, lb: bool) -> ProxyState:
-    """The [IPT-NUM] generator: svc<i> on 10.0.0.1+i, port 80+i named "8080", endpoints
+    """The upstream test's generator: svc<i> on 10.0.0.1+i, port 80+i named "8080", endpoints
     172.16.0.1.. on port 8080; LB profile adds externalIP, LB IP, source range, NodePorts."""
     services, slices = [], []
     for i in range(n_services):

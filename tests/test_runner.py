@@ -1,4 +1,4 @@
-"""BoundedFrequencyRunner models (kube-proxy.md §2.2): scalar semantics, hand-checked."""
+"""BoundedFrequencyRunner models (pkg/util/async, pkg/proxy/runner): scalar semantics, hand-checked."""
 
 import itertools
 import math
@@ -87,7 +87,8 @@ def test_requests_at_the_start_instant_are_served_by_that_run():
     [(0.0, 100), (1.0, 9), (2.0, 6), (5.0, 4)],
 )
 def test_vips_example_deleting_100_pods(min_sync, expected_syncs):
-    """§2.1 [VIPS]: 100 endpoint changes with minSyncPeriod 0 → ~100 syncs; larger → few."""
+    """The virtual-ips docs' example: 100 endpoint changes with minSyncPeriod 0 → ~100 syncs;
+    larger → few."""
     changes = [10 + 0.0625 * i for i in range(100)]  # 100 changes within 6.25 s
     runner = TokenBucketRunner(min_interval=min_sync, max_interval=3600.0)
     runs = simulate_runner(runner, changes, duration=0.03125, until=60.0)[1:]  # skip startup

@@ -1,10 +1,10 @@
 """The data path: new connections through Service VIPs, routed by each node's programmed rules.
 
 Entry point: `simulate_traffic(history, programming, pods, spec, mode=..., ipvs_scheduler=..., rng=...)`.
-Inputs are the records in `inputs`; `calibration_table()` holds the latency model against §3.7–3.8.
+Inputs are the records in `inputs`. The latency model is held against published figures in
+simk8s.calibration.first_packet.
 """
 
-from simk8s.dataplane.calibration import calibration_table
 from simk8s.dataplane.inputs import (
     EndpointVersion,
     NodeProgramming,
@@ -24,7 +24,6 @@ __all__ = [
     "ServiceHistory",
     "TrafficResult",
     "TrafficSpec",
-    "calibration_table",
     "simulate_traffic",
     "step_programming",
 ]

@@ -1,4 +1,7 @@
-"""Session affinity (ClientIP) per kube-proxy mode (kube-proxy.md §1.4).
+"""Session affinity (ClientIP) per kube-proxy mode.
+
+iptables: one `-m recent` list per endpoint (Linux `net/netfilter/xt_recent.c`); nftables:
+one affinity set per endpoint; IPVS: a persistent virtual server (KEP-265).
 
 All three keep state per node (each node's kernel has its own lists / sets / templates) and
 only ever return an endpoint that is in the node's current candidate list: rules for an
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-XT_RECENT_LIST_SIZE = 100  # xt_recent ip_list_tot default; the oldest entry is reused when full (§1.4)
+XT_RECENT_LIST_SIZE = 100  # xt_recent ip_list_tot default; the oldest entry is reused when full (xt_recent.c)
 
 
 class RecentLists:
@@ -61,7 +64,7 @@ class Persistence:
 
     The template lives ``timeout`` after its last use and at least while a connection it
     controls is open. A template to a server that left the list (weight 0) is not used:
-    kube-proxy sets expire_quiescent_template (§2.4).
+    kube-proxy sets the expire_quiescent_template sysctl (`pkg/proxy/ipvs/proxier.go`).
     """
 
     __slots__ = ("template", "timeout")

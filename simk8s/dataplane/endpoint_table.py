@@ -20,6 +20,8 @@ from simk8s.dataplane.rowindex import IdentityRows, rows_along
 from simk8s.proxy.stream import legacy_endpoint
 
 _NO_ROW = -1  # an EndpointSlice entry without addresses: kube-proxy skips it
+# One endpoint set: (pods, Ready pods, Serving+Terminating-only pods, any topology hint, a pod listed twice)
+_SetInfo = tuple[np.ndarray, np.ndarray, np.ndarray, bool, bool]
 
 
 class EndpointIndex:
@@ -44,7 +46,7 @@ class EndpointIndex:
         self._address_rows = (IdentityRows(), IdentityRows())
         self._address_row = (partial(self._legacy_row, False), partial(self._legacy_row, True))
         self._last: dict[Any, tuple[Sequence[Any], np.ndarray]] = {}  # slot → last tuple, its rows
-        self._info: dict[int, tuple] = {}  # id(rows) → _set_info(rows)
+        self._info: dict[int, _SetInfo] = {}  # id(rows) → _set_info(rows)
         self._info_keep: list[np.ndarray] = []
         self._rows = 0
         self._table_cols = [np.zeros(1024, t) for t in self.COLUMN_TYPES]
@@ -141,7 +143,7 @@ class EndpointIndex:
         ordered = np.sort(pods)
         return bool((ordered[1:] == ordered[:-1]).any())
 
-    def _set_info(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool, bool]:
+    def _set_info(self, rows: np.ndarray) -> _SetInfo:
         """One endpoint set's (pods, Ready pods, Serving+Terminating-only pods, any topology
         hint, a pod listed twice), cached: a set is shared by every version until rewritten.
         The cache keeps each set alive, so its id stays its own."""
@@ -155,9 +157,7 @@ class EndpointIndex:
         """`selection.cluster_base_pool(self.version_of_rows(parts))` from per-set caches,
         without gathering the version; None where it needs the version (topology hints, or
         a pod listed twice, which the version de-duplicates)."""
-        infos = list(map(self._info.get, map(id, parts)))
-        if None in infos:
-            infos = [self._set_info(p) if i is None else i for p, i in zip(parts, infos, strict=True)]
+        infos = [self._info.get(id(p)) or self._set_info(p) for p in parts]
         if any(info[3] or info[4] for info in infos):
             return None
         if len(infos) > 1 and self._has_repeats(np.concatenate([info[0] for info in infos])):

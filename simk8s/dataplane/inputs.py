@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 
@@ -146,7 +147,11 @@ class LazyVersions(Sequence[EndpointVersion]):
     def __len__(self) -> int:
         return self._n
 
-    def __getitem__(self, k):  # type: ignore[override]
+    @overload
+    def __getitem__(self, k: int) -> EndpointVersion: ...
+    @overload
+    def __getitem__(self, k: slice) -> list[EndpointVersion]: ...
+    def __getitem__(self, k: int | slice) -> EndpointVersion | list[EndpointVersion]:
         if isinstance(k, slice):
             return [self[i] for i in range(*k.indices(self._n))]
         k = int(k)
@@ -170,7 +175,11 @@ class _WithInitial(Sequence[EndpointVersion]):
     def __len__(self) -> int:
         return len(self._versions) + 1
 
-    def __getitem__(self, k):  # type: ignore[override]
+    @overload
+    def __getitem__(self, k: int) -> EndpointVersion: ...
+    @overload
+    def __getitem__(self, k: slice) -> list[EndpointVersion]: ...
+    def __getitem__(self, k: int | slice) -> EndpointVersion | list[EndpointVersion]:
         if isinstance(k, slice):
             return [self[i] for i in range(*k.indices(len(self)))]
         k = int(k)

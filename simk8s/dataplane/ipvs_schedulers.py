@@ -1,9 +1,11 @@
-"""IPVS schedulers as kube-proxy configures them (kube-proxy.md §4, §2.4).
+"""IPVS schedulers as kube-proxy configures them (`--ipvs-scheduler`, `pkg/proxy/ipvs/proxier.go`).
 
 One scheduler applies to every virtual server of a node, and its state (round-robin
-position, connection counts) is local to that node's kernel (§4). Real servers are added
+position, connection counts) is local to that node's kernel (Linux `net/netfilter/ipvs/ip_vs_*.c`).
+Real servers are added
 with weight 1; a removed endpoint is kept at weight 0 until it drains and gets no new
-connections (§2.4), which is the same as leaving it out of the candidate list here.
+connections (`pkg/proxy/ipvs/graceful_termination.go`), which is the same as leaving it out of the
+candidate list here.
 
 Real-server list order: kube-proxy adds real servers while iterating a Go set, so each node's
 kernel list is in an arbitrary order. Simplification: node n's list is the rule-order pool
@@ -124,7 +126,7 @@ class MaglevTables:
     def indices(
         self, pool_tuples: list[tuple[int, ...]], pool: np.ndarray, client_ip: np.ndarray, src_port: np.ndarray
     ) -> np.ndarray:
-        """mh with mh-port (§4): hash (source IP, source port) into the pool's Maglev table."""
+        """mh with mh-port (set by kube-proxy): hash (source IP, source port) into the pool's Maglev table."""
         out = np.zeros(len(pool), dtype=np.int64)
         key = (client_ip.astype(np.uint64) << np.uint64(16)) | src_port.astype(np.uint64)
         key = key * np.uint64(0x9E3779B97F4A7C15)
@@ -143,7 +145,7 @@ class RoundRobin:
     """rr / wrr with unit weights: the server after the last one chosen, in list order.
 
     Simplification: if the last server left the list, restart at the list head (the kernel
-    steps back to the previous entry, §2.4 weight-0 servers are skipped either way).
+    steps back to the previous entry; weight-0 servers are skipped either way).
     """
 
     __slots__ = ("last",)

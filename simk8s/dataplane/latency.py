@@ -1,8 +1,9 @@
-"""First-packet latency of a new connection through a Service VIP (kube-proxy.md §4, §5.5).
+"""First-packet latency of a new connection through a Service VIP.
 
 Only the first packet of a connection is matched against kube-proxy's rules; conntrack
-carries the rest, so keepalive divides the cost by requests per connection (§3.8). The
-parameters and their sources live in latency_params.yaml; the model is written there too.
+carries the rest, so keepalive divides the cost by requests per connection (as Tigera's
+iptables-vs-IPVS comparison shows, docs/references.md [tigera-2019]). The parameters and
+their sources live in latency_params.yaml; the model is written there too.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import yaml
 
 PARAMS_PATH = Path(__file__).with_name("latency_params.yaml")
 
-# Rules an iptables service chain adds around the statistic rules (§1.1, §1.5):
+# Rules an iptables service chain adds around the statistic rules (iptables syncProxyRules):
 SVC_MASQ_RULES = 1  # the masquerade rule at the top of KUBE-SVC-*
 SEP_RULES = 2  # hairpin masquerade + DNAT in KUBE-SEP-*
 
@@ -54,7 +55,7 @@ def base_latency(n: int, params: LatencyParams, rng: np.random.Generator) -> np.
 def service_chain_rules(
     chain_index: np.ndarray, pool_length: np.ndarray, affinity_hit_rank: np.ndarray | None
 ) -> np.ndarray:
-    """nat rules walked inside the service and endpoint chains by routed flows (§1.1, §1.4, §4).
+    """nat rules walked inside the service and endpoint chains by routed flows.
 
     Masquerade rule, then (ClientIP affinity) one recent-check rule per endpoint up to the one
     that matched (``affinity_hit_rank`` ≥ 0) or all E of them on a miss, then statistic rules
@@ -77,10 +78,11 @@ def service_chain_rules(
 def iptables_rules_walked(
     service_ports_total: int, chain_rules: np.ndarray, walk_all: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
-    """nat rules a new connection evaluates in iptables mode (§4).
+    """nat rules a new connection evaluates in iptables mode (KUBE-SERVICES is walked linearly).
 
     KUBE-SERVICES: the service's rule sits at a uniform position in [1, N] because rules are
-    emitted in Go map order, which changes at every sync (§1.3), so it is redrawn per
+    emitted in Go map order (syncProxyRules iterates svcPortMap), which changes at every
+    sync, so it is redrawn per
     connection. Flows in ``walk_all`` (external NodePort traffic; rejected or dropped flows,
     which have no nat rule) walk all N rules. ``chain_rules`` comes from `service_chain_rules`.
     """
@@ -106,7 +108,7 @@ def first_packet_ms(
         jitter = np.exp(p.jitter * rng.standard_normal(n) - 0.5 * p.jitter**2)
         return base + p.rule_ns * 1e-6 * walk * jitter
     if mode == "nftables":
-        return base  # one verdict-map lookup, ~O(1) (§4)
+        return base  # one verdict-map lookup, ~O(1) (nftables `service-ips` vmap)
     if mode == "ipvs":
-        return base * p.ipvs_scale  # hash-table lookup, O(1) (§4)
+        return base * p.ipvs_scale  # hash-table lookup, O(1) (IPVS service table)
     raise ValueError(f"unknown kube-proxy mode {mode!r}")

@@ -1,4 +1,4 @@
-"""Outcome of each new connection, from the route and the chosen pod's serving window (§4)."""
+"""Outcome of each new connection, from the route and the chosen pod's serving window."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from simk8s.dataplane.inputs import PodTable
 from simk8s.dataplane.selection import ROUTE_DROPPED, ROUTE_REFUSED
 
 OK = 0
-REFUSED = 1  # REJECT, ICMP port-unreachable: no endpoints at all (§1.7)
-FAILED_POD_GONE = 2  # stale rules DNAT to a pod that already stopped serving (§4; no retry)
+REFUSED = 1  # REJECT, ICMP port-unreachable: no endpoints at all (iptables syncProxyRules)
+FAILED_POD_GONE = 2  # stale rules DNAT to a pod that already stopped serving (no retry: virtual-ips docs)
 FAILED_NOT_SERVING = 3  # chosen pod not yet accepting connections
-DROPPED_NO_LOCAL = 4  # Local policy, no local endpoint: DROP (§1.7)
+DROPPED_NO_LOCAL = 4  # Local policy, no local endpoint: DROP
 DNS_ANSWER = 5  # ExternalName / Headless: a DNS answer, no proxying
 
 OUTCOME_NAMES = (

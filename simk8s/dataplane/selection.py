@@ -1,14 +1,14 @@
 """Which endpoints a node's rules offer a new connection, and the uniform random pick.
 
 kube-proxy turns a Service's endpoints into a per-node candidate list the same way in every
-mode (`CategorizeEndpoints`, [TOPO], kube-proxy.md §4):
+mode (`CategorizeEndpoints` in `pkg/proxy/topology.go`):
 
 - Cluster policy: Ready endpoints, narrowed by topology hints when every Ready endpoint has
   a hint and one matches this node (node hints for PreferSameNode, else zone hints); if no
   Ready endpoint exists anywhere, Serving+Terminating ones (KEP-1669).
 - Local policy: Ready endpoints on this node, else Serving+Terminating ones on this node,
-  else DROP (§1.7). Local takes precedence over topology.
-- No Ready or Serving+Terminating endpoint at all: REJECT (§1.7), whatever the policy.
+  else DROP. Local takes precedence over topology.
+- No Ready or Serving+Terminating endpoint at all: REJECT, whatever the policy.
 
 The fast path builds every candidate list ("pool") once per (version, zone or node) that
 connections actually use and stores them concatenated, so a million connections resolve to
@@ -18,6 +18,7 @@ per-connection rule the tests hold the fast path against.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -26,15 +27,15 @@ import numpy as np
 from simk8s.dataplane.inputs import EndpointVersion
 
 # Route codes for connections that never reach a pool.
-ROUTE_REFUSED = -1  # REJECT: the service has no endpoints at all (§1.7)
-ROUTE_DROPPED = -2  # DROP: Local policy and no local endpoint (§1.7)
+ROUTE_REFUSED = -1  # REJECT: the service has no endpoints at all
+ROUTE_DROPPED = -2  # DROP: Local policy and no local endpoint
 
 PREFER_SAME_NODE = "PreferSameNode"
 
 
 def _node_hints_active(version: EndpointVersion, traffic_distribution: str | None) -> bool:
     # Simplification: EndpointVersion carries zone hints only; with PreferSameNode the slice
-    # controller also hints each endpoint's own node, so node hints = endpoint node (§4 [TOPO]).
+    # controller also hints each endpoint's own node, so node hints = endpoint node (KEP-3015).
     return traffic_distribution == PREFER_SAME_NODE and version.hint_zone is not None
 
 
@@ -147,7 +148,7 @@ def _unique_ids(vid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def assign_pools(
-    versions: list[EndpointVersion],
+    versions: Sequence[EndpointVersion],
     vid: np.ndarray,
     node: np.ndarray,
     node_zone: np.ndarray,
@@ -189,7 +190,7 @@ def assign_pools(
         st_idx = np.flatnonzero(ver.serving & ver.terminating & ~ver.ready)
         has_any[j] = len(ready_idx) > 0 or len(st_idx) > 0
         if not has_any[j]:
-            continue  # REJECT everywhere (§1.7)
+            continue  # REJECT everywhere
         if use_local:
             # Local: ready local endpoints, else serving+terminating local ones (KEP-1669).
             r_nodes, r_starts, r_sorted = _group_by_node(ready_idx, ver.node)
@@ -227,19 +228,19 @@ def assign_pools(
         route[:] = cluster_table[inverse, np.clip(node_zone, -1, n_zones - 1) + 1]
     if node_keys:
         keys = np.concatenate(node_keys)
-        ids = np.concatenate(node_pool)
+        pool_ids = np.concatenate(node_pool)
         order = np.argsort(keys)
-        keys, ids = keys[order], ids[order]
+        keys, pool_ids = keys[order], pool_ids[order]
         conn_keys = inverse.astype(np.int64) * n_nodes + node.astype(np.int64)
         pos = np.searchsorted(keys, conn_keys)
         pos_c = np.minimum(pos, max(len(keys) - 1, 0))
         hit = (pos < len(keys)) & (keys[pos_c] == conn_keys) if len(keys) else np.zeros(n_conn, bool)
-        route[hit] = ids[pos_c[hit]]
+        route[hit] = pool_ids[pos_c[hit]]
     return route, pools
 
 
 def uniform_index(length: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Uniform position in each pool: iptables' statistic chain and nftables' numgen (§1.3, §4).
+    """Uniform position in each pool: iptables' statistic chain and nftables' numgen.
 
     Equivalent in law to the iptables chain of p_i = 1/(E - i) draws (see
     `statistic_chain_probabilities` and `iptables_statistic_chain`). nftables draws
@@ -250,7 +251,7 @@ def uniform_index(length: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def statistic_chain_probabilities(n_endpoints: int) -> list[Fraction]:
-    """Exact overall probability of each rule of the iptables statistic chain (§1.3).
+    """Exact overall probability of each rule of the iptables statistic chain (computeProbability).
 
     Rule i (i < E-1) matches with p_i = 1/(E-i) given that rules 0..i-1 did not; the last
     rule always matches. Every entry comes out as 1/E.
@@ -268,7 +269,7 @@ def iptables_statistic_chain(length: np.ndarray, rng: np.random.Generator) -> np
     """Faithful emulation: walk each connection's chain rule by rule with its own draw.
 
     Cost is O(sum of rules walked); used by tests to show it matches `uniform_index`.
-    The kernel quantizes p to 2^-31 (§1.3); ignored, as the reference notes it is irrelevant.
+    The kernel quantizes p to 2^-31 (Linux `net/netfilter/xt_statistic.c`); ignored (≲ 1e-9).
     """
     length = np.asarray(length, dtype=np.int64)
     chosen = np.full(len(length), -1, dtype=np.int64)

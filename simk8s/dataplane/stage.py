@@ -38,7 +38,7 @@ def _service_kind(svc: Any) -> str:
         # Fix (service-types): the schema allows `from: external` for a ClusterIP Service
         # with externalIPs, but the data path accepted it only for NodePort/LoadBalancer.
         # Traffic to an external IP reaches a node and that node's rules DNAT it, like
-        # NodePort traffic with externalTrafficPolicy Cluster (kube-proxy.md §1.1:
+        # NodePort traffic with externalTrafficPolicy Cluster (iptables syncProxyRules:
         # KUBE-SERVICES external-IP rule → KUBE-EXT). Simplification: it arrives on a
         # uniformly random node (really: whichever node the network routes the IP to).
         return "NodePort"

@@ -8,6 +8,7 @@ syncing periodically at its own phase, so stale rules appear the way they do in 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -58,7 +59,7 @@ def rolling_update(
     delivery: float = 0.2,
     hints: bool = False,
     service_ports_total: int = 1000,
-    **service_fields: object,
+    **service_fields: Any,  # further ServiceHistory fields
 ) -> SyntheticRollout:
     """Replace ``replicas`` pods, ``surge`` at a time, every ``step_interval`` seconds.
 
@@ -113,7 +114,7 @@ def rolling_update(
         versions=versions,
         initial=initial,
         service_ports_total=service_ports_total,
-        **service_fields,  # type: ignore[arg-type]
+        **service_fields,
     )
     phase = rng.random(n_nodes) * sync_period
     programming = periodic_programming(node_zone, write_times, sync_period=sync_period, delivery=delivery, phase=phase)

@@ -2,8 +2,8 @@
 
 A connection opened at time t on node n is routed by the endpoint version node n's
 kube-proxy had programmed at t, not by the apiserver's truth: that lag is what turns a
-rollout into failed connections (kube-proxy.md §4, "A connection routed to a deleted
-endpoint before the sync"). Pipeline, all vectorized except where state forces order:
+rollout into failed connections (in iptables mode "the connection fails" if the chosen
+backend does not respond: kubernetes.io docs, reference/networking/virtual-ips). Pipeline, all vectorized except where state forces order:
 
 1. arrivals (Poisson), client IP and node;
 2. programmed version per connection (NodeProgramming.applied_at → searchsorted);
@@ -79,7 +79,7 @@ class TrafficResult:
                 "node": self.node,
                 "client": self.client,
                 "backend": self.backend,
-                "outcome": pd.Categorical.from_codes(self.outcome, categories=list(OUTCOME_NAMES)),
+                "outcome": pd.Categorical.from_codes(self.outcome, categories=pd.Index(OUTCOME_NAMES)),
                 "first_packet_ms": self.first_packet_ms,
                 "version": self.version,
                 "rules_walked": self.rules_walked,
@@ -147,7 +147,7 @@ class TrafficResult:
             "failed": failed,
             "failed_total": sum(failed.values()),
             "first_packet_ms": pct,
-            # keepalive: only a connection's first request pays the rule walk (§3.8, §5.5)
+            # keepalive: only a connection's first request pays the rule walk (Tigera 2019)
             "first_packet_ms_per_request": pct["mean"] / self.requests_per_connection,
             "rules_walked_mean": float(self.rules_walked.mean()) if self.n else 0.0,
             "per_backend": self.backend_load(),
@@ -243,7 +243,7 @@ def _sequential_choice(
     """Per-node, time-ordered choice for stateful IPVS schedulers and ClientIP affinity.
 
     Hot loop (≈1–3 µs per connection): plain Python over pre-extracted lists; state is
-    rebuilt per node because each node's kernel keeps its own (§4).
+    rebuilt per node because each node's kernel keeps its own.
     Returns (index in pool, affinity hit rank or -1).
     """
     n = len(t)
@@ -324,7 +324,7 @@ def simulate_traffic(
     scheduler = ipvs_scheduler if mode == "ipvs" else None
 
     use_local = history.internal_local if spec.source == "pods" else history.external_local
-    # ExternalName: CoreDNS answers a CNAME, kube-proxy writes no rules (§4 scope); Headless:
+    # ExternalName: CoreDNS answers a CNAME, kube-proxy writes no rules; Headless:
     # DNS returns the pod IPs and the client connects to one directly (no VIP, no rules).
     # Simplification: a headless client's DNS view is taken as its node's programmed version.
     if history.kind == "ExternalName":
@@ -352,7 +352,7 @@ def simulate_traffic(
     elif scheduler == "dh":
         index = ipvs.dest_hash_index(ipvs.service_vip(history.name), length, rot_base[node])
     elif scheduler == "mh":
-        # kube-proxy sets mh-port: hash on source IP and an ephemeral source port (§4).
+        # kube-proxy sets mh-port: hash on source IP and an ephemeral source port (virtual-ips docs).
         src_port = rng_choice.integers(32768, 61000, size=n)
         index = np.full(n, -1, dtype=np.int64)
         index[routed] = ipvs.MaglevTables().indices(
@@ -378,7 +378,7 @@ def simulate_traffic(
     backend = backend.astype(np.int32)
     outcome = classify(route, backend, t, pods)
 
-    # First-packet latency (§4, §5.5): iptables pays the rule walk, others ~constant.
+    # First-packet latency (latency.py): iptables pays the rule walk, others ~constant.
     if headless:
         rules = np.zeros(n, np.int64)
         ms = base_latency(n, load_params(), rng_latency)

@@ -1,17 +1,19 @@
-"""Sync-duration and CPU model of kube-proxy per mode and sync kind (§2.3–§2.5, §5).
+"""Sync-duration and CPU model of kube-proxy per mode and sync kind.
 
 Every function takes numpy arrays (one entry per node) or scalars and returns arrays; no
 Python loops, so the fleet can evaluate thousands of nodes per call (hot path). `speed`
 is the per-node slowness multiplier the fleet draws (1.0 = the calibration machines).
 
-Model (parameters and their sources in cost_params.yaml; fit in calibration.py):
+Model (parameters and their sources in cost_params.yaml; fitted by
+simk8s/calibration/sync_cost.py; what each term stands for: docs/model.md "Cost model"):
 - iptables: T = t_fixed [+ t_full_extra] + t_compute × (ports + endpoints)
             + t_restore × lines_written [+ t_save × nat lines when stale-chain cleanup runs]
 - IPVS:     T = t_fixed + t_reconcile × VS + t_op(VS) × netlink ops for changes
-            + t_restore × static lines   (every sync reconciles all VSs, §2.4)
+            + t_restore × static lines   (every IPVS syncProxyRules reconciles all VSs)
 - nftables: T = t_fixed + t_compute × (services + endpoints)
             + full:    c_s × S² + c_e × E
-            + partial: c_s × (2·S·ΔS) + c_e × ΔE   (marginal cost of the changed part, §2.5)
+            + partial: c_s × (2·S·ΔS) + c_e × ΔE   (marginal cost of the changed part,
+                                                   kubernetes/kubernetes#126013)
 """
 
 from __future__ import annotations
@@ -64,9 +66,9 @@ def iptables_lines(
     deleted_chains: ArrayLike = 0,
     localhost_nodeports: bool = False,
 ) -> np.ndarray:
-    """iptables-restore input lines for ClusterIP/Cluster-policy ports (§1.5, §2.3).
+    """iptables-restore input lines for ClusterIP/Cluster-policy ports (counts as in rulecount.py).
 
-    full: everything. partial: the whole filter table, nat KUBE-SERVICES / KUBE-NODEPORTS /
+    full: everything. partial (KEP-3453): the whole filter table, nat KUBE-SERVICES / KUBE-NODEPORTS /
     KUBE-POSTROUTING / KUBE-MARK-MASQ, and the SVC+SEP chains of changed ports
     (`changed_ports` with endpoints, `changed_endpoints` summed over them).
     `deleted_chains`: stale chains flushed and deleted (2 lines each) this sync.
@@ -108,7 +110,8 @@ def iptables_sync_seconds(
     params: CostParams | None = None,
 ) -> np.ndarray:
     """Duration of one iptables sync. `cleanup`: an iptables-save for stale chains runs
-    (every sync normally; once per syncPeriod in large-cluster mode, §1.9 — caller decides)."""
+    (every sync normally; once per syncPeriod in large-cluster mode, kubernetes/kubernetes#110334
+    — the caller decides)."""
     q = _p(params)["iptables"]
     lines = iptables_lines(kind, n_ports, n_endpoints, n_empty_ports, changed_ports,
                            changed_endpoints, deleted_chains)
@@ -122,7 +125,9 @@ def iptables_sync_seconds(
 
 def iptables_cli_seconds(n_rules: ArrayLike, profile: str = "huawei_2017",
                          params: CostParams | None = None) -> np.ndarray:
-    """2017–2019 latency of adding rules with the `iptables` CLI (§3.1, §3.2); not a sync model."""
+    """2017–2019 latency of adding rules with the `iptables` CLI; not a sync model.
+
+    Profiles: docs/references.md [huawei-2017] and [flftuu-2019]."""
     q = _p(params)["iptables_cli"][profile]
     r = _a(n_rules)
     if profile == "huawei_2017":
@@ -133,7 +138,7 @@ def iptables_cli_seconds(n_rules: ArrayLike, profile: str = "huawei_2017",
 # --- IPVS -------------------------------------------------------------------------------
 
 def ipvs_op_seconds(n_virtual_servers: ArrayLike, params: CostParams | None = None) -> np.ndarray:
-    """One netlink add/delete; grows slowly with table size (§3.2 row 6)."""
+    """One netlink add/delete; grows slowly with table size (docs/references.md [flftuu-2019])."""
     q = _p(params)["ipvs"]
     return q["t_op0"] + q["t_op_per_vs"] * _a(n_virtual_servers)
 
@@ -180,8 +185,9 @@ def nftables_sync_seconds(
     speed: ArrayLike = 1.0,
     params: CostParams | None = None,
 ) -> np.ndarray:
-    """One nftables sync (§2.5, §3.5): O(changed) transaction for partial syncs, a
-    superlinear full transaction at startup / after failures / hourly."""
+    """One nftables sync: O(changed) transaction for partial syncs (kubernetes/kubernetes#126013),
+    a superlinear full transaction at startup / after failures / hourly (kubernetes/kubernetes#139513,
+    #135639)."""
     q = _p(params)["nftables"]
     s, e = _a(n_services), _a(n_endpoints)
     base = q["t_fixed"] + q["t_compute_per_object"] * (s + e)

@@ -42,7 +42,7 @@ def make_cost_fn(mode: str, *, params: Any = None):
 
     Simplification: every Service has one port. iptables needs the fleet's ``cleanup=``
     flag (FleetConfig.cleanup_period set): whether the sync runs the stale-chain
-    iptables-save, on the real schedule (§1.9, §2.3).
+    iptables-save, on the schedule of iptables `syncProxyRules` (kubernetes/kubernetes#110334).
     """
 
     def cost(full, periodic, changed_services, changed_endpoints, total_services, total_endpoints, speed,
@@ -61,14 +61,15 @@ def make_cost_fn(mode: str, *, params: Any = None):
                     params=params,
                 )
             elif mode == "ipvs":
-                # IPVS applies netlink operations for the difference only (§2.4).
+                # IPVS syncProxyRules applies netlink operations for the difference only.
                 out[mask] = cost_model.ipvs_sync_seconds(
                     kind, total_services[mask], total_endpoints[mask], changed_services[mask], diff[mask],
                     speed=speed[mask], params=params,
                 )
             else:
                 # A partial nftables transaction rewrites the changed services' chains and
-                # numgen maps but adds/deletes endpoint chains only for the difference (§2.5).
+                # numgen maps but adds/deletes endpoint chains only for the difference
+                # (nftables syncProxyRules, kubernetes/kubernetes#126013).
                 # Simplification: its cost is charged per endpoint added or removed.
                 changed = diff if kind == "partial" else changed_endpoints
                 out[mask] = cost_model.nftables_sync_seconds(
@@ -125,8 +126,9 @@ def run_proxy_stage(scenario: Any, cluster: Any, fanout: FanOut) -> ProxyStage:
     rng = component_rng(scenario.seed, "kube-proxy/node-speed")
     speed = rng.lognormal(0.0, kp.node_speed_spread, size=n) if kp.node_speed_spread > 0 else np.ones(n)
     bg = scenario.background
-    # §2.2: iptables' runner forces a sync every fullSyncPeriod (a fixed hour before v1.33,
-    # which is also what `fullSyncPeriod: never` keeps); IPVS/nftables every syncPeriod.
+    # The runner's maxInterval: iptables forces a sync every fullSyncPeriod (time.Hour before
+    # v1.33, kubernetes/kubernetes#81517, which is also what `fullSyncPeriod: never` keeps);
+    # IPVS/nftables every syncPeriod (their NewProxier).
     if kp.mode == "iptables":
         max_interval = kp.full_sync_period if math.isfinite(kp.full_sync_period) else 3600.0
     else:
@@ -152,7 +154,7 @@ def run_proxy_stage(scenario: Any, cluster: Any, fanout: FanOut) -> ProxyStage:
         if math.isfinite(kp.full_sync_period)
         else None,  # never: no phase to draw
         # iptables only: stale-chain cleanup every sync, or once per syncPeriod in
-        # large-cluster mode (§1.9). Running cluster: each node's last cleanup lies somewhere
+        # large-cluster mode (kubernetes/kubernetes#110334). Running cluster: each node's last cleanup lies somewhere
         # in the last syncPeriod (as if its kube-proxy had been syncing steadily before t = 0).
         cleanup_period=kp.sync_period if kp.mode == "iptables" else None,
         large_cluster_endpoints=kp.large_cluster_endpoints_threshold,
@@ -265,7 +267,7 @@ def _tables(fleet: FleetResult, warm: bool, node_names: list[str]) -> dict[str, 
     syncs = pd.DataFrame(
         {
             "node": node,
-            "node_name": pd.Categorical.from_codes(node, categories=node_names),
+            "node_name": pd.Categorical.from_codes(node, categories=pd.Index(node_names)),
             **{name: getattr(table, name)[keep] for name in table.COLUMNS if name != "node"},
         },
         copy=False,

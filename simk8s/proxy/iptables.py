@@ -1,8 +1,8 @@
-"""iptables mode: render one node's kube-proxy rules as `iptables-restore` input (§1).
+"""iptables mode: render one node's kube-proxy rules as `iptables-restore` input.
 
-The renderer follows the rule emission of [IPT] `syncProxyRules` (§1.1, §1.3–§1.9) and
+The renderer follows the rule emission of `syncProxyRules` in `pkg/proxy/iptables/proxier.go` and
 returns an `IptablesRuleset`; `.text()` gives the listing sorted like upstream's test helper
-`sortIPTablesRules` (§1.3): tables by name, KUBE-NODEPORTS then KUBE-SERVICES then other
+`sortIPTablesRules` (`proxier_test.go`): tables by name, KUBE-NODEPORTS then KUBE-SERVICES then other
 chains alphabetically, the KUBE-SERVICES / KUBE-NODEPORTS rules by comment (stable), the
 "must be the last rule" rule last. Other chains keep emission order.
 """
@@ -17,7 +17,7 @@ from functools import lru_cache
 from simk8s.proxy.names import ext_chain, fw_chain, sep_chain, svc_chain, svl_chain
 from simk8s.proxy.state import ProxyEndpoint, ProxyServicePort, ProxyState, categorize_endpoints
 
-LARGE_CLUSTER_ENDPOINTS_THRESHOLD = 1000  # §1.9
+LARGE_CLUSTER_ENDPOINTS_THRESHOLD = 1000  # largeClusterEndpointsThreshold
 NODEPORTS_LAST_COMMENT = "kubernetes service nodeports; NOTE: this must be the last rule in this chain"
 LOCALHOST_NODEPORTS_NFACCT = "localhost_nps_accepted_pkts"
 
@@ -28,11 +28,11 @@ class IptablesOptions:
 
     cluster_cidr: str | None = "10.0.0.0/8"  # cluster-CIDR local detector; None = no detector
     masquerade_all: bool = False
-    masquerade_bit: int = 14  # §2.1: mark 0x4000
+    masquerade_bit: int = 14  # masqueradeBit default (config v1alpha1 defaults.go): mark 0x4000
     localhost_nodeports: bool = True  # KUBE-FIREWALL localnet rule + 127/8 NodePort rule (≈v1.26+)
     nfacct: bool = True  # the 127/8 NodePort rule needs its nfacct counter
     random_fully: bool = False
-    fw_trailing_comment: bool = True  # KUBE-FW's final comment-only rule (newer than IPT-NUM)
+    fw_trailing_comment: bool = True  # KUBE-FW's final comment-only rule (newer than IPT_NUM_2022)
     large_cluster_threshold: int = LARGE_CLUSTER_ENDPOINTS_THRESHOLD
 
     @property
@@ -40,16 +40,17 @@ class IptablesOptions:
         return hex(1 << self.masquerade_bit)
 
 
-#: Rule layout of the current proxier and its golden tests ([IPT-TEST], §1.8).
+#: Rule layout of the current proxier and its golden tests (`pkg/proxy/iptables/proxier_test.go`).
 RECENT = IptablesOptions()
-#: Layout counted by [IPT-NUM] in 2022 (§1.5): no localhost-NodePort rules, KUBE-FW without
+#: Layout counted by `pkg/proxy/iptables/number_generated_rules_test.go` as added in 2022
+#: (kubernetes/kubernetes#110503): no localhost-NodePort rules, KUBE-FW without
 #: its trailing comment rule (inferred from the LB rows: 8 + 3E nat rules, 1 filter rule).
 IPT_NUM_2022 = IptablesOptions(localhost_nodeports=False, nfacct=False, fw_trailing_comment=False)
 
 
 @lru_cache(maxsize=1024)
 def probability(n: int) -> str:
-    """printf %0.10f of 1/n (§1.3); cached like upstream's precomputed strings."""
+    """printf %0.10f of 1/n (computeProbability); cached like upstream's precomputed strings."""
     return f"{1.0 / n:0.10f}"
 
 
@@ -161,7 +162,7 @@ def render_iptables(
     changed_services: Iterable[str] | None = None,
 ) -> IptablesRuleset:
     """Rules for one sync. `changed_services` (namespace/name) makes it a partial sync
-    (§2.3): their SVC/SVL/EXT/FW/SEP chains are written, others only counted."""
+    (KEP-3453): their SVC/SVL/EXT/FW/SEP chains are written, others only counted."""
     changed = None if changed_services is None else set(changed_services)
     rs = IptablesRuleset()
     w = _Writer(rs)
@@ -222,7 +223,7 @@ def _render_service_port(w: _Writer, sp: ProxyServicePort, state: ProxyState,
     uses_fw = has and bool(sp.lb_ips) and bool(sp.source_ranges)
     lb_chain = fw_c if uses_fw else ext_c
 
-    # §1.7: REJECT when nothing is usable anywhere, DROP when Local policy has no local endpoint.
+    # REJECT when nothing is usable anywhere, DROP when Local policy has no local endpoint.
     if not has:
         int_target = ext_target = "REJECT"
         int_comment = ext_comment = f"{name} has no endpoints"
@@ -324,7 +325,7 @@ def _render_service_port(w: _Writer, sp: ProxyServicePort, state: ProxyState,
     for ep in sel.all_reachable:
         sep = sep_chain(name, proto, ep.addr)
         w.svc_chain(sep)
-        cm = () if large else ("-m", "comment", "--comment", name)  # §1.9 drops it
+        cm = () if large else ("-m", "comment", "--comment", name)  # large-cluster mode drops it
         w.svc_nat(sep, name, *cm, "-s", ep.ip, "-j", "KUBE-MARK-MASQ")
         aff = ("-m", "recent", "--name", sep, "--set") if sp.affinity else ()
         w.svc_nat(sep, name, *cm, *aff, *match, "-j", "DNAT", "--to-destination", ep.addr)
@@ -332,7 +333,8 @@ def _render_service_port(w: _Writer, sp: ProxyServicePort, state: ProxyState,
 
 def _endpoint_dispatch(w: _Writer, sp: ProxyServicePort, chain: str,
                        eps: tuple[ProxyEndpoint, ...], large: bool) -> None:
-    """§1.3 statistic rules, preceded by §1.4 recent-module affinity checks."""
+    """`-m statistic` rules (writeServiceToEndpointRules), preceded by the `-m recent`
+    ClientIP-affinity checks."""
     name, proto = sp.name, sp.protocol
     seps = [sep_chain(name, proto, ep.addr) for ep in eps]
     if sp.affinity:

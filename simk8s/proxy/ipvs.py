@@ -1,8 +1,8 @@
-"""IPVS mode: one node's virtual servers, real servers and ipsets (§2.4, §1.4).
+"""IPVS mode: one node's virtual servers, real servers and ipsets (`pkg/proxy/ipvs/proxier.go`).
 
 `render_ipvs` builds the desired IPVS state; `IpvsState.listing()` prints it like
 `ipvsadm -Ln` (sorted by protocol, address, port for determinism; the kernel lists in hash
-order). iptables in IPVS mode is a small static rule set over ipsets (§2.4); we count it.
+order). iptables in IPVS mode is a small static rule set over ipsets (KEP-265); we count it.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from simk8s.proxy.state import ProxyServicePort, ProxyState, categorize_endpoints
 
 IPVS_VERSION_LINE = "IP Virtual Server version 1.2.1 (size=4096)"
-# Simplification (§2.4 "the number of iptables rules is static"): a fixed base of
+# Simplification (the IPVS deep-dive blog: "the number of iptables rules is static"): a fixed base of
 # kube-proxy's own chains' rules, plus one match rule per non-empty optional ipset.
 IPVS_STATIC_NAT_RULES = 12
 IPVS_STATIC_FILTER_RULES = 8
@@ -23,7 +23,7 @@ IPVS_STATIC_FILTER_RULES = 8
 class RealServer:
     ip: str
     port: int
-    weight: int = 1  # 0 while gracefully terminating (§2.4)
+    weight: int = 1  # 0 while gracefully terminating (pkg/proxy/ipvs/graceful_termination.go)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +32,7 @@ class VirtualServer:
     ip: str
     port: int
     scheduler: str
-    persistent_s: int | None  # ClientIP affinity timeout (§1.4)
+    persistent_s: int | None  # ClientIP affinity timeout (sessionAffinityConfig, default 10800)
     real_servers: tuple[RealServer, ...]
 
 
@@ -82,7 +82,7 @@ def render_ipvs(
     draining: Iterable[str] = (),
 ) -> IpvsState:
     """Desired IPVS state. `draining` lists "ip:port" real servers removed from the endpoint
-    set that still have connections; they stay at weight 0 (graceful termination, §2.4)."""
+    set that still have connections; they stay at weight 0 (graceful_termination.go)."""
     nips = tuple(node_ips) if node_ips is not None else (state.node.ip,)
     drain = set(draining)
     st = IpvsState()

@@ -1,4 +1,4 @@
-"""kube-proxy Prometheus histograms and percentile helpers (§2.7).
+"""kube-proxy Prometheus histograms and percentile helpers (`pkg/proxy/metrics/metrics.go`).
 
 Two kinds of latency record are kept:
 
@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-# network_programming_duration_seconds: 0.25, 0.5, 1..59 by 1, 60..115 by 5, 120..300 by 30 (§2.7)
+# network_programming_duration_seconds (NetworkProgrammingLatency): 0.25, 0.5, 1..59 by 1,
+# 60..115 by 5, 120..300 by 30
 NPL_BUCKETS: np.ndarray = np.concatenate(
     [
         [0.25, 0.5],
@@ -28,7 +29,8 @@ NPL_BUCKETS: np.ndarray = np.concatenate(
         np.arange(120, 301, 30, dtype=np.float64),
     ]
 )
-# sync_proxy_rules_duration_seconds: exponential 0.001 × 2^k, 15 buckets (1 ms … 16.384 s) (§2.7)
+# sync_proxy_rules_duration_seconds (SyncProxyRulesLatency): exponential 0.001 × 2^k, 15
+# buckets (1 ms … 16.384 s)
 SYNC_DURATION_BUCKETS: np.ndarray = 0.001 * 2.0 ** np.arange(15)
 
 # NPL samples above this are counted in the last 1 ms bin (their exact max is still kept).

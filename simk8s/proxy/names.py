@@ -1,4 +1,7 @@
-"""Chain, set and map names kube-proxy derives from service and endpoint identities (§1.2).
+"""Chain, set and map names kube-proxy derives from service and endpoint identities.
+
+Upstream: `portProtoHash` and the `servicePort*ChainName` / `servicePortEndpointChainName`
+helpers of `pkg/proxy/iptables/proxier.go`; `hashAndTruncate` of `pkg/proxy/nftables/proxier.go`.
 
 iptables names are prefix + 16 base32 characters of SHA-256 (chain names must stay ≤ 28
 characters); nftables names are 8 base32 characters, a dash, then the readable name.
@@ -11,7 +14,7 @@ import base64
 import hashlib
 from functools import lru_cache
 
-_NFT_MAX_NAME = 240  # §1.2: nftables names are truncated with "..." only above this
+_NFT_MAX_NAME = 240  # nftables hashAndTruncate: names are truncated with "..." only above this
 
 
 def _b32_sha256(text: str) -> str:
@@ -26,7 +29,7 @@ def service_port_name(namespace: str, name: str, port_name: str = "") -> str:
 
 @lru_cache(maxsize=65536)
 def iptables_service_hash(svc_port_name: str, protocol: str) -> str:
-    """16-character hash shared by KUBE-SVC/SVL/EXT/FW chains (§1.2)."""
+    """16-character hash shared by KUBE-SVC/SVL/EXT/FW chains (portProtoHash)."""
     return _b32_sha256(svc_port_name + protocol.lower())[:16]
 
 
@@ -48,13 +51,14 @@ def fw_chain(svc_port_name: str, protocol: str) -> str:
 
 @lru_cache(maxsize=262144)
 def sep_chain(svc_port_name: str, protocol: str, endpoint: str) -> str:
-    """KUBE-SEP-<16 chars of SHA-256(servicePortName + protocol + "ip:port")> (§1.2)."""
+    """KUBE-SEP-<16 chars of SHA-256(servicePortName + protocol + "ip:port")>
+    (servicePortEndpointChainName)."""
     return "KUBE-SEP-" + _b32_sha256(svc_port_name + protocol.lower() + endpoint)[:16]
 
 
 @lru_cache(maxsize=262144)
 def nft_hash_and_name(name: str) -> str:
-    """`<8 base32 chars>-<name>`, truncated with "..." above 240 characters (§1.2)."""
+    """`<8 base32 chars>-<name>`, truncated with "..." above 240 characters (hashAndTruncate)."""
     full = _b32_sha256(name)[:8] + "-" + name
     if len(full) > _NFT_MAX_NAME:
         full = full[: _NFT_MAX_NAME - 3] + "..."

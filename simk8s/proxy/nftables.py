@@ -1,4 +1,4 @@
-"""nftables mode: one node's `kube-proxy` table (§1.2, §1.4, §1.7, §2.5, §4).
+"""nftables mode: one node's `kube-proxy` table (`pkg/proxy/nftables/proxier.go`, KEP-3866).
 
 `render_nftables` builds the table; `.listing()` prints it in the style of
 `nft list table ip kube-proxy` (chains and maps sorted by name for determinism).
@@ -101,7 +101,7 @@ def _render_port(t: NftTable, sp: ProxyServicePort, state: ProxyState, cidr: str
     cluster_ips = t.sets["cluster-ips"][1]
     if sp.cluster_ip not in cluster_ips:  # a set: a multi-port Service's IP once
         cluster_ips.append(sp.cluster_ip)
-    if not sel.has_any:  # §1.7: no-endpoint verdict maps, checked on ct state new
+    if not sel.has_any:  # no-endpoint verdict maps, checked on ct state new (filter hooks)
         t.maps["no-endpoint-services"][1].append(f"{sp.cluster_ip} . {proto} . {port} : goto reject-chain")
         for ip in sp.external_ips + sp.lb_ips:
             t.maps["no-endpoint-services"][1].append(f"{ip} . {proto} . {port} : goto reject-chain")

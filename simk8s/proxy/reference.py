@@ -1,14 +1,14 @@
 """Per-node reference of the kube-proxy fleet: one SimPy process pair per node, no vectors.
 
-It implements the semantics documented in fleet.py in the most direct way, so tests can
-check the vectorized fleet against it at small scale (DESIGN.md "Fast by aggregation,
-exact by reference"). Per node:
+It implements the semantics documented in simk8s/proxy/fleet/__init__.py in the most
+direct way, so tests can check the vectorized fleet against it at small scale (every fast
+path has a plain reference). Per node:
 
-* a watch process delivers each write at its arrival time and calls Run() (§2.2);
+* a watch process delivers each write at its arrival time and calls Run();
 * a sync loop asks its scalar runner (runner.py) when to start, applies everything
   delivered by then from the node's own cache, decides whether this sync runs the iptables
-  stale-chain cleanup (when FleetConfig.cleanup_period is set, §1.9), pays the cost, and
-  records the sync and its NPL samples (§2.6).
+  stale-chain cleanup (when FleetConfig.cleanup_period is set), pays the cost, and
+  records the sync and its NPL samples.
 
 Events are scheduled at exact absolute times (not now + (t − now), which can round), and a
 sync start is processed after every delivery at the same instant, so "a sync starting at
@@ -90,7 +90,7 @@ class _KubeProxy:
             self._run(float(arrival))
 
     def _run(self, now: float) -> None:
-        """Run(): a request; coalesced with one already waiting (§2.2)."""
+        """Run(): a request; coalesced with one already waiting."""
         if self.first_request == math.inf:
             self.first_request = now
         if self.wake is not None and not self.wake.triggered:

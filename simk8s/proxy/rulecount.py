@@ -1,6 +1,7 @@
-"""Exact rule and chain counts (§1.5), from a ProxyState or from aggregate counts.
+"""Exact rule and chain counts, from a ProxyState or from aggregate counts.
 
-`iptables_rule_counts` is the closed form of §1.5 for the [IPT-NUM] service profiles,
+`iptables_rule_counts` is the closed form for the service profiles of upstream
+`pkg/proxy/iptables/number_generated_rules_test.go` (kubernetes/kubernetes#110503),
 `iptables_totals` the vectorized form the cost model uses over nodes (numpy arrays in,
 arrays out). `count_state` renders and counts, the reference both are tested against.
 """
@@ -48,9 +49,12 @@ def iptables_rule_counts(
     affinity: bool = False,
     options: IptablesOptions = IPT_NUM_2022,
 ) -> RuleCounts:
-    """Counts for n_services single-port services (Cluster policies) as in §1.5.
+    """Counts for n_services single-port services (Cluster policies).
 
-    load_balancer=True is the [IPT-NUM] LB profile: 1 externalIP, 1 LB IP, 1 source range,
+    Per port with E ≥ 1 endpoints: 2 + 3E nat rules (KUBE-SERVICES jump, SVC masquerade
+    rule, E jumps, 2 per SEP chain) and 1 + E chains; E = 0: one filter REJECT.
+
+    load_balancer=True is the upstream test's LB profile: 1 externalIP, 1 LB IP, 1 source range,
     a NodePort (and a health-check NodePort, which only matters with Local policy).
     """
     e = np.broadcast_to(np.asarray(endpoints_per_service, dtype=np.int64), (n_services,))

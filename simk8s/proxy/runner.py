@@ -1,4 +1,8 @@
-"""Scalar models of kube-proxy's BoundedFrequencyRunner (§2.2): when does the next sync start?
+"""Scalar models of kube-proxy's BoundedFrequencyRunner: when does the next sync start?
+
+Upstream: `pkg/util/async/bounded_frequency_runner.go` (token bucket, ≤ v1.33) and
+`pkg/proxy/runner/bounded_frequency_runner.go` (completion gap, v1.34+,
+kubernetes/kubernetes#131615).
 
 One runner object belongs to one kube-proxy. Its owner tells it when syncs start and end;
 the runner answers one question: given the time of the first Run() request since the last
@@ -8,11 +12,12 @@ the maxInterval timer rather than by that request?
 Both variants share the rules:
 
 * runs are serialized: no start before the previous sync ended;
-* a request waits for the rate limit, requests made meanwhile are coalesced (§2.2);
+* a request waits for the rate limit, requests made meanwhile are coalesced (the run
+  channel holds one pending run);
 * the maxInterval timer restarts at every sync start and forces a run when it fires
   (the forced run obeys the same rate limit).
 
-The vectorized fleet (fleet.py) applies exactly these formulas to arrays; keep the float
+The vectorized fleet (fleet/schedule.py) applies exactly these formulas to arrays; keep the float
 operations in the same order here and there, the fleet-vs-reference test compares bits.
 """
 
@@ -21,7 +26,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-# kube-proxy builds its runners with burstSyncs = 2 in all three proxiers (§2.2).
+# kube-proxy builds its runners with burstSyncs = 2 in all three proxiers (NewProxier).
 BURST_SYNCS = 2
 
 
@@ -56,13 +61,13 @@ class _RunnerBase:
 
 @dataclass
 class TokenBucketRunner(_RunnerBase):
-    """Old runner, ≤ ≈v1.33 [BFR-OLD]: token bucket, qps = 1/minInterval, burst 2.
+    """Old runner, ≤ v1.33 (`pkg/util/async`): token bucket, qps = 1/minInterval, burst 2.
 
     Kept as GCRA state: ``tat`` ("theoretical arrival time"); a start at s is allowed when
     s ≥ tat − (burst − 1)·minInterval and moves tat to max(tat, s) + minInterval. With
     tat = 0 the bucket is full at t = 0, so the startup sync and one more may run at once.
     Simplification: the real runner re-tries at lastRun + minInterval after a refused
-    token; here a refused run starts exactly when the next token is available (§2.2).
+    token; here a refused run starts exactly when the next token is available.
     """
 
     burst: int = BURST_SYNCS
@@ -78,7 +83,7 @@ class TokenBucketRunner(_RunnerBase):
 
 @dataclass
 class CompletionGapRunner(_RunnerBase):
-    """New runner (2025+) [BFR-NEW]: next start ≥ previous end + minInterval, no burst.
+    """New runner, v1.34+ (`pkg/proxy/runner`): next start ≥ previous end + minInterval, no burst.
 
     Simplification: the retry-on-error interval is not modelled (syncs never fail).
     """
@@ -123,6 +128,7 @@ def simulate_runner(
     are not made. Plain loop: used by tests and by anyone exploring the runner alone.
     """
     durations = duration if isinstance(duration, list) else None
+    fixed = 0.0 if isinstance(duration, list) else float(duration)
     runs: list[RunRecord] = []
     i = 0  # first request not served yet
     start, forced = 0.0, False
@@ -131,7 +137,7 @@ def simulate_runner(
         while i < len(requests) and requests[i] <= start:
             i += 1
         runner.started(start)
-        cost = durations[len(runs)] if durations is not None else float(duration)  # type: ignore[arg-type]
+        cost = durations[len(runs)] if durations is not None else fixed
         end = start + cost
         runner.finished(end)
         runs.append(RunRecord(start, end, forced, i - served))

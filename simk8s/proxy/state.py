@@ -2,8 +2,8 @@
 
 `ProxyState` is the per-node input of every renderer and of `rulecount`: the proxied
 service ports (Service + ServicePort) each with its merged endpoint list, plus the node's
-name, zone and IP. Endpoint selection (`categorize_endpoints`) follows [TOPO]
-`CategorizeEndpoints` as summarised in §4 (KEP-1669 fallback, traffic policies, hints).
+name, zone and IP. Endpoint selection (`categorize_endpoints`) follows `CategorizeEndpoints`
+in `pkg/proxy/topology.go` (KEP-1669 fallback, traffic policies, topology hints).
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ class ProxyServicePort:
 
 @dataclass(frozen=True, slots=True)
 class EndpointSelection:
-    """Result of `categorize_endpoints` ([TOPO] CategorizeEndpoints)."""
+    """Result of `categorize_endpoints` (upstream CategorizeEndpoints)."""
 
     cluster: tuple[ProxyEndpoint, ...]
     local: tuple[ProxyEndpoint, ...]
@@ -149,7 +149,7 @@ def _topology_requested(svc: Service) -> bool:
 
 
 def _topology_filter(sp: ProxyServicePort, node: ProxyNode):
-    """Which hint to filter cluster endpoints on, or None to use all (§4 topology, [TOPO])."""
+    """Which hint to filter cluster endpoints on, or None to use all (topology.go)."""
     if not _topology_requested(sp.service):
         return None
     ready = [ep for ep in sp.endpoints if ep.ready]
@@ -166,7 +166,8 @@ def _topology_filter(sp: ProxyServicePort, node: ProxyNode):
 
 
 def categorize_endpoints(sp: ProxyServicePort, node: ProxyNode) -> EndpointSelection:
-    """Cluster / local / reachable endpoints and whether any usable endpoint exists (§4)."""
+    """Cluster / local / reachable endpoints and whether any usable endpoint exists
+    (CategorizeEndpoints)."""
     eps = sp.endpoints
     cluster: tuple[ProxyEndpoint, ...] = ()
     local: tuple[ProxyEndpoint, ...] = ()
@@ -225,7 +226,8 @@ class ProxyState:
         cls, node: ProxyNode, services: Iterable[Service], slices: Iterable[EndpointSlice]
     ) -> ProxyState:
         """Merge EndpointSlices per service port, de-duplicating by "ip:port" like the
-        EndpointSliceCache: the first copy wins unless a later one is local (§1, [TOPO])."""
+        EndpointSliceCache (`pkg/proxy/endpointslicecache.go`): the first copy wins unless a
+        later one is local."""
         by_svc: dict[tuple[str, str], list[EndpointSlice]] = {}
         for sl in slices:
             if sl.address_type == "IPv4":

@@ -1,4 +1,9 @@
-"""First-packet latency model held against published figures (kube-proxy.md §3.7, §3.8, §6).
+"""First-packet latency model (simk8s.dataplane.latency) held against published figures.
+
+Figures: the nftables blog's first-packet chart (https://kubernetes.io/blog/2025/02/28/nftables-kube-proxy/,
+digitized; docs/references.md [blog-nftables]) and Tigera's iptables-vs-IPVS comparison
+(https://www.tigera.io/blog/comparing-kube-proxy-modes-iptables-or-ipvs/, [tigera-2019]);
+the `row` numbers are those of docs/model.md "Published figures".
 
 `calibration_table()` runs the production latency functions on the published setups and
 returns published vs simulated with the relative error. `fit_latency_params()` reproduces
@@ -21,13 +26,13 @@ from simk8s.dataplane.latency import (
 )
 
 QUANTILES = (1, 50, 90, 99)
-# §6 rows 22, 24 (iptables) and 25 (nftables): first-packet RTT p01/p50/p90/p99 in ms (BLOG-NFT).
+# Rows 22, 24 (iptables) and 25 (nftables): first-packet RTT p01/p50/p90/p99 in ms (nftables blog).
 PUBLISHED_IPTABLES = {5000: (0.018, 0.049, 0.120, 0.156), 30000: (0.041, 0.274, 0.491, 0.716)}
 PUBLISHED_NFTABLES = (0.010, 0.014, 0.022, 0.037)
 NFTABLES_SERVICES = (5000, 10000, 30000)
 BLOG_ENDPOINTS = 1  # endpoints of the measured service: not published; a few rules either way
 TIGERA_SERVICES = 10_000
-TIGERA_RULES_PER_SERVICE = 2  # pre-v1.21 layout of KUBE-SERVICES (§1.1 history, §3.8)
+TIGERA_RULES_PER_SERVICE = 2  # KUBE-SERVICES layout before kubernetes/kubernetes#96959 (v1.21)
 TIGERA_CONN_PER_S = 1000.0
 
 
@@ -47,7 +52,7 @@ def simulate_first_packet(
 
 
 def calibration_table(n: int = 200_000, seed: int = 7) -> pd.DataFrame:
-    """Published vs simulated for §6 rows 22, 24, 25, 26 (latency) and 27, 28, 29 (Tigera)."""
+    """Published vs simulated for rows 22, 24, 25, 26 (latency) and 27, 28, 29 (Tigera)."""
     rows: list[dict] = []
 
     def add(row: int, mode: str, services: int, metric: str, published: float, simulated: float, note: str = "") -> None:
@@ -67,9 +72,9 @@ def calibration_table(n: int = 200_000, seed: int = 7) -> pd.DataFrame:
             add(25, "nftables", services, f"first_packet_ms_p{q:02d}", pub, float(np.percentile(ms, q)))
     ms, _ = simulate_first_packet("iptables", 10_000, n=n, seed=seed)
     add(26, "iptables", 10_000, "first_packet_ms_p99", 0.041 + 22.5e-6 * 10_000, float(np.percentile(ms, 99)),
-        "derived linear fit in the reference, not a measurement")  # fmt: skip
+        "linear fit to rows 22 and 24 (and the chart's 10k bar), not a measurement")  # fmt: skip
 
-    # Tigera (§3.8): old layout, 2 KUBE-SERVICES rules per service.
+    # Tigera: old layout, 2 KUBE-SERVICES rules per service.
     tig_rules = TIGERA_SERVICES * TIGERA_RULES_PER_SERVICE
     _, rules = simulate_first_packet("iptables", tig_rules, n=n, seed=seed)
     add(29, "iptables", TIGERA_SERVICES, "rules_per_new_connection", 20_000.0, float(rules.mean()),

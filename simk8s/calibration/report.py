@@ -1,20 +1,21 @@
 """`simk8s calibrate`: every published figure the model is held against, side by side.
 
-Sync cost rows come from simk8s.proxy.calibration, first-packet latency rows from
-simk8s.dataplane.calibration; fleet-level NPL rows (KEP-3453) from the kep-3453 scenario.
+Sync-cost rows come from sync_cost.py, first-packet latency rows from first_packet.py,
+fleet-level NPL rows from the KEP-3453 replay (kep3453.py). The `row` column numbers the
+published figures as docs/model.md "Published figures" lists them, each with its source.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from simk8s.dataplane.calibration import calibration_table as dataplane_table
-from simk8s.proxy.calibration import calibration_table as sync_cost_table
+from simk8s.calibration.first_packet import calibration_table as dataplane_table
+from simk8s.calibration.sync_cost import calibration_table as sync_cost_table
 
 
 def kep3453_rows() -> pd.DataFrame:
-    """Fleet-level NPL at 5000 nodes (§3.4 phases A and B; rows 10 and 11)."""
-    from simk8s.proxy.kep3453 import kep3453_table
+    """Fleet-level NPL at 5000 nodes (KEP-3453 phases A and B; rows 10 and 11)."""
+    from simk8s.calibration.kep3453 import kep3453_table
 
     t = kep3453_table(machines=("gce-n1-standard-1",), phases=("A", "B"))
     return pd.DataFrame(

@@ -1,7 +1,8 @@
-"""Calibration of the sync-cost model against the published figures of §6.
+"""Calibration of the sync-cost model (simk8s.proxy.cost) against published figures.
 
 `fit_parameters()` derives every fitted parameter of cost_params.yaml from the figures;
-`calibration_table()` sets each sync-cost row of §6 beside the model's figure.
+`calibration_table()` sets each sync-cost figure beside the model's. Figures are numbered
+as in docs/model.md "Published figures" (the `row` column), which gives each one's source.
 Rows about NPL (fleet) and the data plane are listed as "checked elsewhere".
 """
 
@@ -14,16 +15,18 @@ from simk8s.proxy import cost
 from simk8s.proxy.iptables import IPT_NUM_2022
 from simk8s.proxy.rulecount import iptables_rule_counts
 
-# Row 8 (GH#138073): 195,195 NAT chains and 578,470 NAT rules solve, with §1.5's formulas
-# (chains = P + E, rules = 2P + 3E), to P = 7,115 service ports and E = 188,080 endpoints.
+# Row 8 (kubernetes/kubernetes#138073): 195,195 NAT chains and 578,470 NAT rules solve, with
+# the rule counts of simk8s.proxy.rulecount (chains = P + E, rules = 2P + 3E), to P = 7,115
+# service ports and E = 188,080 endpoints.
 ROW8_PORTS, ROW8_ENDPOINTS = 7_115, 188_080
 ROW8_RESTORE_LINES = 4 + 50 + 195_195 + 578_470  # + filter: 5 chains, 45 rules
 ROW8_SAVE_LINES = 2 + 195_195 + 578_470
-ROW7_LINES = 695_992
+ROW7_LINES = 695_992  # kubernetes/kubernetes#96018: iptables-restore of this dump took 12.8 s
+# Rows 5 and 6: time to add one rule vs services on a 500-node cluster (docs/references.md [flftuu-2019]).
 FLFTUU_SERVICES = np.array([1, 100, 500, 1000, 1500, 2000, 5000, 10000, 15000, 20000])
 FLFTUU_IPT_MS = np.array([77, 100, 491, 1302, 2476, 2662, 6547, 9491, 15125, 20000], dtype=float)
 FLFTUU_IPVS_MS = np.array([0.8, 0.85, 0.85, 0.85, 0.90, 0.90, 0.90, 0.97, 1.0, 1.52])
-ROW20_VS = 2 * 1_500  # ClusterIP + one externalIP VS per service (assumption)
+ROW20_VS = 2 * 1_500  # kubernetes/kubernetes#84906; ClusterIP + one externalIP VS per service (assumption)
 ROW17_CREATE_RATE = 10_000 / 540.0  # svc/s; assumption: creation paced like the 9-min partial run
 
 
@@ -34,7 +37,7 @@ def _ls_relative(columns: list[np.ndarray], y: np.ndarray) -> np.ndarray:
 
 
 def fit_parameters() -> dict[str, float]:
-    """Recompute each fitted parameter from §6 (fixed/assumed ones are read from the YAML)."""
+    """Recompute each fitted parameter from the figures (fixed/assumed ones are read from the YAML)."""
     p = cost.load_params()
     ipt, ipvs, nft = p["iptables"], p["ipvs"], p["nftables"]
     out: dict[str, float] = {}
@@ -67,8 +70,9 @@ def fit_parameters() -> dict[str, float]:
 def bulk_create_seconds(kind: str, n_services: int = 10_000, eps_per_service: int = 2,
                         rate: float = ROW17_CREATE_RATE, min_gap: float = 1.0,
                         speed: float = 1.0) -> float:
-    """Row 17: time until the last of n services created at `rate`/s is programmed, with
-    back-to-back syncs (gap ≥ min_gap) that are all full or all partial after the first."""
+    """Row 17 (kubernetes/kubernetes#126013): time until the last of n services created at
+    `rate`/s is programmed, with back-to-back syncs (gap ≥ min_gap) that are all full or all
+    partial after the first."""
     t, done, first = 0.0, 0, True
     while done < n_services:
         start = max(t + (0.0 if first else min_gap), (done + 1) / rate)
@@ -84,7 +88,7 @@ _ELSEWHERE = "checked elsewhere"
 
 
 def calibration_table() -> pd.DataFrame:
-    """One row per §6 figure concerning sync cost: published, simulated, relative error."""
+    """One row per published figure concerning sync cost: published, simulated, relative error."""
     p = cost.load_params()
     kind_m = p["machines"]["kind_laptop"]
     rows: list[dict] = []

@@ -1,0 +1,12 @@
+"""Published experiments replayed with the model, the fits of its parameters, the report.
+
+Nothing in simk8s.proxy or simk8s.dataplane imports this package: the fitted parameter
+files they read (simk8s/proxy/cost_params.yaml, simk8s/dataplane/latency_params.yaml) are
+model inputs, and the fits here only reproduce them.
+
+* sync_cost: kube-proxy sync duration against the published figures; refits cost_params.yaml.
+* first_packet: first-packet latency against the nftables blog chart and Tigera's
+  comparison; refits latency_params.yaml.
+* kep3453 (with loadtest, cl2): the KEP-3453 5000-node NPL figure, fleet-level.
+* report: all of them side by side (`simk8s calibrate`).
+"""

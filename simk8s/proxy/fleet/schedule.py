@@ -1,0 +1,242 @@
+"""The fleet's schedule: every node's runner advanced write by write, as numpy arrays.
+
+Semantics: see the package docstring (simk8s/proxy/fleet/__init__.py).
+
+Algorithm. One Python step per write in commit order. Per node the state is the *open*
+sync: its start ``s_open`` and the first write it will apply ``first_pending``. Write w
+reaching node n at a closes the open sync when s_open < a (w is too late for it), and
+timer-forced syncs that fit before a are closed in a ``while`` loop; the rest of the fleet
+is untouched. Every sync closed at step w applied exactly writes [first_pending, w), so
+the cluster state "as of the last applied write" is one global value per w, shared by
+all nodes closing at that step. Hot path: ``np.less(s_open, a)`` + ``any()`` per write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simk8s.proxy.fleet.cluster_state import ClusterState
+from simk8s.proxy.fleet.inputs import (
+    PARTIAL_SYNC_MODES,
+    ChangeStream,
+    FleetConfig,
+    SyncCostFn,
+    validate,
+)
+from simk8s.proxy.fleet.result import FleetResult, SyncTable, npl_histogram
+from simk8s.proxy.runner import BURST_SYNCS
+
+
+@dataclass
+class _FleetState:
+    """Per-node runner state as arrays (one row per kube-proxy)."""
+
+    n: int
+    s_open: np.ndarray = field(init=False)  # next (open) sync's start; inf: none before end
+    forced: np.ndarray = field(init=False)  # open sync was forced by the maxInterval timer
+    first_pending: np.ndarray = field(init=False)  # first write the open sync applies
+    allowed: np.ndarray = field(init=False)  # earliest start the runner allows
+    deadline: np.ndarray = field(init=False)  # maxInterval timer (last start + max_interval)
+    tat: np.ndarray = field(init=False)  # token bucket GCRA state (runner.TokenBucketRunner)
+    last_full: np.ndarray = field(init=False)
+    last_cleanup: np.ndarray = field(init=False)  # start of the last stale-chain cleanup
+    first: np.ndarray = field(init=False)  # startup sync still open
+
+    def __post_init__(self) -> None:
+        n = self.n
+        self.s_open = np.zeros(n)  # startup sync at t = 0, a request, not timer-forced
+        self.forced = np.zeros(n, dtype=bool)
+        self.first_pending = np.zeros(n, dtype=np.int64)
+        self.allowed = np.zeros(n)
+        self.deadline = np.zeros(n)
+        self.tat = np.zeros(n)  # bucket full at t = 0
+        self.last_full = np.full(n, -np.inf)
+        self.last_cleanup = np.full(n, -np.inf)
+        self.first = np.ones(n, dtype=bool)
+
+
+class _Fleet:
+    def __init__(self, stream: ChangeStream, config: FleetConfig, cost_fn: SyncCostFn) -> None:
+        self.stream = stream
+        self.config = config
+        self.cost_fn = cost_fn
+        self.state = _FleetState(config.n_nodes)
+        self.cluster = ClusterState(stream, config)
+        self.speed = np.asarray(config.node_speed, dtype=np.float64)
+        self.delta_cum = (
+            None
+            if stream.endpoint_delta is None
+            else np.concatenate([[0], np.cumsum(stream.endpoint_delta, dtype=np.int64)])
+        )
+        if config.warm_start and config.initial_last_full is not None:
+            self.state.last_full = np.asarray(config.initial_last_full, dtype=np.float64).copy()
+        if config.warm_start and config.initial_last_cleanup is not None:
+            self.state.last_cleanup = np.asarray(config.initial_last_cleanup, dtype=np.float64).copy()
+        self.track_cleanup = config.cleanup_period is not None
+        self.token_bucket = config.runner == "token-bucket"
+        self.partial_mode = config.mode in PARTIAL_SYNC_MODES
+        self.total_services = config.static_services + self.cluster.n_services
+        self.records: list[tuple[np.ndarray, ...]] = []  # (node, start, end, full, periodic, first_write)
+        self.cleanups: list[np.ndarray] = []  # one per record when the cleanup is modelled
+
+    def run(self) -> SyncTable:
+        st = self.state
+        n_writes = len(self.stream.commit_time)
+        late = np.empty(st.n, dtype=bool)
+        previous = np.full(st.n, -np.inf)
+        for w in range(n_writes):
+            a = np.asarray(self.stream.arrival(w), dtype=np.float64)
+            np.less(a, previous, out=late)  # the algorithm relies on FIFO watch delivery
+            if late.any():
+                raise ValueError(f"arrival({w}) is earlier than arrival({w - 1}) on some node")
+            np.copyto(previous, a)  # (the caller may reuse its output buffer)
+            np.less(st.s_open, a, out=late)  # hot path: which open syncs are too early for w
+            if late.any():
+                idle = self._close_due(np.flatnonzero(late), a, w)
+                if idle.size:  # write w is the first request of their next sync
+                    a_idle, deadline = a[idle], st.deadline[idle]
+                    st.s_open[idle] = np.maximum(np.minimum(a_idle, deadline), st.allowed[idle])
+                    st.forced[idle] = deadline < a_idle
+            self.cluster.observe(w)
+        # After the last write only timer-forced syncs remain, up to end_time.
+        until = np.full(st.n, self.config.end_time)
+        self._close_due(np.flatnonzero(st.s_open < until), until, n_writes)
+        return self._table()
+
+    def _close_due(self, idx: np.ndarray, a: np.ndarray, w: int) -> np.ndarray:
+        """Close open syncs of nodes `idx` that start before a[node]; returns nodes now idle."""
+        st = self.state
+        end_time = self.config.end_time
+        closed: np.ndarray | None = None
+        while idx.size:
+            start = st.s_open[idx]
+            live = start < end_time
+            if not live.all():  # no further sync starts before end_time on these nodes
+                st.s_open[idx[~live]] = np.inf
+                idx, start = idx[live], start[live]
+            if closed is None:
+                closed = idx
+            if not idx.size:
+                break
+            self._close(idx, start, w)
+            idx = idx[st.s_open[idx] < a[idx]]  # timer-forced syncs that also fit before a
+        if closed is None or not closed.size:
+            return np.empty(0, dtype=np.int64)
+        return closed[np.isfinite(st.s_open[closed])]
+
+    def _close(self, idx: np.ndarray, start: np.ndarray, w: int) -> None:
+        """Finalize the open syncs of nodes idx (they apply writes [first_pending, w))."""
+        st, cfg = self.state, self.config
+        k = idx.size
+        first_pending = st.first_pending[idx]
+        startup = st.first[idx]
+        full = startup.copy() if not cfg.warm_start else np.zeros(k, dtype=bool)
+        # Full at startup and every fullSyncPeriod (`doFullSync` in syncProxyRules; an infinite
+        # period: never, as in v1.26–v1.32 iptables, even from a warm start's last_full = −inf).
+        if self.partial_mode and np.isfinite(cfg.full_sync_period):
+            periodic_full = (start - st.last_full[idx]) >= cfg.full_sync_period
+            full |= periodic_full & ~startup if cfg.warm_start else periodic_full
+        periodic = st.forced[idx]
+        if first_pending.min() < w:
+            changed_services, changed_endpoints = self.cluster.changed(first_pending, w)
+        else:
+            changed_services = changed_endpoints = np.zeros(k, dtype=np.int64)
+        total_endpoints = cfg.static_endpoints + int(self.cluster.dynamic_total[w])
+        extra = {}
+        if self.delta_cum is not None:
+            extra["endpoint_changes"] = self.delta_cum[w] - self.delta_cum[first_pending]
+        cleanup = None
+        if self.track_cleanup:  # FleetConfig.cleanup_period; all k nodes share one total
+            if total_endpoints > cfg.large_cluster_endpoints:  # large-cluster mode
+                cleanup = (start - st.last_cleanup[idx]) > cfg.cleanup_period
+            else:
+                cleanup = np.ones(k, dtype=bool)
+            if cfg.warm_start:
+                cleanup &= ~startup  # the warm t = 0 "sync" does no work
+            st.last_cleanup[idx[cleanup]] = start[cleanup]
+            extra["cleanup"] = cleanup
+        cost = np.asarray(
+            self.cost_fn(
+                full,
+                periodic,
+                changed_services,
+                changed_endpoints,
+                np.full(k, self.total_services, dtype=np.int64),
+                np.full(k, total_endpoints, dtype=np.int64),
+                self.speed[idx],
+                **extra,
+            ),
+            dtype=np.float64,
+        )
+        if cfg.warm_start:
+            cost[startup] = 0.0  # already programmed before t = 0
+        end = start + cost
+        # Runner update: same formulas, same float order as runner.py.
+        if self.token_bucket:
+            tat = np.maximum(st.tat[idx], start) + cfg.min_sync_period
+            st.tat[idx] = tat
+            allowed = np.maximum(end, tat - (BURST_SYNCS - 1) * cfg.min_sync_period)
+        else:
+            allowed = end + cfg.min_sync_period
+        deadline = start + cfg.max_interval
+        st.last_full[idx[full]] = start[full]
+        st.first[idx] = False
+        st.first_pending[idx] = w
+        st.allowed[idx] = allowed
+        st.deadline[idx] = deadline
+        st.s_open[idx] = np.maximum(deadline, allowed)  # no request yet: the timer's run
+        st.forced[idx] = True
+        self.records.append((idx, start, end, full, periodic, first_pending))
+        if cleanup is not None:
+            self.cleanups.append(cleanup)
+
+    def _table(self) -> SyncTable:
+        """Records → (node, start)-sorted table. last_write is not stored: a node's applied
+        ranges tile its writes, so it is the next sync's first_write, or for the node's last
+        sync the node's final first_pending."""
+        n = self.state.n
+        if self.records:
+            columns = list(zip(*self.records, strict=True))
+            cleanup = np.concatenate(self.cleanups) if self.track_cleanup else None
+            node, start, end, full, periodic, first_write = (np.concatenate(c) for c in columns)
+        else:
+            node = first_write = np.empty(0, dtype=np.int64)
+            start = end = np.empty(0)
+            full = periodic = np.empty(0, dtype=bool)
+            cleanup = np.empty(0, dtype=bool) if self.track_cleanup else None
+        # A node's syncs are recorded in start order, so a stable sort by node gives
+        # (node, start); int16 keys get numpy's radix sort (5× faster than int32).
+        key = node.astype(np.int16 if n <= np.iinfo(np.int16).max else np.int32)
+        order = np.argsort(key, kind="stable")
+        per_node = np.bincount(node, minlength=n)
+        first_write = first_write[order]
+        last_write = np.empty_like(first_write)
+        last_write[:-1] = first_write[1:]
+        has_syncs = per_node > 0
+        last_write[np.cumsum(per_node)[has_syncs] - 1] = self.state.first_pending[has_syncs]
+        return SyncTable(
+            node=np.repeat(np.arange(n, dtype=np.int32), per_node),
+            start=start[order],
+            end=end[order],
+            full=full[order],
+            periodic=periodic[order],
+            first_write=first_write,
+            last_write=last_write,
+            n_writes=last_write - first_write,
+            cleanup=None if cleanup is None else cleanup[order],
+        )
+
+
+def run_fleet(stream: ChangeStream, config: FleetConfig, cost_fn: SyncCostFn) -> FleetResult:
+    """Simulate every node's kube-proxy syncs for `stream` (see the package docstring)."""
+    validate(stream, config)
+    syncs = _Fleet(stream, config, cost_fn).run()
+    npl = npl_histogram(syncs, stream.trigger_time, config.npl_max_seconds)
+    return FleetResult(
+        n_nodes=config.n_nodes,
+        syncs=syncs,
+        npl=npl,
+        cpu_per_sync_second=config.cpu_per_sync_second,
+    )
