@@ -182,7 +182,7 @@ def rules(results: str, variant: str | None, node: str, at: str, mode: str | Non
     click.echo(text, nl=not text.endswith("\n"))
 
 
-@main.command()
+@main.command(short_help="Published measurements beside the model's figures.")
 def calibrate() -> None:
     """Published measurements beside the model's figures, with the error of each."""
     from simk8s.calibration.report import format_calibration

@@ -49,8 +49,30 @@ def calibration_frame(*, fleet: bool = True) -> pd.DataFrame:
 
 
 def format_calibration() -> str:
+    """One section per stage, fit for an 100-column terminal; figures the model does not
+    compute (context rows) are listed by name under each section, not as rows of blanks."""
     frame = calibration_frame()
-    shown = frame.copy()
-    shown["rel_error"] = shown["rel_error"].map(lambda e: "" if pd.isna(e) else f"{e:+.0%}")
-    shown["status"] = shown["status"].fillna("")
-    return shown.to_string(index=False, max_colwidth=48)
+    out = []
+    for stage, part in frame.groupby("stage", sort=False):
+        known = part[part["published"].notna() & part["simulated"].notna()]
+        shown = pd.DataFrame({
+            "row": known["row"],
+            "mode": known["mode"].astype(str),
+            "condition": known["condition"].astype(str).str.replace(r" \(.*", "", regex=True),
+            "metric": known["metric"].astype(str),
+            "published": known["published"].map(_figure),
+            "simulated": known["simulated"].map(_figure),
+            "error": known["rel_error"].map(lambda e: "" if pd.isna(e) else f"{e:+.0%}"),
+            "status": known["status"].fillna("").astype(str).str.replace(r" \(.*", "", regex=True),
+        })
+        out.append(f"== {stage} ==")
+        out.append(shown.to_string(index=False))
+        for _, row in part.drop(known.index).iterrows():
+            out.append(f"  row {row['row']}: {row['mode']} ({row['condition']}): {row['status']}")
+        out.append("")
+    out.append('Rows are numbered as docs/model.md "Published figures" lists them, each with its source.')
+    return "\n".join(out)
+
+
+def _figure(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
