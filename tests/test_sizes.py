@@ -7,6 +7,7 @@ import json
 import pytest
 
 from simk8s.api import sizes
+from simk8s.api.naming import EPOCH_UNIX_SECONDS
 from simk8s.api.objects import (
     Endpoint,
     EndpointAddress,
@@ -126,7 +127,7 @@ def _objref(r: ObjectReference) -> bytes:
 
 
 def _timestamp() -> bytes:
-    return _v(1, sizes.EPOCH_UNIX_SECONDS) + _v(2, 0)
+    return _v(1, EPOCH_UNIX_SECONDS) + _v(2, 0)
 
 
 def _meta(
@@ -432,7 +433,7 @@ def test_endpoints_limit_pod_count():
 
 def test_sized_entries_head_sizes_from_prefix_or_by_walking():
     from simk8s.api.objects import EndpointAddress, ObjectReference
-    from simk8s.api.sizes import SizedEntries, _sum_entries, entry_size
+    from simk8s.api.sizes import SizedEntries, entry_size, sum_entries
 
     addrs = [
         EndpointAddress(f"10.0.0.{i}", node_name=f"node-{i}", target_ref=ObjectReference("Pod", "default", f"web-{i}", f"u{i}"))
@@ -442,6 +443,6 @@ def test_sized_entries_head_sizes_from_prefix_or_by_walking():
     fresh = SizedEntries(addrs, sum(sizes), lambda n: sum(sizes[:n]))
     stale = SizedEntries(addrs, sum(sizes), lambda n: None)  # its builder changed since
     for n in (0, 1, 7, 28, 29, 40):
-        plain = _sum_entries(tuple(addrs[:n]))
-        assert _sum_entries(fresh.head(n)) == _sum_entries(stale.head(n)) == plain
+        plain = sum_entries(tuple(addrs[:n]))
+        assert sum_entries(fresh.head(n)) == sum_entries(stale.head(n)) == plain
         assert fresh.head(n) == tuple(addrs[:n])

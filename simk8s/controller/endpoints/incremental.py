@@ -13,7 +13,7 @@ from bisect import bisect_left, insort
 from collections.abc import Iterable
 
 from simk8s.api.objects import EndpointAddress, EndpointPort, EndpointSubset, Pod, Service
-from simk8s.api.sizes import SizedEntries, entry_size
+from simk8s.api.sizes.entries import SizedEntries, entry_size
 from simk8s.controller.endpoints.addresses import PodContribution, pod_contribution
 from simk8s.controller.endpoints.repack import NO_PORT, subset_order_key
 from simk8s.controller.podutil import PodChange, port_hash

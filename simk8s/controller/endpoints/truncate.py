@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 
 from simk8s.api.objects import ANNOTATION_OVER_CAPACITY, Endpoints, EndpointSubset
-from simk8s.api.sizes import head
+from simk8s.api.sizes.entries import head
 
 MAX_CAPACITY = 1000  # maxCapacity
 OVER_CAPACITY_TRUNCATED = "truncated"
