@@ -115,7 +115,10 @@ def deletion_rank(
     """controller.ActivePods ordering: pods earlier in this order are deleted first.
 
     unassigned < assigned; Pending < Unknown < Running; not ready < ready; ready for less
-    time first; (restart counts are all zero here); newer pods first.
+    time first; (restart counts are all zero here); newer pods first; then the pod id, a
+    deterministic tie-break where upstream leaves the order open. Simplification: the
+    ReplicaSet controller's extra ranks (pods sharing a node, pod-deletion-cost) and its
+    coarser ready-time buckets are not modelled.
     """
     return (
         node_assigned,
