@@ -1,4 +1,5 @@
-"""The controllers' incremental paths against their full-recompute references (§1, §2).
+"""The controllers' incremental paths against their full-recompute references (Endpoints and
+EndpointSlice controllers).
 
 ``EndpointsState``, ``EndpointSliceState`` and ``TriggerTimeTracker.compute_changes`` are
 fed only the pods that changed; after every step of random change sequences (adds,
@@ -198,7 +199,7 @@ class PodWorld:
 
 
 # ---------------------------------------------------------------------------------------
-# Endpoints (§1)
+# Endpoints
 
 
 @settings(max_examples=40, deadline=None)
@@ -231,7 +232,7 @@ def test_endpoints_state_matches_full_recompute(seed, variant, steps, max_change
 
 
 def test_endpoints_state_keeps_first_address_of_a_shared_identity():
-    # Two pods with the same IP and UID: one address, the first pod's (§1.3 dedupe);
+    # Two pods with the same IP and UID: one address, the first pod's (RepackSubsets dedupe);
     # readiness per port is not-ready-wins across both.
     svc = SERVICES["plain"]
     port = (ContainerPort(8080, "web"),)
@@ -285,7 +286,7 @@ def test_endpoints_state_hands_out_same_address_objects_for_unchanged_pods():
 
 
 # ---------------------------------------------------------------------------------------
-# Trigger time (§1.6)
+# Trigger time
 
 
 @settings(max_examples=40, deadline=None)
@@ -313,7 +314,7 @@ def test_trigger_time_changes_rechecks_pods_sharing_a_name():
 
 
 # ---------------------------------------------------------------------------------------
-# EndpointSlices (§2)
+# EndpointSlices
 
 
 class Informer:
@@ -420,7 +421,7 @@ def test_slice_state_matches_full_reconcile(
 
 
 def test_slice_state_takes_the_last_pod_of_a_shared_identity():
-    # Two pods with the same name and IP are one endpoint identity (§2.3); the later pod's
+    # Two pods with the same name and IP are one endpoint identity (hashEndpoint); the later pod's
     # version is the desired one, at the earlier pod's place.
     svc = SERVICES["plain"]
     port = (ContainerPort(8080, "web"),)

@@ -1,4 +1,5 @@
-"""Hypothesis properties of the controllers, and the workqueue helpers (§1.1, §2.1)."""
+"""Hypothesis properties of the controllers, and the workqueue helpers (client-go
+``util/workqueue``)."""
 
 from __future__ import annotations
 
@@ -148,7 +149,7 @@ def test_endpoints_never_over_capacity(pods, publish, named):
     assert r.truncated == (total > MAX_CAPACITY)
     again = sync_endpoints(svc, pods, r.obj, trigger_time=None)
     if total > MAX_CAPACITY:
-        assert again.action == "update" and again.obj == r.obj  # §1.4 quirk
+        assert again.action == "update" and again.obj == r.obj  # over capacity: rewritten every sync
     else:
         assert again.action == "none"
     untruncated = desired_subsets(svc, pods)

@@ -1,4 +1,5 @@
-"""Endpoints controller (reference §1): inclusion, repack, truncation, skip rules, trigger time."""
+"""Endpoints controller (``pkg/controller/endpoint/endpoints_controller.go``): inclusion,
+repack, truncation, skip rules, trigger time."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ def counts(result) -> tuple[int, int]:
 
 
 # ---------------------------------------------------------------------------------------
-# §1.2 truth table (TestSyncServiceAddresses)
+# Which pods become (not-)ready addresses: the table of upstream TestSyncServiceAddresses
 
 TRUTH_TABLE = [
     # phase, ready, terminating, publishNotReady → (addresses, notReadyAddresses)
@@ -101,7 +102,7 @@ def test_address_fields_and_hostname_rule():
     r = sync_endpoints(svc(), [p, other], None, trigger_time=None)
     addrs = {a.target_ref.name: a for a in r.obj.subsets[0].addresses}
     assert addrs["web-1"].hostname == "h1"
-    assert addrs["web-1"].node_name == ""  # always set, even if empty (§1.2 rule 5)
+    assert addrs["web-1"].node_name == ""  # always set, even if empty (a pointer upstream)
     assert addrs["web-2"].hostname == ""
     assert addrs["web-1"].target_ref == ObjectReference("Pod", "default", "web-1", "uid-00001")
     other_ns = dataclasses.replace(p, namespace="prod")
@@ -202,7 +203,7 @@ def test_headless_without_ports_and_portless_clusterip_service():
 
 
 # ---------------------------------------------------------------------------------------
-# §1.5 truncation (TestTruncateEndpoints, T16)
+# Truncation to 1000 addresses (truncateEndpoints; upstream TestTruncateEndpoints)
 
 
 def _subsets(ready: list[int], not_ready: list[int]) -> list[EndpointSubset]:
@@ -276,13 +277,13 @@ def test_over_capacity_quirk_updates_on_every_sync():
     stored = sync_endpoints(svc(), many, None, trigger_time=None).obj
     for _ in range(3):
         r = sync_endpoints(svc(), many, stored, trigger_time=None)
-        assert r.action == "update"  # stored is truncated, recomputed is not (§1.4)
+        assert r.action == "update"  # stored is truncated, recomputed is not: syncService rewrites
         assert r.obj == stored  # identical content: the apiserver makes it a no-op
         stored = r.obj
 
 
 # ---------------------------------------------------------------------------------------
-# §1.4 skip-if-unchanged, §1.6 labels and annotations, §1.7 corner cases
+# syncService: skip-if-unchanged, labels and annotations, corner cases
 
 
 def test_skip_if_unchanged_and_what_breaks_it():
@@ -353,7 +354,7 @@ def test_rfc3339nano_rendering():
 
 
 # ---------------------------------------------------------------------------------------
-# §1.6 trigger-time tracker
+# TriggerTimeTracker (util/trigger_time_tracker.go)
 
 
 def test_trigger_time_tracker():

@@ -1,4 +1,5 @@
-"""EndpointSlice reconciler (reference §2) incl. the upstream sample cases T1–T4, T14, T15."""
+"""EndpointSlice reconciler (``staging/src/k8s.io/endpointslice/reconciler.go``), incl.
+cases of upstream ``reconciler_test.go`` (named at each test)."""
 
 from __future__ import annotations
 
@@ -92,7 +93,7 @@ def desired_list(service, pods) -> list[Endpoint]:
 
 
 # ---------------------------------------------------------------------------------------
-# §2.4 conditions truth table
+# Endpoint conditions (utils.go podToEndpoint)
 
 CONDITIONS = [
     # ready pod, terminating, publishNotReady → (ready, serving, terminating)
@@ -121,10 +122,10 @@ def test_terminal_and_ipless_pods_excluded():
 
 
 # ---------------------------------------------------------------------------------------
-# Upstream sample cases (§4)
+# Cases of upstream reconciler_test.go
 
 
-def test_t1_empty_service_creates_placeholder():
+def test_empty_service_creates_placeholder():  # TestReconcileEmpty
     plan = run(svc(), [])
     assert (len(plan.creates), len(plan.updates), len(plan.deletes)) == (1, 0, 0)
     s = plan.creates[0]
@@ -133,7 +134,7 @@ def test_t1_empty_service_creates_placeholder():
     assert dict(s.labels)[LABEL_SERVICE_NAME] == "web"
 
 
-def test_t2_placeholder_already_there():
+def test_placeholder_already_there():  # TestReconcile1EndpointSlice
     service = svc()
     placeholder = run(service, []).creates[0]
     assert run(service, [], [placeholder]).writes == 0  # (b) identical → no write
@@ -145,7 +146,7 @@ def test_t2_placeholder_already_there():
     assert len(apply_plan([odd], plan)) == 1
 
 
-def test_t3_many_pods_no_slices():
+def test_many_pods_no_slices():  # TestReconcileManyPods
     pods = [pod(i, ready=i % 3 != 0) for i in range(250)]
     plan = run(svc(), pods)
     assert sizes(plan.creates) == [50, 100, 100]
@@ -157,14 +158,15 @@ def test_t3_many_pods_no_slices():
     ("max_eps", "expected"),
     [(50, [50] * 5), (80, [10, 80, 80, 80]), (150, [100, 150]), (250, [250]), (500, [250])],
 )
-def test_t3_max_endpoints_per_slice(max_eps, expected):
+def test_max_endpoints_per_slice(max_eps, expected):  # TestReconcileMaxEndpointsPerSlice
     pods = [pod(i, ready=i % 3 != 0) for i in range(250)]
     plan = run(svc(), pods, max_eps=max_eps)
     assert sizes(plan.creates) == expected
     assert len(plan.creates) == len(expected)
 
 
-def test_t4_fill_closest_to_full_unchanged_slice():
+# TestReconcileEndpointSlicesSomePreexisting
+def test_fill_closest_to_full_unchanged_slice():
     service = svc()
     pods = [pod(i) for i in range(250)]
     eps = desired_list(service, pods)
@@ -181,6 +183,7 @@ def test_t4_fill_closest_to_full_unchanged_slice():
     assert sizes(apply_plan([a, b], plan)) == [61, 89, 100]
 
 
+# The example of https://kubernetes.io/docs/concepts/services-networking/endpoint-slices/
 def test_docs_example_prefers_one_create_over_two_updates():
     service = svc()
     pods = [pod(i) for i in range(200)]
@@ -192,7 +195,7 @@ def test_docs_example_prefers_one_create_over_two_updates():
     assert len(plan.creates[0].endpoints) == 10
 
 
-def test_t14_missing_node():
+def test_missing_node():  # TestReconcilerPodMissingNode
     service = svc()
     pods = [pod(0, node_name="node-0"), pod(1, node_name="node-1")]
     only0 = {"node-0": "zone-a"}
@@ -213,7 +216,7 @@ def test_t14_missing_node():
     assert upd.name == "web-x" and upd.endpoints == ()  # updated, not deleted
 
 
-def test_t15_dual_stack():
+def test_dual_stack():  # TestReconcile1Pod "dualstack-service"
     service = svc(ip_families=("IPv4", "IPv6"), cluster_ip=None)
     p = pod(
         1,
@@ -335,7 +338,7 @@ def test_write_order_is_create_update_delete():
 
 
 # ---------------------------------------------------------------------------------------
-# §2.6 labels, owner, names, annotations, generation
+# Labels, owner, names, annotations, generation (utils.go newEndpointSlice, setEndpointSliceLabels)
 
 
 def test_slice_metadata():
@@ -398,7 +401,7 @@ def test_not_selected_services_produce_no_plan():
 
 
 # ---------------------------------------------------------------------------------------
-# §2.7 hints
+# Hints (trafficdist/, topologycache/)
 
 
 def test_traffic_distribution_hints():

@@ -1,4 +1,4 @@
-"""EndpointSliceMirroring controller (reference §3)."""
+"""EndpointSliceMirroring controller (``pkg/controller/endpointslicemirroring/``)."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from simk8s.api import sizes
+from simk8s.api.naming import EPOCH_UNIX_SECONDS
 from simk8s.api.objects import (
     Endpoint,
     EndpointAddress,
@@ -47,7 +48,8 @@ def one_address_endpoints() -> Endpoints:
 
 
 def test_one_address_endpoints_json_matches_hand_written_document():
-    # Written out by hand from §6.1 (Go field order, omitempty, compact separators).
+    # Written out by hand from the core/v1 Go structs (field order, omitempty, compact
+    # separators).
     expected = (
         '{"kind":"Endpoints","apiVersion":"v1","metadata":{"name":"web","namespace":"default",'
         f'"uid":"{UID0}","resourceVersion":"12345678","creationTimestamp":"2026-01-01T00:00:00Z",'
@@ -80,7 +82,7 @@ def test_one_address_endpoints_proto_by_hand():
 
 
 # ---------------------------------------------------------------------------------------
-# An independent proto2 encoder (bytes, not arithmetic) for §6.3 shapes
+# An independent proto2 encoder (bytes, not arithmetic) for the generated.proto shapes
 
 
 def _varint(n: int) -> bytes:
@@ -126,7 +128,7 @@ def _objref(r: ObjectReference) -> bytes:
 
 
 def _timestamp() -> bytes:
-    return _v(1, sizes.EPOCH_UNIX_SECONDS) + _v(2, 0)
+    return _v(1, EPOCH_UNIX_SECONDS) + _v(2, 0)
 
 
 def _meta(
@@ -370,9 +372,10 @@ def test_sizes_grow_monotonically_with_addresses():
         previous = ep
 
 
-def test_per_address_costs_match_reference_table():
-    # §5.5: EP address 182–185 B JSON / ≈127 B proto; EPS endpoint 274–277 B / ≈146 B
-    # (short names); long names EP 221 B JSON.
+def test_per_address_costs_match_hand_count():
+    # A hand count of the same shapes, made apart from this code (docs/sizes.md): EP address
+    # 182–185 B JSON / ≈127 B proto; EPS endpoint 274–277 B / ≈146 B (short names); long
+    # names EP 221 B JSON.
     def per_entry(naming: Naming) -> tuple[int, int, int, int]:
         a, b = sizes_table(1000, naming=naming), sizes_table(1001, naming=naming)
         s_a = sizes_table(99, naming=naming, max_endpoints_per_slice=100)[-1]
@@ -402,17 +405,18 @@ def test_sizes_table_rows():
 
 
 def test_published_figures():
-    # Blog (§5.1): 5,000 pods ≈ 1.5 MB. We compute ≈0.92 MB JSON / ≈0.63 MB proto; the
+    # Blog https://kubernetes.io/blog/2020/09/02/scaling-kubernetes-networking-with-endpointslices/:
+    # 5,000 pods ≈ 1.5 MB. We compute ≈0.92 MB JSON / ≈0.63 MB proto; the
     # blog's figure implies ≈300 B/address, pessimistic by 1.5–2.5× against both.
     ep5k = sizes_table(5000)[0]
     assert 1.4 <= 1_500_000 / ep5k.json_bytes <= 1.8
     assert 2.0 <= 1_500_000 / ep5k.stored_bytes <= 2.6
-    # KEP-752 (§5.2): 20,000 endpoints ≈ 2.0 MB (≈100 B/endpoint). We compute ≈2.5 MB
+    # KEP-752 (sample case 1): 20,000 endpoints ≈ 2.0 MB (≈100 B/endpoint). We compute ≈2.5 MB
     # stored proto: within +35 % (tolerance), and JSON is ≈1.8× the KEP figure.
     ep20k = sizes_table(20000)[0]
     assert 1.0 <= ep20k.stored_bytes / 2_000_000 <= 1.35
     assert 1.6 <= ep20k.json_bytes / 2_000_000 <= 2.0
-    # kubernetes#73324 (§5.3): 10k backends → ">1MB in proto".
+    # kubernetes/kubernetes#73324: 10k backends → ">1MB in proto".
     assert sizes_table(10000)[0].stored_bytes > 1_000_000
     # KEP: a 100-endpoint slice ≈ 10 KB; we compute ≈15 KB proto (within 2×).
     eps = sizes_table(100)[-1]
@@ -432,7 +436,7 @@ def test_endpoints_limit_pod_count():
 
 def test_sized_entries_head_sizes_from_prefix_or_by_walking():
     from simk8s.api.objects import EndpointAddress, ObjectReference
-    from simk8s.api.sizes import SizedEntries, _sum_entries, entry_size
+    from simk8s.api.sizes import SizedEntries, entry_size, sum_entries
 
     addrs = [
         EndpointAddress(f"10.0.0.{i}", node_name=f"node-{i}", target_ref=ObjectReference("Pod", "default", f"web-{i}", f"u{i}"))
@@ -442,6 +446,6 @@ def test_sized_entries_head_sizes_from_prefix_or_by_walking():
     fresh = SizedEntries(addrs, sum(sizes), lambda n: sum(sizes[:n]))
     stale = SizedEntries(addrs, sum(sizes), lambda n: None)  # its builder changed since
     for n in (0, 1, 7, 28, 29, 40):
-        plain = _sum_entries(tuple(addrs[:n]))
-        assert _sum_entries(fresh.head(n)) == _sum_entries(stale.head(n)) == plain
+        plain = sum_entries(tuple(addrs[:n]))
+        assert sum_entries(fresh.head(n)) == sum_entries(stale.head(n)) == plain
         assert fresh.head(n) == tuple(addrs[:n])

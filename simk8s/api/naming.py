@@ -59,7 +59,8 @@ def unix_seconds(t: float) -> int:
 
 
 def slice_name_prefix(service_name: str) -> str:
-    """§2.6 generateName: "<svc>-", or "<svc>" when the dash would make it invalid."""
+    """``getEndpointSlicePrefix`` (``staging/src/k8s.io/endpointslice/utils.go``): "<svc>-",
+    or "<svc>" when the dash would make it invalid."""
     prefix = service_name + "-"
     return prefix if len(prefix) <= MAX_NAME_LEN else service_name
 

@@ -4,7 +4,10 @@ Only the fields the simulator reads or serializes are modelled. These records ar
 controllers take in and produce, what the apiserver stores and sizes, and what kube-proxy
 renders. They are plain data: no SimPy, no behaviour beyond trivial helpers.
 
-Field names follow the Kubernetes API (snake_case of the JSON name).
+Field names follow the Kubernetes API (snake_case of the JSON name): the Go types in
+``staging/src/k8s.io/api/core/v1/types.go`` and ``staging/src/k8s.io/api/discovery/v1/
+types.go``; label and annotation keys as in their ``well_known_labels.go`` and
+``annotation_key_constants.go``.
 """
 
 from __future__ import annotations

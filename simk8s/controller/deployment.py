@@ -1,5 +1,11 @@
-"""Deployment and ReplicaSet controller rules (pkg/controller/deployment, pkg/controller/replicaset),
-as pure functions over replica counts and pod views. The SimPy glue is in simk8s/cluster/workloads.py.
+"""Deployment and ReplicaSet controller rules, as pure functions over replica counts and
+pod views. The SimPy glue is in simk8s/cluster/workloads.py.
+
+Upstream: ``pkg/controller/deployment/util/deployment_util.go`` (``ResolveFenceposts``,
+``NewRSNewReplicas``), ``pkg/controller/deployment/rolling.go``
+(``reconcileOldReplicaSets``), ``pkg/controller/controller_utils.go`` (``ActivePods``,
+the order in which ``pkg/controller/replicaset`` deletes pods) and
+``staging/src/k8s.io/apimachinery/pkg/util/intstr`` (``GetScaledValueFromIntOrPercent``).
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ def resolve_int_or_percent(value: Any, total: int, round_up: bool) -> int:
 
 
 def resolve_fenceposts(max_surge: Any, max_unavailable: Any, replicas: int) -> tuple[int, int]:
-    """deploymentutil.ResolveFenceposts: surge rounds up, unavailable rounds down; both 0 → unavailable 1."""
+    """``ResolveFenceposts``: surge rounds up, unavailable rounds down; both 0 →
+    unavailable 1."""
     surge = resolve_int_or_percent(max_surge, replicas, round_up=True)
     unavailable = resolve_int_or_percent(max_unavailable, replicas, round_up=False)
     if surge == 0 and unavailable == 0:
@@ -108,7 +115,10 @@ def deletion_rank(
     """controller.ActivePods ordering: pods earlier in this order are deleted first.
 
     unassigned < assigned; Pending < Unknown < Running; not ready < ready; ready for less
-    time first; (restart counts are all zero here); newer pods first.
+    time first; (restart counts are all zero here); newer pods first; then the pod id, a
+    deterministic tie-break where upstream leaves the order open. Simplification: the
+    ReplicaSet controller's extra ranks (pods sharing a node, pod-deletion-cost) and its
+    coarser ready-time buckets are not modelled.
     """
     return (
         node_assigned,

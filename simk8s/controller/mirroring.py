@@ -1,4 +1,7 @@
-"""EndpointSliceMirroring controller: user-managed Endpoints → EndpointSlices (reference §3).
+"""EndpointSliceMirroring controller: user-managed Endpoints → EndpointSlices.
+
+Upstream: ``pkg/controller/endpointslicemirroring/`` (``reconciler.go``, ``utils.go``,
+``endpointslicemirroring_controller.go``); KEP-752 "EndpointSliceMirroring Controller".
 
 Pure function ``mirror``; the SimPy worker around it lives elsewhere.
 """
@@ -21,13 +24,13 @@ from simk8s.api.objects import (
     Service,
 )
 from simk8s.controller.endpoints import repack_subsets
-from simk8s.controller.endpointslice import (
+from simk8s.controller.endpointslice.desired import (
     EndpointKey,
     PortKey,
-    SlicePlan,
     endpoint_key,
     endpoints_equal_beyond_hash,
 )
+from simk8s.controller.endpointslice.slices import SlicePlan
 from simk8s.controller.podutil import IPV4, IPV6, canonical_ip, ip_family, port_map_key
 
 DEFAULT_MAX_ENDPOINTS_PER_SUBSET = 1000  # --mirroring-max-endpoints-per-subset (1..1000)
@@ -39,7 +42,8 @@ _RESERVED = (LABEL_MANAGED_BY, LABEL_SERVICE_NAME)
 
 
 def should_mirror(endpoints: Endpoints, service: Service | None) -> bool:
-    """§3: not skip-mirror, no leader-election annotation, Service exists with nil selector."""
+    """``skipMirror``, ``hasLeaderElection`` (``utils.go``) and the Service check of the
+    controller's ``syncEndpoints``: a Service of that name exists with a nil selector."""
     if dict(endpoints.labels).get(LABEL_SKIP_MIRROR) == "true":
         return False
     if any(k == ANNOTATION_LEADER for k, _ in endpoints.annotations):
@@ -48,7 +52,8 @@ def should_mirror(endpoints: Endpoints, service: Service | None) -> bool:
 
 
 def address_to_endpoint(address: EndpointAddress, ready: bool, ip: str) -> Endpoint:
-    """§3 mapping: ready from the list it came from; serving/terminating left unset."""
+    """``addressToEndpoint``: ready from the list it came from; serving/terminating left
+    unset (not-ready addresses mirrored as not ready since kubernetes/kubernetes#102683)."""
     return Endpoint(
         addresses=(ip,),
         ready=ready,

@@ -1,8 +1,9 @@
 """Pod → endpoint rules shared by the Endpoints and EndpointSlice controllers.
 
 Upstream: ``staging/src/k8s.io/endpointslice/util/controller_utils.go`` (ShouldPodBeInEndpoints,
-ShouldSetHostname), ``utils.go`` (FindPort, getEndpointAddresses) and the Endpoints
-controller's podToEndpointAddressForService (reference §1.2, §2.3, §2.4).
+ShouldSetHostname), ``staging/src/k8s.io/endpointslice/utils.go`` (FindPort,
+getEndpointPorts, getEndpointAddresses, getAddressTypesForService) and the Endpoints
+controller's ``syncService`` (``pkg/controller/endpoint/endpoints_controller.go``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def is_terminal(pod: Pod) -> bool:
 
 
 def should_pod_be_in_endpoints(pod: Pod, include_terminating: bool) -> bool:
-    """§1.2 rules 1–3 (ShouldPodBeInEndpoints).
+    """``ShouldPodBeInEndpoints``.
 
     Terminal pods and pods without an IP are never endpoints; terminating pods only when
     ``include_terminating`` (EP: publishNotReadyAddresses; EPS: always True).
@@ -40,7 +41,8 @@ def should_pod_be_in_endpoints(pod: Pod, include_terminating: bool) -> bool:
 
 
 def should_set_hostname(pod: Pod, service: Service) -> bool:
-    """§1.2 rule 5: hostname only if set, subdomain == Service name, same namespace."""
+    """``ShouldSetHostname``: hostname only if set, subdomain == Service name, same
+    namespace."""
     return (
         bool(pod.hostname) and pod.subdomain == service.name and pod.namespace == service.namespace
     )
@@ -52,7 +54,8 @@ def ip_family(ip: str) -> str:
 
 @lru_cache(maxsize=1 << 16)
 def canonical_ip(ip: str) -> str | None:
-    """Re-stringified IP (§2.3: "1234::5678:0000:…" → "1234::5678:0:…"); None if invalid."""
+    """Re-stringified IP as ``getEndpointAddresses`` writes it ("1234::5678:0000:…" →
+    "1234::5678:0:…"); None if invalid."""
     try:
         return str(ipaddress.ip_address(ip))
     except ValueError:
@@ -60,7 +63,8 @@ def canonical_ip(ip: str) -> str | None:
 
 
 def endpoints_ip_family(service: Service, pod: Pod) -> str:
-    """§1.2 rule 4: the Endpoints controller's single family for this Service."""
+    """The Endpoints controller's single family for this Service (``syncService``:
+    ipFamilies[0], else the clusterIP's family, else the pod IP's)."""
     if service.ip_families:
         return service.ip_families[0]
     if service.cluster_ip and service.cluster_ip != "None":
@@ -77,7 +81,7 @@ def first_ip_of_family(pod: Pod, family: str) -> str | None:
 
 
 def slice_address_types(service: Service) -> tuple[str, ...]:
-    """§2.3 getAddressTypesForService: ipFamilies, else clusterIP's family, else both."""
+    """``getAddressTypesForService``: ipFamilies, else clusterIP's family, else both."""
     if service.ip_families:
         seen: list[str] = []
         for fam in service.ip_families:
@@ -91,7 +95,7 @@ def slice_address_types(service: Service) -> tuple[str, ...]:
 
 
 def find_port(pod: Pod, service_port: ServicePort) -> int | None:
-    """§1.2 rule 7 (FindPort): numeric targetPort as-is; a named one is looked up among the
+    """``FindPort``: numeric targetPort as-is; a named one is looked up among the
     pod's container ports with the same protocol. None when it cannot be resolved.
 
     Simplification: Pod.container_ports lists regular and restartable-init containers'
@@ -133,5 +137,6 @@ def port_hash(port: EndpointPort) -> str:
 
 @lru_cache(maxsize=1 << 14)
 def port_map_key(ports: tuple[EndpointPort, ...]) -> tuple[EndpointPort, ...]:
-    """§2.3 "port map key": the port list sorted by port hash (also the slice's port order)."""
+    """The port list sorted by port hash: stands for ``util`` ``NewPortMapKey`` (also the
+    slice's port order)."""
     return tuple(sorted(ports, key=port_hash))

@@ -1,10 +1,14 @@
 """client-go workqueue semantics as plain state machines (no SimPy).
 
+Upstream: ``staging/src/k8s.io/client-go/util/workqueue/`` (``queue.go``,
+``delaying_queue.go``, ``default_rate_limiters.go``) and ``golang.org/x/time/rate``.
+
 The SimPy workers drive these with the simulation clock:
 
 * ``WorkQueueState`` — rate-limited delaying queue: ``add`` (dedupe, dirty-while-
-  processing), ``add_after`` (an already-waiting key only moves *earlier*, §1.1),
-  ``pop_ready(now)`` moves due keys into the queue, ``get``/``done`` bracket processing.
+  processing), ``add_after`` (an already-waiting key only moves *earlier*, as
+  ``delaying_queue.go`` inserts), ``pop_ready(now)`` moves due keys into the queue,
+  ``get``/``done`` bracket processing.
 * ``ItemExponentialBackoff`` — per-item 2^n backoff (Endpoints 5 ms…1000 s; EndpointSlice
   1 s…1000 s), ``MAX_RETRIES = 15``.
 * ``TokenBucket`` — golang.org/x/time/rate reservation: ``reserve(now)`` → when the call
@@ -20,7 +24,7 @@ import itertools
 from collections import deque
 from collections.abc import Hashable
 
-MAX_RETRIES = 15  # §1.1 / §2.1 maxRetries
+MAX_RETRIES = 15  # maxRetries of endpoints_controller.go and endpointslice_controller.go
 
 
 class ItemExponentialBackoff:
@@ -95,12 +99,14 @@ class ControllerRateLimiter:
 
 
 def endpoints_rate_limiter() -> ControllerRateLimiter:
-    """Endpoints controller: 5 ms·2^n (cap 1000 s) + 10 qps / burst 100 (§1.1)."""
+    """Endpoints controller: ``DefaultControllerRateLimiter``, 5 ms·2^n (cap 1000 s) +
+    10 qps / burst 100 (``pkg/controller/endpoint/endpoints_controller.go``)."""
     return ControllerRateLimiter(0.005, 1000.0)
 
 
 def endpointslice_rate_limiter() -> ControllerRateLimiter:
-    """EndpointSlice controller: 1 s·2^n (cap 1000 s) + 10 qps / burst 100 (§2.1)."""
+    """EndpointSlice controller: 1 s·2^n (cap 1000 s) + 10 qps / burst 100
+    (``pkg/controller/endpointslice/endpointslice_controller.go``)."""
     return ControllerRateLimiter(1.0, 1000.0)
 
 

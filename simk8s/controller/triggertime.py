@@ -1,0 +1,129 @@
+"""The last-change-trigger-time of a sync, shared by the Endpoints and EndpointSlice
+controllers.
+
+Upstream: ``staging/src/k8s.io/endpointslice/util/trigger_time_tracker.go``
+(``TriggerTimeTracker.ComputeEndpointLastChangeTriggerTime``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from simk8s.api.objects import Pod, Service
+from simk8s.controller.podutil import PodChange
+
+
+@dataclass(slots=True)
+class _TriggerState:
+    pod_times: dict[str, float] = field(default_factory=dict)
+    service_time: float | None = None
+
+
+@dataclass(slots=True)
+class _ChangeTriggerState:
+    """``compute_changes``' memory of the pods it was fed (pod name → trigger time)."""
+
+    pod_times: dict[str, float] = field(default_factory=dict)  # as _TriggerState's
+    service_time: float | None = None
+    times_by_name: dict[str, dict[int, float]] = field(default_factory=dict)  # name → order → t
+    name_of: dict[int, str] = field(default_factory=dict)  # order → name (pods with a time)
+    shared_names: set[str] = field(default_factory=set)  # names held by several pods
+
+
+class TriggerTimeTracker:
+    """``TriggerTimeTracker``: the last-change-trigger-time of one sync.
+
+    First sync of a Service → its creation time; later syncs → the minimum of the trigger
+    times that changed since the previous sync (pod: Ready lastTransitionTime; Service:
+    creation time), None when nothing changed. Call it on every sync, also when the write
+    is skipped, so the state advances. Shared by the Endpoints and EndpointSlice
+    controllers (one instance each).
+    """
+
+    def __init__(self) -> None:
+        self._states: dict[tuple[str, str], _TriggerState] = {}
+        self._change_states: dict[tuple[str, str], _ChangeTriggerState] = {}
+
+    def compute(self, service: Service, pods: Iterable[Pod]) -> float | None:
+        key = (service.namespace, service.name)
+        state = self._states.get(key)
+        was_known = state is not None
+        if state is None:
+            state = self._states[key] = _TriggerState()
+        previous = state.pod_times
+        min_changed: float | None = None
+        pod_times: dict[str, float] = {}
+        for pod in pods:
+            t = pod.ready_transition_time
+            if t is None:
+                continue
+            pod_times[pod.name] = t
+            before = previous.get(pod.name)
+            if (before is None or t > before) and (min_changed is None or t < min_changed):
+                min_changed = t
+        svc_t = service.creation_time
+        if (state.service_time is None or svc_t > state.service_time) and (
+            min_changed is None or svc_t < min_changed
+        ):
+            min_changed = svc_t
+        state.pod_times = pod_times
+        state.service_time = svc_t
+        return service.creation_time if not was_known else min_changed
+
+    def compute_changes(self, service: Service, changes: Iterable[PodChange]) -> float | None:
+        """``compute`` fed only the pods that changed since the previous call (HOT PATH).
+
+        Same result as ``compute(service, pods)`` with ``pods`` the current pod list in key
+        order. Pods are still matched by name, as upstream: when several pods share a
+        name, every one of them is re-checked on each call, as the full pass would.
+        Use either this or ``compute`` for a given Service, not both.
+        """
+        key = (service.namespace, service.name)
+        state = self._change_states.get(key)
+        was_known = state is not None
+        if state is None:
+            state = self._change_states[key] = _ChangeTriggerState()
+        by_name = state.times_by_name
+        names: set[str] = set()
+        for order, pod in changes:
+            old_name = state.name_of.pop(order, None)
+            if old_name is not None:
+                old_times = by_name[old_name]
+                del old_times[order]
+                if not old_times:
+                    del by_name[old_name]
+                names.add(old_name)
+            if pod is not None and pod.ready_transition_time is not None:
+                state.name_of[order] = pod.name
+                by_name.setdefault(pod.name, {})[order] = pod.ready_transition_time
+                names.add(pod.name)
+        names |= state.shared_names
+        previous = state.pod_times
+        min_changed: float | None = None
+        for name in names:
+            times = by_name.get(name)
+            if not times:
+                previous.pop(name, None)
+                state.shared_names.discard(name)
+                continue
+            before = previous.get(name)
+            for t in times.values():
+                if (before is None or t > before) and (min_changed is None or t < min_changed):
+                    min_changed = t
+            previous[name] = times[max(times)]  # the last pod of that name wins
+            if len(times) > 1:
+                state.shared_names.add(name)
+            else:
+                state.shared_names.discard(name)
+        svc_t = service.creation_time
+        if (state.service_time is None or svc_t > state.service_time) and (
+            min_changed is None or svc_t < min_changed
+        ):
+            min_changed = svc_t
+        state.service_time = svc_t
+        return service.creation_time if not was_known else min_changed
+
+    def delete_service(self, namespace: str, name: str) -> None:
+        self._states.pop((namespace, name), None)
+        self._change_states.pop((namespace, name), None)
