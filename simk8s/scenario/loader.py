@@ -25,7 +25,8 @@ from typing import Annotated, Any, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from . import model
+from .base import Loc as SchemaLoc
+from .base import schema_models
 from .copies import Expansion
 from .errors import Problems, ScenarioError, error_line
 from .manifests import ImportedObject, ManifestImport, ignored_warning, read_manifest_file
@@ -33,7 +34,7 @@ from .model import Scenario
 from .overrides import apply_setting, loc_of, parse_override
 from .yamlsource import Loc, YamlDocument, YamlParseError, dotted, locate, node_at, parse_documents
 
-Problem = tuple[Loc, str]
+Problem = tuple[SchemaLoc, str]  # hashable: problems are compared as a set
 
 _EVENT_OPTIONAL_KEYS = ("rollout", "scale", "replicas", "drain", "nodeLoss")
 
@@ -231,7 +232,7 @@ def _written_problems(problems: list[Problem], expansion: Expansion | None) -> l
     if expansion is None or not expansion.groups:
         return problems
     out: list[Problem] = []
-    first: dict[tuple[Loc, int], int] = {}  # (written loc, group start) → index in out
+    first: dict[tuple[SchemaLoc, int], int] = {}  # (written loc, group start) → index in out
     repeats: dict[int, int] = {}
     for loc, message in problems:
         written, group = expansion.written_loc(loc)
@@ -333,11 +334,10 @@ def _unwrap(tp: Any) -> Any:
 def _snake_names() -> dict[str, str]:
     """camelCase alias → snake_case name for every schema field (YAML may use either)."""
     names: dict[str, str] = {}
-    for obj in vars(model).values():
-        if isinstance(obj, type) and issubclass(obj, model.SchemaModel):
-            for name, info in obj.model_fields.items():
-                if info.alias and info.alias != name:
-                    names[info.alias] = name
+    for obj in schema_models():
+        for name, info in obj.model_fields.items():
+            if info.alias and info.alias != name:
+                names[info.alias] = name
     return names
 
 

@@ -39,6 +39,8 @@ def parse_documents(text: str, file: str) -> list[YamlDocument]:
     try:
         while loader.check_node():
             node = loader.get_node()
+            if node is None:  # check_node() said there is one; only for the type checker
+                break
             duplicates = _duplicate_keys(node, file)
             if duplicates:
                 raise YamlParseError(duplicates)
