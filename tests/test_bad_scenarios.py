@@ -20,7 +20,7 @@ EXPECTED: dict[str, list[str]] = {
         "bad-full-sync-period.yaml:4: cluster.kubeProxy.fullSyncPeriod: expected a duration like 30s or 1h, or never; got 'sometimes'",
     ],
     "negative-count.yaml": [
-        "negative-count.yaml:3: cluster.nodes: Input should be greater than or equal to 1, got -5",
+        "negative-count.yaml:3: cluster.nodes: must be from 1 to 50000, got -5",
     ],
     "unknown-variant-path.yaml": [
         "unknown-variant-path.yaml:5: compare.0.set.cluster.kubeProxy.mdoe: unknown field (did you mean 'mode'?)",
@@ -68,7 +68,7 @@ EXPECTED: dict[str, list[str]] = {
         "bad-name.yaml:4: cluster.apiserver.egressBandwidth: expected a bandwidth like 10Gbps, 800Mbps or 1.25GBps, got '10 gigabit'",
     ],
     "max-endpoints-per-slice.yaml": [
-        "max-endpoints-per-slice.yaml:4: cluster.controllerManager.maxEndpointsPerSlice: Input should be less than or equal to 1000, got 5000",
+        "max-endpoints-per-slice.yaml:4: cluster.controllerManager.maxEndpointsPerSlice: must be from 1 to 1000, got 5000",
     ],
     "unknown-mode.yaml": [
         "unknown-mode.yaml:4: cluster.kubeProxy.mode: Input should be 'iptables', 'ipvs' or 'nftables', got 'userspace'",

@@ -8,18 +8,20 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from .base import SchemaModel
+from .cluster import MAX_NODES
 from .errors import Problems
-from .types import Duration, Name, NodeRef, Rate
+from .types import DAY, WEEK, Count, Duration, Name, NodeRef, Rate
 from .units import format_duration
+from .workloads import MAX_REPLICAS
 
 EVENT_ACTIONS = ("rollout", "scale", "drain", "nodeLoss")
 
 
 class Event(SchemaModel):
-    at: Duration
+    at: Duration = Field(ge=0, le=WEEK)
     rollout: str | None = None  # workload name (or namespace/name), or a glob of either
     scale: str | None = None
-    replicas: int | None = Field(default=None, ge=0)  # with scale
+    replicas: Count | None = Field(default=None, ge=0, le=MAX_REPLICAS)  # with scale
     drain: NodeRef | None = None  # node name, or that many nodes (lowest index first)
     node_loss: NodeRef | None = None  # the node dies: its pods vanish without termination
 
@@ -46,14 +48,14 @@ class Event(SchemaModel):
 
 class Traffic(SchemaModel):
     service: str  # Service name (or namespace/name); a glob is expanded to one flow per match
-    rate: Rate  # new connections per second, Poisson
+    rate: Rate = Field(ge=0, le=1_000_000)  # new connections per second, Poisson
     from_: Literal["pods", "external"] = Field(default="pods", alias="from")
-    client_nodes: int = Field(default=0, ge=0)  # 0: all nodes
-    clients: int = Field(default=1000, ge=1)
-    requests_per_connection: int = Field(default=1, ge=1)
-    connection_duration: Duration = 1.0
-    start: Duration = 0.0
-    end: Duration | None = None  # None: the end of the run
+    client_nodes: Count = Field(default=0, ge=0, le=MAX_NODES)  # 0: all nodes
+    clients: Count = Field(default=1000, ge=1, le=10_000_000)
+    requests_per_connection: Count = Field(default=1, ge=1, le=1_000_000)
+    connection_duration: Duration = Field(default=1.0, ge=0, le=DAY)
+    start: Duration = Field(default=0.0, ge=0, le=WEEK)
+    end: Duration | None = Field(default=None, ge=0, le=WEEK)  # None: the end of the run
 
     @model_validator(mode="after")
     def _window(self) -> Traffic:

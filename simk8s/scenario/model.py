@@ -23,7 +23,7 @@ from .errors import Problems
 from .events import Event, Traffic, Variant
 from .references import duplicate_names, duplicates, find, find_problem
 from .services import Background, ServiceSpec
-from .types import Duration, Name
+from .types import WEEK, Count, Duration, Name
 from .units import format_duration
 from .workloads import Workload
 
@@ -31,8 +31,8 @@ from .workloads import Workload
 class Scenario(SchemaModel):
     name: Name
     description: str = ""
-    seed: int = Field(default=1, ge=0)
-    duration: Duration = Field(default=1800.0, gt=0)
+    seed: Count = Field(default=1, ge=0, le=2**64 - 1)
+    duration: Duration = Field(default=1800.0, gt=0, le=WEEK)
     cluster: Cluster = Cluster()
     background: Background = Background()
     watchers: tuple[Watcher, ...] = ()
@@ -100,6 +100,7 @@ class Scenario(SchemaModel):
         problems += self._event_problems()
         problems += self._traffic_problems()
         problems += self._watcher_problems()
+        problems += self._capacity_problems()
         if problems:
             raise Problems(problems)
         return self
@@ -176,6 +177,29 @@ class Scenario(SchemaModel):
                 problems.append((("traffic", i, "clientNodes"), f"more than the {self.cluster.nodes} nodes"))
             if flow.start >= self.duration:
                 problems.append((("traffic", i, "start"), "is not before the end of the run"))
+        return problems
+
+    def _capacity_problems(self) -> list[tuple[Loc, str]]:
+        """Replicas the nodes cannot hold: at t = 0 every pod is already placed and has an
+        IP, and a scale event's pods would wait unschedulable for the rest of the run."""
+        cl = self.cluster
+        room = (f"room for {cl.pod_capacity} pods ({cl.nodes} nodes × maxPodsPerNode "
+                f"{cl.max_pods_per_node})")
+        total = 0
+        for i, workload in enumerate(self.workloads):
+            total += workload.replicas
+            if total > cl.pod_capacity:
+                return [(("workloads", i, "replicas"),
+                         f"the Deployments' replicas add up to {total} here, more than the cluster's {room}")]
+        problems: list[tuple[Loc, str]] = []
+        for i, event in enumerate(self.events):
+            if event.scale is None or event.replicas is None:
+                continue
+            scaled = {w.key for w in find(event.scale, self.workloads)}
+            after = total - sum(w.replicas for w in self.workloads if w.key in scaled) + len(scaled) * event.replicas
+            if after > cl.pod_capacity:
+                problems.append((("events", i, "replicas"),
+                                 f"scaling to {event.replicas} makes {after} replicas in all, more than the cluster's {room}"))
         return problems
 
     def _watcher_problems(self) -> list[tuple[Loc, str]]:

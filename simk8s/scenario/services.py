@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from .base import Loc, SchemaModel
 from .copies import MAX_COPIES
 from .errors import Problems
-from .types import CIDR, ClusterIP, Duration, IPAddress, Name, PortRef
+from .types import CIDR, ClusterIP, Count, Duration, IPAddress, Name, PortRef
 
 NODE_PORT_RANGE = (30000, 32767)  # kube-apiserver --service-node-port-range default
 MAX_SESSION_AFFINITY_TIMEOUT = 86400.0  # core/v1 validation: 0 < timeoutSeconds <= 86400
@@ -20,17 +20,17 @@ Protocol = Literal["TCP", "UDP", "SCTP"]
 
 class ServicePortSpec(SchemaModel):
     name: str = ""
-    port: int = Field(ge=1, le=65535)
+    port: Count = Field(ge=1, le=65535)
     target_port: PortRef = None  # None: same as port
     protocol: Protocol = "TCP"
-    node_port: int | None = None
+    node_port: Count | None = Field(default=None, ge=1, le=65535)
 
 
 class EndpointSpec(SchemaModel):
     """One user-written address of a selector-less Service (its Endpoints object)."""
 
     ip: IPAddress
-    port: int = Field(ge=1, le=65535)
+    port: Count = Field(ge=1, le=65535)
     port_name: str = ""  # which Service port this is for (multi-port Services)
     ready: bool = True
     node_name: str | None = None
@@ -40,14 +40,14 @@ class ServiceSpec(SchemaModel):
     name: Name
     namespace: Name = "default"
     # N similar Services <name>-<i>; expanded before validation (simk8s/scenario/copies.py)
-    copies: int = Field(default=1, ge=1, le=MAX_COPIES)
+    copies: Count = Field(default=1, ge=1, le=MAX_COPIES)
     type: Literal["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"] = "ClusterIP"
     selector: dict[str, str] | None = None  # None: selector-less (see `endpoints`)
     ports: tuple[ServicePortSpec, ...] = ()
     cluster_ip: ClusterIP = Field(default=None, alias="clusterIP")  # "None" → headless
     publish_not_ready_addresses: bool = False
     session_affinity: Literal["None", "ClientIP"] = "None"
-    session_affinity_timeout: Duration = 10800.0
+    session_affinity_timeout: Duration = Field(default=10800.0, ge=0, le=MAX_SESSION_AFFINITY_TIMEOUT)
     internal_traffic_policy: Literal["Cluster", "Local"] = "Cluster"
     external_traffic_policy: Literal["Cluster", "Local"] = "Cluster"
     external_ips: tuple[IPAddress, ...] = Field(default=(), alias="externalIPs")
@@ -119,5 +119,5 @@ class ServiceSpec(SchemaModel):
 class Background(SchemaModel):
     """Static services that size every node's rule set; they never change."""
 
-    services: int = Field(default=0, ge=0)
-    endpoints_per_service: int = Field(default=10, ge=0)
+    services: Count = Field(default=0, ge=0, le=1_000_000)  # also limited by serviceCIDR
+    endpoints_per_service: Count = Field(default=10, ge=0, le=100_000)

@@ -11,22 +11,26 @@ from .base import Loc, SchemaModel
 from .copies import MAX_COPIES
 from .errors import Problems
 from .services import Protocol
-from .types import Duration, Name, Percent, Rate
+from .types import DAY, Count, Duration, Name, Percent, Rate
 from .units import IntOrPercent
+
+# Pods of one Deployment; SIG Scalability tests clusters of 150,000 pods
+# (docs/references.md [scalability-thresholds]).
+MAX_REPLICAS = 1_000_000
 
 
 class ContainerPortSpec(SchemaModel):
     name: str = ""
-    container_port: int = Field(ge=1, le=65535)
+    container_port: Count = Field(ge=1, le=65535)
     protocol: Protocol = "TCP"
 
 
 class ReadinessProbe(SchemaModel):
     # core/v1 Probe defaults; readiness is computed from this schedule, not probed one by one.
-    initial_delay_seconds: int = Field(default=0, ge=0)
-    period_seconds: int = Field(default=10, ge=1)
-    success_threshold: int = Field(default=1, ge=1)
-    failure_threshold: int = Field(default=3, ge=1)
+    initial_delay_seconds: Count = Field(default=0, ge=0, le=int(DAY))
+    period_seconds: Count = Field(default=10, ge=1, le=int(DAY))
+    success_threshold: Count = Field(default=1, ge=1, le=1000)
+    failure_threshold: Count = Field(default=3, ge=1, le=1000)
 
 
 class Strategy(SchemaModel):
@@ -64,8 +68,9 @@ class Strategy(SchemaModel):
 
 
 class ReadinessFlaps(SchemaModel):
-    rate: Rate = 0.0  # per pod: Ready→NotReady episodes
-    duration: Duration = 20.0
+    # per pod: Ready→NotReady episodes; at most one a second keeps the kubelet's timers countable
+    rate: Rate = Field(default=0.0, ge=0, le=1)
+    duration: Duration = Field(default=20.0, ge=0, le=DAY)
 
 
 class Workload(SchemaModel):
@@ -73,15 +78,16 @@ class Workload(SchemaModel):
     name: Name
     namespace: Name = "default"
     # N similar Deployments <name>-<i>; expanded before validation (simk8s/scenario/copies.py)
-    copies: int = Field(default=1, ge=1, le=MAX_COPIES)
-    replicas: int = Field(default=1, ge=0)
+    copies: Count = Field(default=1, ge=1, le=MAX_COPIES)
+    replicas: Count = Field(default=1, ge=0, le=MAX_REPLICAS)
     labels: dict[str, str] = Field(default_factory=dict)  # pod template labels; default {app: <name>}
     selector: dict[str, str] | None = None  # None: the template labels
     container_ports: tuple[ContainerPortSpec, ...] = ()
     readiness_probe: ReadinessProbe | None = None  # None: Ready as soon as the container starts
-    termination_grace_period_seconds: int = Field(default=30, ge=0)
-    shutdown_delay: Duration = 0.0  # app keeps serving this long after SIGTERM (preStop sleep)
-    min_ready_seconds: int = Field(default=0, ge=0)
+    termination_grace_period_seconds: Count = Field(default=30, ge=0, le=int(DAY))
+    # app keeps serving this long after SIGTERM (preStop sleep)
+    shutdown_delay: Duration = Field(default=0.0, ge=0, le=DAY)
+    min_ready_seconds: Count = Field(default=0, ge=0, le=int(DAY))
     strategy: Strategy = Strategy()
     readiness_flaps: ReadinessFlaps = ReadinessFlaps()
 
