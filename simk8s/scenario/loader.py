@@ -31,6 +31,7 @@ from .memory import memory_problem
 from .messages import SNAKE_NAMES, Problem, describe, problems_of
 from .model import Scenario
 from .overrides import apply_setting, loc_of, parse_override
+from .yamlbounds import LimitError, read_text
 from .yamlsource import Loc, YamlDocument, YamlParseError, dotted, locate, node_at, parse_documents
 
 _EVENT_OPTIONAL_KEYS = ("rollout", "scale", "replicas", "drain", "nodeLoss")
@@ -148,13 +149,17 @@ def _compact_dump(expansion: Expansion, list_field: str, items: tuple[BaseModel,
 
 def _read_scenario_document(path: Path, display: str) -> YamlDocument:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except FileNotFoundError:
         raise ScenarioError([error_line(display, None, "", "no such file")]) from None
     except IsADirectoryError:
         raise ScenarioError([error_line(display, None, "", "is a directory, not a scenario file")]) from None
     except UnicodeDecodeError:
         raise ScenarioError([error_line(display, None, "", "not a text file (expected YAML)")]) from None
+    except LimitError as exc:
+        raise ScenarioError([error_line(display, None, "", str(exc.problem))]) from None
+    except OSError as exc:
+        raise ScenarioError([error_line(display, None, "", f"cannot read it: {exc.strerror or exc}")]) from None
     try:
         documents = parse_documents(text, display)
     except YamlParseError as exc:

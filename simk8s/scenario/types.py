@@ -45,7 +45,8 @@ def _not_bool(what: str) -> Any:
         # YAML 1.1 reads yes/no/on/off/true as bools, and bool is an int in Python:
         # `nodes: true` must not mean one node.
         if isinstance(value, bool):
-            raise ValueError(f"expected {what}, got {str(value).lower()}")
+            raise ValueError(f"expected {what}, got the boolean {str(value).lower()} "
+                             "(YAML reads true, yes and on as booleans)")
         return value
 
     return BeforeValidator(check)

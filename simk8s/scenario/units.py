@@ -54,6 +54,13 @@ def _finite(value: int | float) -> bool:
         return False
 
 
+def _check_number(value: int | float, what: str) -> None:
+    if not _finite(value):
+        raise ValueError(f"expected {what}, got {_shown(value)} (not a finite number)")
+    if value < 0:
+        raise ValueError(f"expected {what}, got {_shown(value)} (must be >= 0)")
+
+
 def _finite_float(result: float, value: object, what: str) -> float:
     # "1e400" or 400 digits of text parse to infinity: nothing a simulation can run.
     if not math.isfinite(result):
@@ -63,6 +70,8 @@ def _finite_float(result: float, value: object, what: str) -> float:
 
 def _shown(value: object, limit: int = 40) -> str:
     """repr(value), shortened: a message quotes the start of a long value."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}... ({len(value):,} characters)"
     try:
         text = repr(value)
     except ValueError:  # an int of more than 4300 digits has no repr
@@ -92,8 +101,7 @@ def parse_duration(value: object) -> float:
     seconds → float seconds. Negative durations are rejected."""
     _reject_bool(value, _DURATION_WHAT)
     if isinstance(value, int | float):
-        if not _finite(value) or value < 0:
-            raise ValueError(f"expected {_DURATION_WHAT}, got {_shown(value)} (must be >= 0)")
+        _check_number(value, _DURATION_WHAT)
         return float(value)
     text = _as_text(value, _DURATION_WHAT)
     if re.fullmatch(_NUMBER, text):
@@ -156,8 +164,7 @@ def parse_quantity(value: object) -> int:
             raise ValueError(f"expected {_QUANTITY_WHAT}, got {_shown(value)} (must be >= 0)")
         return _bounded_quantity(Decimal(value), value)
     if isinstance(value, float):
-        if not math.isfinite(value) or value < 0:
-            raise ValueError(f"expected {_QUANTITY_WHAT}, got {value!r} (must be >= 0)")
+        _check_number(value, _QUANTITY_WHAT)
         return _bounded_quantity(Decimal(repr(value)), value)
     text = _as_text(value, _QUANTITY_WHAT)
     match = _QUANTITY.fullmatch(text)
@@ -210,8 +217,7 @@ def parse_bandwidth(value: object) -> float:
     second. Prefixes are decimal, as network speeds are. A bare number is bytes/s."""
     _reject_bool(value, _BANDWIDTH_WHAT)
     if isinstance(value, int | float):
-        if not _finite(value) or value < 0:
-            raise ValueError(f"expected {_BANDWIDTH_WHAT}, got {_shown(value)} (must be >= 0)")
+        _check_number(value, _BANDWIDTH_WHAT)
         return float(value)
     text = _as_text(value, _BANDWIDTH_WHAT)
     if re.fullmatch(_NUMBER, text):
@@ -252,8 +258,7 @@ def parse_rate(value: object) -> float:
     """`2000/s`, `120/m`, `5/h` or a bare number (per second) → float per second."""
     _reject_bool(value, _RATE_WHAT)
     if isinstance(value, int | float):
-        if not _finite(value) or value < 0:
-            raise ValueError(f"expected {_RATE_WHAT}, got {_shown(value)} (must be >= 0)")
+        _check_number(value, _RATE_WHAT)
         return float(value)
     text = _as_text(value, _RATE_WHAT)
     if re.fullmatch(_NUMBER, text):

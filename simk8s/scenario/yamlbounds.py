@@ -15,12 +15,14 @@ Every refusal is a `LimitError` with the line it is on.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
 from yaml.error import Mark
 
 MAX_TEXT_CHARS = 8 * 2**20
+MAX_TEXT_BYTES = 4 * MAX_TEXT_CHARS  # UTF-8: at most 4 bytes a character
 MAX_DEPTH = 100
 MAX_ALIAS_VALUES = 50_000
 MAX_NUMBER_CHARS = 50
@@ -49,6 +51,18 @@ def check_text(text: str, what: str) -> LimitError | None:
     mark = Mark(what, bad.start(), line, column, None, 0)
     return LimitError(f"control character U+{ord(bad.group()):04X} at column {column + 1} "
                       "(YAML allows tab, line breaks and printable characters only)", mark)
+
+
+def read_text(path: Path, what: str = "file") -> str:
+    """A file's text, read no further than the size limit allows (a device such as
+    /dev/zero, or a huge file, is never read to its end), newlines as in text mode.
+    Raises OSError, UnicodeDecodeError, or LimitError when it is too large."""
+    with path.open("rb") as stream:
+        data = stream.read(MAX_TEXT_BYTES + 1)
+    if len(data) > MAX_TEXT_BYTES:
+        raise LimitError(f"more than {MAX_TEXT_BYTES // 2**20} MiB: a {what} is limited to "
+                         f"{MAX_TEXT_CHARS // 2**20} Mi characters", None)
+    return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
 
 
 class BoundedLoader(yaml.SafeLoader):
