@@ -154,7 +154,9 @@ def range_message(info: FieldInfo, value: Any) -> str:
 
 
 def _formatter(info: FieldInfo) -> Callable[[Any], str]:
-    for item in info.metadata:
+    # A unit type's serializer is in the field's metadata, or inside its Optional[...].
+    inner = [a for a in get_args(info.annotation) if get_origin(a) is Annotated]
+    for item in [*info.metadata, *(m for a in inner for m in get_args(a)[1:])]:
         unit_format = _UNIT_FORMATS.get(item.func) if isinstance(item, PlainSerializer) else None
         if unit_format is not None:
             return lambda v: unit_format(v) if isinstance(v, int | float) else repr(v)
@@ -192,3 +194,23 @@ def _snake_names() -> dict[str, str]:
 
 
 SNAKE_NAMES = _snake_names()
+
+
+def schema_ranges() -> list[tuple[str, str]]:
+    """(path, range in words) for every field that declares a range, in schema order;
+    list items as `[]` (docs/scenario-schema.md lists them)."""
+    rows: list[tuple[str, str]] = []
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, info in model.model_fields.items():
+            path = prefix + (info.alias or name)
+            if field_range(info):
+                rows.append((path, field_range(info)))
+            inner = _unwrap(info.annotation)
+            if get_origin(inner) in (tuple, list):
+                inner, path = _unwrap(get_args(inner)[0]), path + "[]"
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                walk(inner, path + ".")
+
+    walk(Scenario, "")
+    return rows
