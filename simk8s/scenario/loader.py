@@ -101,7 +101,7 @@ def load_variants(scenario: Scenario) -> list[tuple[str, Scenario]]:
             message = apply_setting(data, tuple(str(key).split(".")), value)
             if message:
                 lines.append(f"variant {variant.name}: {key}: {message}")
-        built, problems = _validate(data)
+        built, problems = _validate(data, check_memory=False)  # load_scenario checked it
         lines += [f"variant {variant.name}: {dotted(loc)}: {msg}" for loc, msg in problems]
         if lines or built is None:
             raise ScenarioError(lines)
@@ -218,16 +218,16 @@ def _merge(raw: dict[str, Any], imported: ManifestImport, sources: _Sources) -> 
 # --- validation and messages ------------------------------------------------------------
 
 
-def _validate(data: Any) -> tuple[Scenario | None, list[Problem]]:
+def _validate(data: Any, check_memory: bool = True) -> tuple[Scenario | None, list[Problem]]:
     """Validate (after expanding `copies` and traffic globs); problem locations are those
     of the entries as written, so an error in a copy points at the line of its original.
-    A valid scenario too big for this machine's memory is a problem too."""
+    A valid scenario too big for this machine's memory is a problem too (`check_memory`)."""
     context: dict[str, Any] = {}
     try:
         scenario = Scenario.model_validate(data, context=context)
     except ValidationError as exc:
         return None, _written_problems(problems_of(exc), context.get("expansion"))
-    too_big = memory_problem(scenario)
+    too_big = memory_problem(scenario) if check_memory else None
     if too_big is None:
         return scenario, []
     return None, _written_problems([too_big], scenario.expansion)
