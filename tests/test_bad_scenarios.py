@@ -5,9 +5,18 @@ from pathlib import Path
 
 import pytest
 
-from simk8s.scenario import ScenarioError, load_scenario
+from simk8s.scenario import ScenarioError, load_scenario, memory
+from simk8s.scenario.yamlbounds import MAX_TEXT_CHARS
 
 CORPUS = Path(__file__).parent / "bad_scenarios"
+QUICK = Path(__file__).parent.parent / "scenarios" / "quick.yaml"
+EIGHT_GIB = 8 * 2**30
+
+
+@pytest.fixture(autouse=True)
+def eight_gib_available(monkeypatch):
+    """The memory check compares with this machine's memory: pin it, so messages are exact."""
+    monkeypatch.setattr(memory, "available_memory", lambda: EIGHT_GIB)
 
 EXPECTED: dict[str, list[str]] = {
     "typo-key.yaml": [
@@ -20,7 +29,7 @@ EXPECTED: dict[str, list[str]] = {
         "bad-full-sync-period.yaml:4: cluster.kubeProxy.fullSyncPeriod: expected a duration like 30s or 1h, or never; got 'sometimes'",
     ],
     "negative-count.yaml": [
-        "negative-count.yaml:3: cluster.nodes: Input should be greater than or equal to 1, got -5",
+        "negative-count.yaml:3: cluster.nodes: must be from 1 to 50000, got -5",
     ],
     "unknown-variant-path.yaml": [
         "unknown-variant-path.yaml:5: compare.0.set.cluster.kubeProxy.mdoe: unknown field (did you mean 'mode'?)",
@@ -68,7 +77,7 @@ EXPECTED: dict[str, list[str]] = {
         "bad-name.yaml:4: cluster.apiserver.egressBandwidth: expected a bandwidth like 10Gbps, 800Mbps or 1.25GBps, got '10 gigabit'",
     ],
     "max-endpoints-per-slice.yaml": [
-        "max-endpoints-per-slice.yaml:4: cluster.controllerManager.maxEndpointsPerSlice: Input should be less than or equal to 1000, got 5000",
+        "max-endpoints-per-slice.yaml:4: cluster.controllerManager.maxEndpointsPerSlice: must be from 1 to 1000, got 5000",
     ],
     "unknown-mode.yaml": [
         "unknown-mode.yaml:4: cluster.kubeProxy.mode: Input should be 'iptables', 'ipvs' or 'nftables', got 'userspace'",
@@ -128,12 +137,113 @@ EXPECTED: dict[str, list[str]] = {
         "two-errors.yaml:4: cluster.nodez: unknown field (did you mean 'nodes'?)",
         "two-errors.yaml:6: cluster.kubeProxy.minSyncPeriod: expected a duration like 30s, 500ms or 1h, got '1 second'",
     ],
+    # --- limits checked at load ---------------------------------------------------------
+    # YAML the parser would choke on
+    "limit-nul-byte.yaml": [
+        "limit-nul-byte.yaml:2: control character U+0000 at column 20 (YAML allows tab, line breaks and printable characters only)",
+    ],
+    "limit-escape-character.yaml": [
+        "limit-escape-character.yaml:4: control character U+001B at column 14 (YAML allows tab, line breaks and printable characters only)",
+    ],
+    "limit-deep-flow.yaml": [
+        "limit-deep-flow.yaml:2: nested more than 100 levels deep",
+    ],
+    "limit-deep-block.yaml": [
+        "limit-deep-block.yaml:102: nested more than 100 levels deep",
+    ],
+    "limit-alias-bomb-variant.yaml": [
+        "limit-alias-bomb-variant.yaml:10: aliases here stand for more than 50,000 values (an alias bomb?); write the values out instead",
+    ],
+    "limit-alias-merge-bomb.yaml": [
+        "limit-alias-merge-bomb.yaml:8: aliases here stand for more than 50,000 values (an alias bomb?); write the values out instead",
+    ],
+    "limit-long-integer.yaml": [
+        "limit-long-integer.yaml:3: a number of 5000 characters: numbers are limited to 50",
+    ],
+    "limit-long-float.yaml": [
+        "limit-long-float.yaml:2: a number of 202 characters: numbers are limited to 50",
+    ],
+    "limit-bad-int-tag.yaml": [
+        "limit-bad-int-tag.yaml:2: not valid YAML: cannot read 'twelve' as a value of type int",
+    ],
+    "limit-bad-timestamp.yaml": [
+        "limit-bad-timestamp.yaml:2: not valid YAML: cannot read 'yesterday' as a value of type timestamp",
+    ],
+    # values no run can hold: not finite, too large, a bool for a count, out of range
+    "limit-infinite-duration.yaml": [
+        "limit-infinite-duration.yaml:2: duration: expected a duration like 30s, 500ms or 1h, got inf (not a finite number)",
+    ],
+    "limit-duration-digits.yaml": [
+        "limit-duration-digits.yaml:2: duration: expected a duration like 30s, 500ms or 1h, got '9999999999999999999999999999999999999999'... (401 characters) (too large)",
+    ],
+    "limit-duration-range.yaml": [
+        "limit-duration-range.yaml:2: duration: must be more than 0s and at most 168h, got 200h",
+    ],
+    "limit-nan-qps.yaml": [
+        "limit-nan-qps.yaml:4: cluster.controllerManager.kubeApiQps: must be more than 0 and at most 100000, got nan",
+    ],
+    "limit-infinite-rate.yaml": [
+        "limit-infinite-rate.yaml:7: traffic.0.rate: expected a rate like 2000/s, 120/m or 5/h, got inf (not a finite number)",
+    ],
+    "limit-bool-nodes.yaml": [
+        "limit-bool-nodes.yaml:3: cluster.nodes: expected a whole number, got the boolean true (YAML reads true, yes and on as booleans)",
+    ],
+    "limit-bool-replicas.yaml": [
+        "limit-bool-replicas.yaml:4: workloads.0.replicas: expected a whole number, got the boolean true (YAML reads true, yes and on as booleans)",
+    ],
+    "limit-negative-replicas.yaml": [
+        "limit-negative-replicas.yaml:4: workloads.0.replicas: must be from 0 to 1000000, got -3",
+    ],
+    "limit-too-many-nodes.yaml": [
+        "limit-too-many-nodes.yaml:3: cluster.nodes: must be from 1 to 50000, got 60000",
+    ],
+    "limit-huge-quantity.yaml": [
+        "limit-huge-quantity.yaml:4: cluster.etcd.maxRequestBytes: expected a quantity like 1.5Mi, 10Gi, 100k or 2M, got '1e999' (too large)",
+    ],
+    "limit-huge-percentage.yaml": [
+        "limit-huge-percentage.yaml:4: workloads.0.strategy.maxSurge: expected an integer or a percentage like 25%, got '99999999%' (at most 1,000,000%)",
+    ],
+    "limit-huge-node-port.yaml": [
+        "limit-huge-node-port.yaml:5: services.0.ports.0.nodePort: must be from 1 to 65535, got 99999999999",
+    ],
+    "limit-huge-seed.yaml": [
+        "limit-huge-seed.yaml:2: seed: must be from 0 to 18446744073709551615, got 18446744073709551616",
+    ],
+    "limit-flap-rate.yaml": [
+        "limit-flap-rate.yaml:5: workloads.0.readinessFlaps.rate: must be from 0/s to 1/s, got 10/s",
+    ],
+    "limit-periods.yaml": [
+        "limit-periods.yaml:4: cluster.kubelet.podStartLatency.median: must be more than 0s and at most 1h, got 0s",
+        "limit-periods.yaml:6: cluster.kubeProxy.syncPeriod: must be from 1s to 24h, got 0s",
+        "limit-periods.yaml:7: cluster.kubeProxy.fullSyncPeriod: must be from 1m to 168h, or never; got 1s",
+    ],
+    # more pods than the nodes hold
+    "limit-replicas-capacity.yaml": [
+        "limit-replicas-capacity.yaml:7: workloads.1.replicas: the Deployments' replicas add up to 600 here, more than the cluster's room for 500 pods (10 nodes × maxPodsPerNode 50)",
+    ],
+    "limit-scale-capacity.yaml": [
+        "limit-scale-capacity.yaml:7: events.0.replicas: scaling to 400 makes 1200 replicas in all, more than the cluster's room for 1100 pods (10 nodes × maxPodsPerNode 110)",
+    ],
+    "limit-pods-per-node-cidr.yaml": [
+        "limit-pods-per-node-cidr.yaml:3: cluster.nodeCIDRMaskSize: a /25 node CIDR has 125 pod addresses, fewer than maxPodsPerNode (126)",
+    ],
+    # more memory than this machine has (available memory pinned to 8 GiB below)
+    "limit-traffic-memory.yaml": [
+        "limit-traffic-memory.yaml:9: traffic.1.rate: the run needs at least 70.4 TiB of memory (mostly 604,860 million connections at ~128 B), more than the 8.0 GiB available",
+    ],
+    "limit-pods-memory.yaml": [
+        "limit-pods-memory.yaml:10: workloads.1.replicas: the run needs at least 114.6 GiB of memory (mostly 40 million pods at ~3 KiB), more than the 8.0 GiB available",
+    ],
+    "limit-watch-memory.yaml": [
+        "limit-watch-memory.yaml:4: cluster.nodes: the run needs at least 939.0 GiB of memory (mostly 60,000 writes to 1 million watchers at ~16 B), more than the 8.0 GiB available",
+    ],
 }
 
 
 def test_every_corpus_file_has_expected_lines():
     assert sorted(p.name for p in CORPUS.glob("*.yaml")) == sorted(EXPECTED)
     assert len(EXPECTED) >= 18
+    assert len([name for name in EXPECTED if name.startswith("limit-")]) >= 25
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -176,3 +286,56 @@ def test_errors_carry_no_pydantic_noise(monkeypatch):
             assert "https://" not in line
             assert "Value error" not in line
             assert "Extra inputs" not in line
+
+
+# `--set PATH=VALUE` values go through the same limits as files.
+_BOMB = "[&a [x,x,x,x,x,x,x,x,x], &b [*a,*a,*a,*a,*a,*a,*a,*a,*a], &c [*b,*b,*b,*b,*b,*b,*b,*b,*b], " \
+        "&d [*c,*c,*c,*c,*c,*c,*c,*c,*c], &e [*d,*d,*d,*d,*d,*d,*d,*d,*d], *e, *e, *e, *e, *e, *e]"
+OVERRIDES_EXPECTED = {
+    "cluster.zones=" + _BOMB: "--set:1: value '[&a [x,x,x,x,x,x,x,x,x], &b [*a,*a,*a,*a,*a,*a,*a,*a,*a], &c'... "
+    "(180 characters): aliases here stand for more than 50,000 values (an alias bomb?); write the values out instead",
+    "cluster.nodes=" + "[" * 300: "--set:1: value '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[['... "
+    "(300 characters): nested more than 100 levels deep",
+    "description=a\x00b": "--set:1: value 'a\\x00b': control character U+0000 at column 2 "
+    "(YAML allows tab, line breaks and printable characters only)",
+    "cluster.nodes=" + "9" * 5000: "--set:1: value '999999999999999999999999999999999999999999999999999999999999'... "
+    "(5,000 characters): a number of 5000 characters: numbers are limited to 50",
+    "seed=!!int abc": "--set:1: value '!!int abc': not valid YAML: cannot read 'abc' as a value of type int",
+    "cluster.nodes=yes": "--set:1: cluster.nodes: expected a whole number, got the boolean true "
+    "(YAML reads true, yes and on as booleans)",
+    "duration=.inf": "--set:1: duration: expected a duration like 30s, 500ms or 1h, got inf (not a finite number)",
+    "cluster.controllerManager.kubeApiQps=-.inf": "--set:1: cluster.controllerManager.kubeApiQps: "
+    "must be more than 0 and at most 100000, got -inf",
+    "traffic.0.rate=1000000/s": "--set:1: traffic.0.rate: the run needs at least 71.7 GiB of memory "
+    "(mostly 600 million connections at ~128 B), more than the 8.0 GiB available",
+}
+
+
+@pytest.mark.parametrize("override", sorted(OVERRIDES_EXPECTED))
+def test_override_limits(override):
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(QUICK, [override])
+    assert info.value.lines[0] == OVERRIDES_EXPECTED[override]
+
+
+def test_a_file_over_the_size_limit_is_refused_before_parsing(tmp_path):
+    path = tmp_path / "big.yaml"
+    path.write_text("name: big\ndescription: " + "x" * MAX_TEXT_CHARS + "\n")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert info.value.lines == [f"{path}: 8.0 Mi characters of text: a file is limited to 8 Mi"]
+
+
+def test_a_manifest_with_a_bomb_is_refused_at_its_line(tmp_path):
+    (tmp_path / "app.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n"
+        + "".join(f"  k{i}: &k{i} [{', '.join([f'*k{i - 1}'] * 9) if i else 'x'}]\n" for i in range(7))
+    )
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("name: s\nmanifests: [app.yaml]\n")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(scenario)
+    assert info.value.lines == [
+        f"{tmp_path / 'app.yaml'}:10: aliases here stand for more than 50,000 values (an alias bomb?); "
+        "write the values out instead",
+    ]

@@ -153,7 +153,7 @@ def test_error_in_a_copied_object_is_reported_once_at_its_written_line(tmp_path)
     text = BASE.replace("ports: [{name: http, port: 80, targetPort: http}]", "ports: [{name: http, port: 99999}]")
     path = write(tmp_path, text)
     assert errors_of(path) == [
-        f"{path}:8: services.0.ports.0.port: Input should be less than or equal to 65535, got 99999",
+        f"{path}:8: services.0.ports.0.port: must be from 1 to 65535, got 99999",
     ]
 
 
@@ -175,8 +175,8 @@ def test_a_copy_that_duplicates_a_written_name_is_reported_against_the_entries_a
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("0", "Input should be greater than or equal to 1, got 0"),
-        ("100001", "Input should be less than or equal to 100000, got 100001"),
+        ("0", "must be from 1 to 100000, got 0"),
+        ("100001", "must be from 1 to 100000, got 100001"),
         ("many", "Input should be a valid integer, unable to parse string as an integer, got 'many'"),
     ],
 )
@@ -198,7 +198,7 @@ def test_a_variant_error_in_copies_points_at_the_set_key(tmp_path):
     text = BASE + "compare:\n  - {name: a}\n  - name: b\n    set: {workloads.0.replicas: -1}\n"
     path = write(tmp_path, text)
     assert errors_of(path) == [
-        f"{path}:23: compare.1.set.workloads.0.replicas: Input should be greater than or equal to 0, got -1",
+        f"{path}:23: compare.1.set.workloads.0.replicas: must be from 0 to 1000000, got -1",
     ]
 
 

@@ -275,7 +275,9 @@ def test_headless_publishes_endpoints_but_gets_no_proxy_rules():
     db, peers = slices_of(slices, "db"), slices_of(slices, "db-peers")
     assert all(dict(s.labels).get("service.kubernetes.io/headless") == "" for s in db + peers)
     assert [(p.name, p.port) for p in db[0].ports] == [("sql", 5432)]
-    assert peers[0].ports == () and len(peers[0].endpoints) == 5  # headless without ports (§2.3)
+    # Headless without ports: its endpoints in the empty-port-list group
+    # (staging/src/k8s.io/endpointslice/reconciler.go).
+    assert peers[0].ports == () and len(peers[0].endpoints) == 5
     assert v.summary["apiserver"]["writes"]["EndpointSlice"] > 0  # the rollout is published
     for node in ("node-0", "node-9"):
         for at in (30.0, 100.0, v.scenario.duration):

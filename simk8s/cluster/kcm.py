@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from simk8s.api import objects as api
 from simk8s.api.naming import parse_rfc3339
 from simk8s.cluster.apiserver import WriteRejected
+from simk8s.cluster.names import NameSuffixes
 from simk8s.cluster.workqueue import WorkQueue
-from simk8s.cluster.world import NameSuffixes
 from simk8s.controller import endpoints as ep_rules
 from simk8s.controller import endpointslice as eps_rules
 from simk8s.controller import mirroring as mirror_rules
@@ -91,7 +91,8 @@ class PodChangeLog:
 
 
 def _projection(pod: PodState) -> tuple:
-    """The pod fields whose change makes endpoint controllers resync (podEndpointsChanged, §1.1)."""
+    """The pod fields whose change makes endpoint controllers resync (podEndpointsChanged in
+    staging/src/k8s.io/endpointslice/util/controller_utils.go)."""
     return (pod.ip, pod.ready, pod.terminating, pod.gone == math.inf, pod.created)
 
 
@@ -170,7 +171,7 @@ class _EndpointControllerBase:
 
 
 class EndpointsController(_EndpointControllerBase):
-    """pkg/controller/endpoint (§1)."""
+    """pkg/controller/endpoint/endpoints_controller.go."""
 
     kind = "Endpoints"
     name = "endpoint-controller"
@@ -182,11 +183,12 @@ class EndpointsController(_EndpointControllerBase):
             world,
             workers=kcm.concurrent_endpoint_syncs,
             batch_period=kcm.endpoint_updates_batch_period,
-            rate_limiter=endpoints_rate_limiter(),  # 5 ms·2^n + 10 qps / burst 100 (§1.1)
+            rate_limiter=endpoints_rate_limiter(),  # client-go DefaultControllerRateLimiter: 5 ms·2^n, 10 qps / burst 100
         )
         self.trackers: dict[tuple[str, str], ep_rules.TriggerTimeTracker] = {}
         self.states: dict[tuple[str, str], ep_rules.EndpointsState] = {}
-        # §1.5: 1000 addresses since v1.22; 0 in the scenario means the pre-1.22 "no cap".
+        # maxCapacity (endpoints_controller.go): 1000 addresses since v1.22; 0 in the scenario
+        # means the pre-1.22 "no cap".
         self.max_capacity = kcm.endpoints_max_capacity or None
 
     def initial(self) -> None:
@@ -197,7 +199,7 @@ class EndpointsController(_EndpointControllerBase):
 
     def _compute(self, key, svc: api.Service):
         if svc.selector is None or svc.type == "ExternalName":
-            return None  # user-managed Endpoints / nothing to do (§1.7)
+            return None  # user-managed Endpoints / nothing to do (endpoints_controller.go syncService)
         existing = self.world.apiserver.get("Endpoints", svc.namespace, svc.name)
         if not self.incremental:
             pods = self.current_pods(key)
@@ -206,7 +208,7 @@ class EndpointsController(_EndpointControllerBase):
             return ep_rules.sync_endpoints(svc, pods, existing, trigger_time=trigger, max_capacity=self.max_capacity)
         state = self.states.get(key)
         fresh = state is None or state.service is not svc
-        if fresh:
+        if state is None or fresh:
             state = self.states[key] = ep_rules.EndpointsState(svc)
         trigger = self._feed(key, state, fresh)
         return ep_rules.sync_endpoints_state(state, existing, trigger_time=trigger, max_capacity=self.max_capacity)
@@ -224,7 +226,7 @@ class EndpointsController(_EndpointControllerBase):
 
 
 class EndpointSliceController(_EndpointControllerBase):
-    """pkg/controller/endpointslice (§2)."""
+    """pkg/controller/endpointslice/endpointslice_controller.go."""
 
     kind = "EndpointSlice"
     name = "endpointslice-controller"
@@ -236,7 +238,8 @@ class EndpointSliceController(_EndpointControllerBase):
             world,
             workers=kcm.concurrent_service_endpoint_syncs,
             batch_period=kcm.endpoint_slice_updates_batch_period,
-            rate_limiter=endpointslice_rate_limiter(),  # 1 s·2^n ≤ 1000 s + 10 qps / burst 100 (§2.1)
+            # defaultSyncBackOff 1 s·2^n up to maxSyncBackOff 1000 s, max-of a 10 qps / burst 100 bucket
+            rate_limiter=endpointslice_rate_limiter(),
         )
         self.max_per_slice = kcm.max_endpoints_per_slice
         self.rng = component_rng(world.seed, "apiserver/generateName/endpointslices")
@@ -256,7 +259,7 @@ class EndpointSliceController(_EndpointControllerBase):
         if self.incremental:
             state = self.states.get(key)
             fresh = state is None or state.service is not svc
-            if fresh:
+            if state is None or fresh:
                 state = self.states[key] = eps_rules.EndpointSliceState(svc, self.node_zones)
             trigger = self._feed(key, state, fresh)
             return state.reconcile(
@@ -291,7 +294,8 @@ class EndpointSliceController(_EndpointControllerBase):
                 self.world.apiserver.seed("EndpointSlice", s)
 
     def _initial_mirror(self, key, svc: api.Service) -> None:
-        """EndpointSliceMirroring (§3): user-written Endpoints of selector-less Services."""
+        """EndpointSliceMirroring (pkg/controller/endpointslicemirroring): user-written Endpoints
+        of selector-less Services."""
         user_ep = self.world.apiserver.get("Endpoints", svc.namespace, svc.name)
         if user_ep is None:
             return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +17,7 @@ class NodeTable:
     names: list[str]
     zone_names: list[str]
     zone: np.ndarray  # int16[N] index into zone_names
-    pod_cidrs: list[ipaddress.IPv4Network]
+    pod_cidrs: list[ipaddress.IPv4Network | ipaddress.IPv6Network]
     node_ips: list[str]
     schedulable: np.ndarray  # bool[N]; False once cordoned (drain) or lost
     alive: np.ndarray  # bool[N]; False after node loss
@@ -27,12 +28,12 @@ class NodeTable:
         n: int,
         zones: list[str],
         prefix: str,
-        cluster_cidr: str,
+        cluster_cidr: str | ipaddress.IPv4Network | ipaddress.IPv6Network,
         node_mask: int,
     ) -> NodeTable:
         net = ipaddress.ip_network(str(cluster_cidr))
         # Same order as the node IPAM range allocator: consecutive subnets of the cluster CIDR.
-        subnets = net.subnets(new_prefix=node_mask)
+        subnets: Iterator[ipaddress.IPv4Network | ipaddress.IPv6Network] = net.subnets(new_prefix=node_mask)
         cidrs = [next(subnets) for _ in range(n)]
         return cls(
             names=[f"{prefix}{i}" for i in range(n)],

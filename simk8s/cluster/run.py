@@ -11,8 +11,8 @@ import pandas as pd
 
 from simk8s.api import objects as api
 from simk8s.cluster.kcm import EndpointsController, EndpointSliceController
-from simk8s.cluster.services import stable_uid
-from simk8s.cluster.world import World
+from simk8s.cluster.names import stable_uid
+from simk8s.cluster.world import Controller, World
 
 
 @dataclass
@@ -30,7 +30,8 @@ class ClusterRun:
 
 
 def seed_user_endpoints(world: World) -> None:
-    """Selector-less Services come with user-written Endpoints (mirrored into slices, §3)."""
+    """Selector-less Services come with user-written Endpoints (mirrored into slices by
+    pkg/controller/endpointslicemirroring)."""
     specs = {(s.namespace, s.name): s for s in world.sc.services}
     for key, svc in world.services.items():
         spec = specs[key]
@@ -66,7 +67,7 @@ def run_cluster(scenario: Any, *, progress: Callable[[float], None] | None = Non
     kcm = scenario.cluster.controller_manager
     seed_user_endpoints(world)
     world.start_steady_state()
-    controllers = []
+    controllers: list[Controller] = []
     if kcm.endpoints_controller:
         controllers.append(EndpointsController(world))
     if kcm.endpoint_slice_controller:

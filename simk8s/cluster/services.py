@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 from collections.abc import Iterable
 from typing import Any
 
 from simk8s.api import objects as api
+from simk8s.cluster.names import stable_uid
 
 NODE_PORT_RANGE = (30000, 32767)
-
-
-def stable_uid(*parts: str) -> str:
-    """A deterministic UUID-shaped uid (36 chars, like the apiserver's)."""
-    h = hashlib.sha256("/".join(parts).encode()).hexdigest()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
 def build_services(specs: Iterable[Any], service_cidr: str) -> list[api.Service]:
@@ -72,7 +66,7 @@ def build_services(specs: Iterable[Any], service_cidr: str) -> list[api.Service]
             lb_ips = (s.load_balancer_ip or f"203.0.113.{len(services) % 250 + 1}",)
         # Fix (service-types): the apiserver also gives a LoadBalancer Service with
         # externalTrafficPolicy Local a healthCheckNodePort from the NodePort range; kube-proxy
-        # serves the LB's health check there (kube-proxy.md §1.1, filter KUBE-NODEPORTS ACCEPT).
+        # serves the LB's health check there (pkg/proxy/iptables/proxier.go syncProxyRules: filter KUBE-NODEPORTS ACCEPT).
         # Without it the renderers had no port to open. Simplification: never user-given.
         health_check_node_port = None
         if s.type == "LoadBalancer" and s.external_traffic_policy == "Local":

@@ -7,6 +7,7 @@ Callbacks run in the order they were registered for that instant (deterministic)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -24,11 +25,14 @@ class Timers:
         if bucket is None:
             bucket = self._pending[when] = []
             event = self.env.timeout(when - self.env.now)
-            event.callbacks.append(lambda _e, w=when: self._fire(w))
+            event.callbacks.append(functools.partial(self._fire_event, when))
         bucket.append((fn, args))
 
     def after(self, delay: float, fn: Callable[..., Any], *args: Any) -> None:
         self.at(self.env.now + delay, fn, *args)
+
+    def _fire_event(self, when: float, _event: simpy.Event) -> None:
+        self._fire(when)
 
     def _fire(self, when: float) -> None:
         for fn, args in self._pending.pop(when):

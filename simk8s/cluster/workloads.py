@@ -10,14 +10,14 @@ from __future__ import annotations
 import math
 import operator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
+import simpy
 
+from simk8s.cluster.pods import PodState
+from simk8s.cluster.timers import Timers
 from simk8s.controller import deployment as rules
-
-if TYPE_CHECKING:
-    from simk8s.cluster.world import World
 
 BURST_REPLICAS = 500  # replicaset controller: at most this many creates/deletes per sync
 
@@ -54,8 +54,23 @@ class RolloutRecord:
     min_available: int = 1 << 30  # fewest available pods at once
 
 
+class PodControl(Protocol):
+    """What the Deployment and ReplicaSet controllers use of the cluster: the pods, and
+    pod creates and deletes through the controller manager's client (the World)."""
+
+    env: simpy.Environment
+    timers: Timers
+    pods: list[PodState]
+
+    def create_pod(self, d: Deployment, revision: int) -> int: ...
+
+    def delete_pod(self, pod: PodState, *, reason: str, via_client: bool) -> None: ...
+
+    def deletion_rank(self, pod: PodState) -> tuple: ...
+
+
 class Deployment:
-    def __init__(self, world: World, spec: Any):
+    def __init__(self, world: PodControl, spec: Any, zones: int):
         self.world = world
         self.spec = spec
         self.name = spec.name
@@ -68,7 +83,7 @@ class Deployment:
         self.history: list[tuple[float, int, int, int]] = []  # (t, active pods, available, terminating)
         self.service_keys: tuple[tuple[str, str], ...] = ()  # Services selecting this Deployment's pods
         self.terminating = 0  # pods with a deletionTimestamp, not yet gone
-        self.zone_load = np.zeros(len(world.nodes.zone_names), dtype=np.int64)  # scheduled active pods per zone
+        self.zone_load = np.zeros(zones, dtype=np.int64)  # scheduled active pods per zone
         self.templates: dict[int, Any] = {}  # revision → the World's pod template (names, labels, ports)
 
     # -- events ----------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 The queue's rules live in ``simk8s.controller.workqueue`` as plain state
 (``WorkQueueState``: a key is processed by one worker at a time; adding a queued key is a
 no-op; a key added while being processed is processed again after; AddAfter of a waiting
-key only ever moves it earlier — reference §1.1) and rate limiters (``ControllerRateLimiter``:
+key only ever moves it earlier — client-go util/workqueue/delaying_queue.go) and rate limiters (``ControllerRateLimiter``:
 max of the per-item backoff and the overall 10 qps / burst 100 bucket). This module only
 gives them time: one SimPy timer per AddAfter, and idle workers woken as keys get ready.
 """

@@ -9,16 +9,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import simpy
 
 from simk8s.api import objects as api
 from simk8s.cluster.apiserver import APIServer
+from simk8s.cluster.names import NameSuffixes, pod_template_hash, stable_uid
 from simk8s.cluster.nodes import NodeTable, PodIPAllocator
 from simk8s.cluster.pods import INF, PodState
-from simk8s.cluster.services import build_services, stable_uid
+from simk8s.cluster.services import build_services
 from simk8s.cluster.timers import Timers
 from simk8s.cluster.workloads import Deployment
 from simk8s.controller import deployment as deploy_rules
@@ -33,8 +34,6 @@ NODE_MONITOR_GRACE = 40.0
 NODE_EVICTION_TIMEOUT = 300.0
 # Approximate stored (protobuf) size of a Pod object; Pods are counted, not fanned out.
 POD_PROTO_BYTES = 2600
-_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the apiserver's generateName alphabet
-_ALPHABET_SIZE = len(_NAME_ALPHABET)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,32 +43,13 @@ class _PodTemplate:
     container_ports: tuple[api.ContainerPort, ...]
 
 
-class NameSuffixes:
-    """The 5-character random suffixes of generated names (pods, EndpointSlices), drawn in
-    blocks (HOT PATH).
+class Controller(Protocol):
+    """A kube-controller-manager controller working on this world (simk8s/cluster/kcm.py)."""
 
-    Each suffix is what ``rng.choice(alphabet, 5)`` gives, in the same order: that call
-    draws ``rng.integers(0, 27, 5)``, and bounded integers come from one continuous stream
-    of 32-bit draws, so one call for many suffixes yields the same values as one call each.
-    Give it a Generator nothing else draws from: then drawing ahead changes no other number.
-    """
+    name: str
+    syncs: int
 
-    BLOCK = 4096
-
-    def __init__(self, rng: np.random.Generator):
-        self._rng = rng
-        self._letters = np.array(list(_NAME_ALPHABET))
-        self._ready: list[str] = []
-        self._next = 0
-
-    def next(self) -> str:
-        if self._next == len(self._ready):
-            draws = self._rng.integers(0, _ALPHABET_SIZE, size=(self.BLOCK, 5))
-            self._ready = ["".join(row) for row in self._letters[draws].tolist()]
-            self._next = 0
-        suffix = self._ready[self._next]
-        self._next += 1
-        return suffix
+    def initial(self) -> None: ...
 
 
 class _SelectorIndex:
@@ -126,7 +106,7 @@ class World:
         self.workload_by_name: dict[str, Deployment] = {}
         candidates = _SelectorIndex(self.services)
         for w in scenario.workloads:
-            d = Deployment(self, w)
+            d = Deployment(self, w, len(self.nodes.zone_names))
             template = api.Pod(name="", namespace=w.namespace, labels=tuple(sorted(w.labels.items())))
             # (the Deployment's own selector is w.match_labels; its ReplicaSets own exactly its pods)
             # Pod labels never change here, so Service membership is fixed per Deployment.
@@ -139,6 +119,7 @@ class World:
         self.rs_client = TokenBucket(kcm.kube_api_qps, kcm.kube_api_burst)
         self.scheduler_bucket = TokenBucket(cl.scheduler.throughput, max(1, int(cl.scheduler.throughput)))
         self.node_events: list[dict] = []
+        self.controllers: list[Controller] = []  # set by run_cluster, once they exist
 
     # -- pods --------------------------------------------------------------------------------
     def _template(self, d: Deployment, revision: int) -> _PodTemplate:
@@ -149,10 +130,8 @@ class World:
             labels = dict(spec.labels)
             labels["pod-template-hash"] = str(revision)
             # <deployment>-<pod-template-hash (10)>-<5 random>, as the ReplicaSet controller names pods.
-            template_hash = stable_uid(d.name, str(revision)).replace("-", "")
-            template_hash = "".join(_NAME_ALPHABET[int(c, 16) % len(_NAME_ALPHABET)] for c in template_hash[:10])
             template = d.templates[revision] = _PodTemplate(
-                name_prefix=f"{d.name}-{template_hash}-",
+                name_prefix=f"{d.name}-{pod_template_hash(d.name, revision)}-",
                 labels=tuple(sorted(labels.items())),
                 container_ports=tuple(
                     api.ContainerPort(container_port=p.container_port, name=p.name or "", protocol=p.protocol)

@@ -8,20 +8,12 @@ Problems raise one ScenarioError whose `.lines` are `FILE:LINE: path: message`.
 Messages about ignored manifest objects are on `sc.warnings`.
 """
 
+from .cluster import Cluster, KubeProxy, Watcher
 from .errors import ScenarioError
+from .events import Event, Traffic, Variant
 from .loader import load_scenario, load_variants, resolved_dict
-from .model import (
-    Cluster,
-    Event,
-    KubeProxy,
-    Scenario,
-    ServicePortSpec,
-    ServiceSpec,
-    Traffic,
-    Variant,
-    Watcher,
-    Workload,
-)
+from .model import Scenario
+from .services import ServicePortSpec, ServiceSpec
 from .units import (
     IntOrPercent,
     format_bandwidth,
@@ -34,6 +26,7 @@ from .units import (
     parse_quantity,
     parse_rate,
 )
+from .workloads import Workload
 
 __all__ = [
     "Cluster",

@@ -19,9 +19,11 @@ class ScenarioError(Exception):
 
 
 def error_line(file: str, line: int | None, path: str, message: str) -> str:
-    """Format one problem as ``FILE:LINE: path: message``."""
+    """Format one problem as ``FILE:LINE: path: message``, on one line: characters that
+    are not printable (a newline inside a YAML key) are shown escaped."""
     where = file if line is None else f"{file}:{line}"
-    return f"{where}: {path}: {message}" if path else f"{where}: {message}"
+    text = f"{where}: {path}: {message}" if path else f"{where}: {message}"
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class Problems(ValueError):

@@ -14,26 +14,25 @@ passes `load_scenario` always builds.
 from __future__ import annotations
 
 import copy
-import difflib
 import re
-import types
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from . import model
+from .base import Loc as SchemaLoc
 from .copies import Expansion
-from .errors import Problems, ScenarioError, error_line
+from .errors import ScenarioError, error_line
 from .manifests import ImportedObject, ManifestImport, ignored_warning, read_manifest_file
+from .memory import memory_problem
+from .messages import SNAKE_NAMES, Problem, describe, problems_of
 from .model import Scenario
 from .overrides import apply_setting, loc_of, parse_override
+from .yamlbounds import LimitError, read_text
 from .yamlsource import Loc, YamlDocument, YamlParseError, dotted, locate, node_at, parse_documents
-
-Problem = tuple[Loc, str]
 
 _EVENT_OPTIONAL_KEYS = ("rollout", "scale", "replicas", "drain", "nodeLoss")
 
@@ -102,7 +101,7 @@ def load_variants(scenario: Scenario) -> list[tuple[str, Scenario]]:
             message = apply_setting(data, tuple(str(key).split(".")), value)
             if message:
                 lines.append(f"variant {variant.name}: {key}: {message}")
-        built, problems = _validate(data)
+        built, problems = _validate(data, check_memory=False)  # load_scenario checked it
         lines += [f"variant {variant.name}: {dotted(loc)}: {msg}" for loc, msg in problems]
         if lines or built is None:
             raise ScenarioError(lines)
@@ -150,13 +149,17 @@ def _compact_dump(expansion: Expansion, list_field: str, items: tuple[BaseModel,
 
 def _read_scenario_document(path: Path, display: str) -> YamlDocument:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except FileNotFoundError:
         raise ScenarioError([error_line(display, None, "", "no such file")]) from None
     except IsADirectoryError:
         raise ScenarioError([error_line(display, None, "", "is a directory, not a scenario file")]) from None
     except UnicodeDecodeError:
         raise ScenarioError([error_line(display, None, "", "not a text file (expected YAML)")]) from None
+    except LimitError as exc:
+        raise ScenarioError([error_line(display, None, "", str(exc.problem))]) from None
+    except OSError as exc:
+        raise ScenarioError([error_line(display, None, "", f"cannot read it: {exc.strerror or exc}")]) from None
     try:
         documents = parse_documents(text, display)
     except YamlParseError as exc:
@@ -171,7 +174,7 @@ def _read_scenario_document(path: Path, display: str) -> YamlDocument:
     if not isinstance(document.data, dict):
         assert document.node is not None
         raise ScenarioError([error_line(display, document.node.start_mark.line + 1, "",
-                                        f"the top level must be a mapping of scenario keys, got {_kind(document.data)}")])
+                                        f"the top level must be a mapping of scenario keys, got {describe(document.data)}")])
     return document
 
 
@@ -184,7 +187,7 @@ def _import_manifests(entries: Any, base_dir: Path, sources: _Sources, errors: l
         return result
     for i, entry in enumerate(entries):
         if not isinstance(entry, str) or not entry:
-            errors.append(sources.render(("manifests", i), f"expected a file name, got {_kind(entry)}"))
+            errors.append(sources.render(("manifests", i), f"expected a file name, got {describe(entry)}"))
             continue
         file = base_dir / entry
         display = str(Path(sources.file).parent / entry)
@@ -215,14 +218,19 @@ def _merge(raw: dict[str, Any], imported: ManifestImport, sources: _Sources) -> 
 # --- validation and messages ------------------------------------------------------------
 
 
-def _validate(data: Any) -> tuple[Scenario | None, list[Problem]]:
+def _validate(data: Any, check_memory: bool = True) -> tuple[Scenario | None, list[Problem]]:
     """Validate (after expanding `copies` and traffic globs); problem locations are those
-    of the entries as written, so an error in a copy points at the line of its original."""
+    of the entries as written, so an error in a copy points at the line of its original.
+    A valid scenario too big for this machine's memory is a problem too (`check_memory`)."""
     context: dict[str, Any] = {}
     try:
-        return Scenario.model_validate(data, context=context), []
+        scenario = Scenario.model_validate(data, context=context)
     except ValidationError as exc:
-        return None, _written_problems(_problems(exc), context.get("expansion"))
+        return None, _written_problems(problems_of(exc), context.get("expansion"))
+    too_big = memory_problem(scenario) if check_memory else None
+    if too_big is None:
+        return scenario, []
+    return None, _written_problems([too_big], scenario.expansion)
 
 
 def _written_problems(problems: list[Problem], expansion: Expansion | None) -> list[Problem]:
@@ -231,7 +239,7 @@ def _written_problems(problems: list[Problem], expansion: Expansion | None) -> l
     if expansion is None or not expansion.groups:
         return problems
     out: list[Problem] = []
-    first: dict[tuple[Loc, int], int] = {}  # (written loc, group start) → index in out
+    first: dict[tuple[SchemaLoc, int], int] = {}  # (written loc, group start) → index in out
     repeats: dict[int, int] = {}
     for loc, message in problems:
         written, group = expansion.written_loc(loc)
@@ -250,98 +258,6 @@ def _written_problems(problems: list[Problem], expansion: Expansion | None) -> l
     return out
 
 
-def _problems(exc: ValidationError) -> list[Problem]:
-    found: list[Problem] = []
-    for err in exc.errors(include_url=False):
-        loc = tuple(err["loc"])
-        error = err.get("ctx", {}).get("error")
-        if isinstance(error, Problems):
-            found += [((*loc, *sub), message) for sub, message in error.items]
-        else:
-            found.append((loc, _message(err["type"], err["msg"], loc, err.get("input"))))
-    return found
-
-
-def _message(kind: str, text: str, loc: Loc, value: Any) -> str:
-    if kind == "extra_forbidden":
-        return "unknown field" + _suggestion(loc)
-    if kind == "missing":
-        return "missing required field"
-    for prefix in ("Value error, ", "Assertion failed, "):
-        text = text.removeprefix(prefix)
-    if text.startswith("Input should") and ", got" not in text:
-        text += f", got {_kind(value)}"
-    return text
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return str(value).lower()
-    return repr(value)
-
-
-def _suggestion(loc: Loc) -> str:
-    allowed = _allowed_keys(loc[:-1])
-    key = str(loc[-1])
-    by_lower = {name.lower(): name for name in allowed}
-    close = difflib.get_close_matches(key.lower(), list(by_lower), n=1, cutoff=0.6)
-    return f" (did you mean {by_lower[close[0]]!r}?)" if close else ""
-
-
-def _allowed_keys(loc: Loc) -> list[str]:
-    """The keys the schema allows in the mapping at `loc`."""
-    current: Any = Scenario
-    for part in loc:
-        current = _unwrap(current)
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            info = next((f for name, f in current.model_fields.items() if part in (name, f.alias)), None)
-            if info is None:
-                return []
-            current = info.annotation
-        elif get_origin(current) in (tuple, list):
-            current = get_args(current)[0]
-        elif get_origin(current) is dict:
-            current = get_args(current)[1]
-        else:
-            return []
-    current = _unwrap(current)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return [f.alias or name for name, f in current.model_fields.items()]
-    return []
-
-
-def _unwrap(tp: Any) -> Any:
-    while True:
-        origin = get_origin(tp)
-        if origin is Annotated:
-            tp = get_args(tp)[0]
-        elif origin in (Union, types.UnionType):
-            options = [a for a in get_args(tp) if a is not type(None)]
-            if len(options) != 1:
-                return tp
-            tp = options[0]
-        else:
-            return tp
-
-
-def _snake_names() -> dict[str, str]:
-    """camelCase alias → snake_case name for every schema field (YAML may use either)."""
-    names: dict[str, str] = {}
-    for obj in vars(model).values():
-        if isinstance(obj, type) and issubclass(obj, model.SchemaModel):
-            for name, info in obj.model_fields.items():
-                if info.alias and info.alias != name:
-                    names[info.alias] = name
-    return names
-
-
-_SNAKE = _snake_names()
 
 
 @dataclass
@@ -360,7 +276,7 @@ class _Sources:
         if origin is not None:
             file, line, path = origin.where(loc[2:])
             return error_line(file, line, path, message)
-        return error_line(self.file, locate(self.root, loc, _SNAKE), dotted(loc), message)
+        return error_line(self.file, locate(self.root, loc, SNAKE_NAMES), dotted(loc), message)
 
 
 def _related(a: Loc, b: Loc) -> bool:
@@ -419,7 +335,7 @@ def _render_variant(loc: Loc, message: str, index: int, entry: dict[str, Any],
         target, path = responsible[-1]
         value_node = _key_value_node(set_node, path)
         rest = loc[len(target):]
-        line = locate(value_node, rest, _SNAKE) if value_node is not None else None
+        line = locate(value_node, rest, SNAKE_NAMES) if value_node is not None else None
         line = line or _key_line(set_node, path)
         if len(loc) < len(target):
             message = f"{dotted(loc)}: {message}"

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from .errors import error_line
+from .yamlbounds import LimitError, read_text
 from .yamlsource import Loc, YamlParseError, dotted, locate, parse_documents
 
 _SUPPORTED = {("apps/v1", "Deployment"), ("v1", "Service")}
@@ -52,9 +53,15 @@ class ManifestImport:
 def read_manifest_file(path: Path, display: str, into: ManifestImport) -> None:
     """Read one multi-document manifest file, adding objects, ignored kinds and errors."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except UnicodeDecodeError:
         into.errors.append(error_line(display, None, "", "not a text file"))
+        return
+    except LimitError as exc:
+        into.errors.append(error_line(display, None, "", str(exc.problem)))
+        return
+    except OSError as exc:
+        into.errors.append(error_line(display, None, "", f"cannot read it: {exc.strerror or exc}"))
         return
     try:
         documents = parse_documents(text, display)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
+from .yamlsource import parse_value
 
 
 def split_path(path: str) -> tuple[str, ...]:
@@ -32,10 +32,15 @@ def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
     if any(not part for part in parts):
         raise ValueError(f"empty element in path {path!r}")
     try:
-        value = yaml.safe_load(value_text) if value_text.strip() else None
-    except yaml.YAMLError:
-        raise ValueError(f"value {value_text!r} is not a valid YAML value") from None
+        value = parse_value(value_text) if value_text.strip() else None
+    except ValueError as exc:
+        raise ValueError(f"value {_shown(value_text)}: {exc}") from None
     return parts, value
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    """A value as quoted in a message: repr, shortened."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text):,} characters)"
 
 
 def apply_setting(data: dict[str, Any], parts: tuple[str, ...], value: Any) -> str | None:

@@ -15,6 +15,7 @@ from pydantic import (
     PlainValidator,
     WithJsonSchema,
 )
+from pydantic.types import AllowInfNan
 
 from .units import (
     IntOrPercent,
@@ -31,6 +32,28 @@ from .units import (
 )
 
 _STRING_OR_NUMBER: dict[str, Any] = {"type": ["string", "number"]}
+
+# Every numeric field declares its range where it is defined (Field ge/gt/le/lt); the
+# loader words a value outside it as "must be from LOW to HIGH". The ranges keep runs
+# finite and within what the simulation can hold; docs/scenario-schema.md lists them.
+DAY = 86400.0
+WEEK = 7 * DAY
+
+
+def _not_bool(what: str) -> Any:
+    def check(value: object) -> object:
+        # YAML 1.1 reads yes/no/on/off/true as bools, and bool is an int in Python:
+        # `nodes: true` must not mean one node.
+        if isinstance(value, bool):
+            raise ValueError(f"expected {what}, got the boolean {str(value).lower()} "
+                             "(YAML reads true, yes and on as booleans)")
+        return value
+
+    return BeforeValidator(check)
+
+
+Count = Annotated[int, _not_bool("a whole number")]
+Number = Annotated[float, _not_bool("a number"), AllowInfNan(False)]
 
 Duration = Annotated[
     float,

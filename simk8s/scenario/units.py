@@ -30,6 +30,8 @@ __all__ = [
 ]
 
 _NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)"
+MAX_QUANTITY = 2**63 - 1  # bytes: what Kubernetes' resource.Quantity.Value() can return (int64)
+MAX_INT_OR_PERCENT = 1_000_000  # maxSurge / maxUnavailable, as a count or a percentage
 
 
 def _reject_bool(value: object, what: str) -> None:
@@ -40,8 +42,41 @@ def _reject_bool(value: object, what: str) -> None:
 
 def _as_text(value: object, what: str) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"expected {what}, got {type(value).__name__} {value!r}")
+        raise ValueError(f"expected {what}, got {type(value).__name__} {_shown(value)}")
     return value.strip()
+
+
+def _finite(value: int | float) -> bool:
+    """A number a float can hold (an int of 400 digits cannot)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def _check_number(value: int | float, what: str) -> None:
+    if not _finite(value):
+        raise ValueError(f"expected {what}, got {_shown(value)} (not a finite number)")
+    if value < 0:
+        raise ValueError(f"expected {what}, got {_shown(value)} (must be >= 0)")
+
+
+def _finite_float(result: float, value: object, what: str) -> float:
+    # "1e400" or 400 digits of text parse to infinity: nothing a simulation can run.
+    if not math.isfinite(result):
+        raise ValueError(f"expected {what}, got {_shown(value)} (too large)")
+    return result
+
+
+def _shown(value: object, limit: int = 40) -> str:
+    """repr(value), shortened: a message quotes the start of a long value."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}... ({len(value):,} characters)"
+    try:
+        text = repr(value)
+    except ValueError:  # an int of more than 4300 digits has no repr
+        return f"an integer of {value.bit_length() if isinstance(value, int) else 0:,} bits"
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 # --- durations --------------------------------------------------------------------------
@@ -66,19 +101,18 @@ def parse_duration(value: object) -> float:
     seconds → float seconds. Negative durations are rejected."""
     _reject_bool(value, _DURATION_WHAT)
     if isinstance(value, int | float):
-        if not math.isfinite(value) or value < 0:
-            raise ValueError(f"expected {_DURATION_WHAT}, got {value!r} (must be >= 0)")
+        _check_number(value, _DURATION_WHAT)
         return float(value)
     text = _as_text(value, _DURATION_WHAT)
     if re.fullmatch(_NUMBER, text):
-        return float(text)
+        return _finite_float(float(text), value, _DURATION_WHAT)
     if not _DURATION_FULL.fullmatch(text):
-        raise ValueError(f"expected {_DURATION_WHAT}, got {value!r}")
+        raise ValueError(f"expected {_DURATION_WHAT}, got {_shown(value)}")
     total = 0.0
     for number, unit in _DURATION_PART.findall(text):
         mult, div = _DURATION_UNITS[unit]
         total += float(number) * mult / div if div > 1 else float(number) * mult
-    return total
+    return _finite_float(total, value, _DURATION_WHAT)
 
 
 def format_duration(seconds: float) -> str:
@@ -127,25 +161,32 @@ def parse_quantity(value: object) -> int:
     _reject_bool(value, _QUANTITY_WHAT)
     if isinstance(value, int):
         if value < 0:
-            raise ValueError(f"expected {_QUANTITY_WHAT}, got {value} (must be >= 0)")
-        return value
+            raise ValueError(f"expected {_QUANTITY_WHAT}, got {_shown(value)} (must be >= 0)")
+        return _bounded_quantity(Decimal(value), value)
     if isinstance(value, float):
-        if not math.isfinite(value) or value < 0:
-            raise ValueError(f"expected {_QUANTITY_WHAT}, got {value!r} (must be >= 0)")
-        return math.ceil(Decimal(repr(value)))
+        _check_number(value, _QUANTITY_WHAT)
+        return _bounded_quantity(Decimal(repr(value)), value)
     text = _as_text(value, _QUANTITY_WHAT)
     match = _QUANTITY.fullmatch(text)
     if not match:
-        raise ValueError(f"expected {_QUANTITY_WHAT}, got {value!r}")
+        raise ValueError(f"expected {_QUANTITY_WHAT}, got {_shown(value)}")
     number, suffix, exponent = match.groups()
     try:
         amount = Decimal(number)
-    except InvalidOperation:  # pragma: no cover - the regex admits only valid numbers
-        raise ValueError(f"expected {_QUANTITY_WHAT}, got {value!r}") from None
-    if suffix:
-        amount *= _BINARY.get(suffix) or _DECIMAL[suffix]
-    elif exponent:
-        amount = amount.scaleb(int(exponent))
+        if suffix:
+            amount *= _BINARY.get(suffix) or _DECIMAL[suffix]
+        elif exponent:
+            if abs(int(exponent)) > 100:  # 1e999999999 would be a billion-digit integer
+                raise InvalidOperation
+            amount = amount.scaleb(int(exponent))
+    except (InvalidOperation, ValueError):
+        raise ValueError(f"expected {_QUANTITY_WHAT}, got {_shown(value)} (too large)") from None
+    return _bounded_quantity(amount, value)
+
+
+def _bounded_quantity(amount: Decimal, value: object) -> int:
+    if amount > MAX_QUANTITY:
+        raise ValueError(f"expected {_QUANTITY_WHAT}, got {_shown(value)} (more than 8Ei)")
     return math.ceil(amount)
 
 
@@ -176,20 +217,19 @@ def parse_bandwidth(value: object) -> float:
     second. Prefixes are decimal, as network speeds are. A bare number is bytes/s."""
     _reject_bool(value, _BANDWIDTH_WHAT)
     if isinstance(value, int | float):
-        if not math.isfinite(value) or value < 0:
-            raise ValueError(f"expected {_BANDWIDTH_WHAT}, got {value!r} (must be >= 0)")
+        _check_number(value, _BANDWIDTH_WHAT)
         return float(value)
     text = _as_text(value, _BANDWIDTH_WHAT)
     if re.fullmatch(_NUMBER, text):
-        return float(text)
+        return _finite_float(float(text), value, _BANDWIDTH_WHAT)
     match = _BANDWIDTH.fullmatch(text)
     if not match:
-        raise ValueError(f"expected {_BANDWIDTH_WHAT}, got {value!r}")
+        raise ValueError(f"expected {_BANDWIDTH_WHAT}, got {_shown(value)}")
     number, prefix, unit = match.groups()
     amount = Decimal(number) * _BANDWIDTH_PREFIX[prefix]
     if unit in ("bps", "bit/s"):
         amount /= 8
-    return float(amount)
+    return _finite_float(float(amount), value, _BANDWIDTH_WHAT)
 
 
 def format_bandwidth(bytes_per_second: float) -> str:
@@ -218,18 +258,17 @@ def parse_rate(value: object) -> float:
     """`2000/s`, `120/m`, `5/h` or a bare number (per second) → float per second."""
     _reject_bool(value, _RATE_WHAT)
     if isinstance(value, int | float):
-        if not math.isfinite(value) or value < 0:
-            raise ValueError(f"expected {_RATE_WHAT}, got {value!r} (must be >= 0)")
+        _check_number(value, _RATE_WHAT)
         return float(value)
     text = _as_text(value, _RATE_WHAT)
     if re.fullmatch(_NUMBER, text):
-        return float(text)
+        return _finite_float(float(text), value, _RATE_WHAT)
     match = _RATE.fullmatch(text)
     if not match:
-        raise ValueError(f"expected {_RATE_WHAT}, got {value!r}")
+        raise ValueError(f"expected {_RATE_WHAT}, got {_shown(value)}")
     number, per = match.groups()
     divisor = _RATE_PER[per]
-    return float(number) / divisor if divisor > 1 else float(number)
+    return _finite_float(float(number) / divisor if divisor > 1 else float(number), value, _RATE_WHAT)
 
 
 def format_rate(per_second: float) -> str:
@@ -276,16 +315,23 @@ def parse_int_or_percent(value: object) -> IntOrPercent:
     _reject_bool(value, _PERCENT_WHAT)
     if isinstance(value, int):
         if value < 0:
-            raise ValueError(f"expected {_PERCENT_WHAT}, got {value} (must be >= 0)")
-        return IntOrPercent(value)
+            raise ValueError(f"expected {_PERCENT_WHAT}, got {_shown(value)} (must be >= 0)")
+        return _bounded_int_or_percent(IntOrPercent(value), value)
     if isinstance(value, str):
         text = value.strip()
-        match = re.fullmatch(r"(\d+)%", text)
+        match = re.fullmatch(r"(\d{1,20})%", text)
         if match:
-            return IntOrPercent(int(match.group(1)), percent=True)
-        if re.fullmatch(r"\d+", text):
-            return IntOrPercent(int(text))
-    raise ValueError(f"expected {_PERCENT_WHAT}, got {value!r}")
+            return _bounded_int_or_percent(IntOrPercent(int(match.group(1)), percent=True), value)
+        if re.fullmatch(r"\d{1,20}", text):
+            return _bounded_int_or_percent(IntOrPercent(int(text)), value)
+    raise ValueError(f"expected {_PERCENT_WHAT}, got {_shown(value)}")
+
+
+def _bounded_int_or_percent(result: IntOrPercent, value: object) -> IntOrPercent:
+    if result.value > MAX_INT_OR_PERCENT:
+        raise ValueError(f"expected {_PERCENT_WHAT}, got {_shown(value)} "
+                         f"(at most {MAX_INT_OR_PERCENT:,}{'%' if result.percent else ''})")
+    return result
 
 
 def format_int_or_percent(value: IntOrPercent) -> int | str:

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from .errors import error_line
+from .yamlbounds import BoundedLoader, LimitError, check_text
 
 Loc = Sequence[str | int]
 
@@ -33,26 +34,60 @@ class YamlParseError(Exception):
 
 
 def parse_documents(text: str, file: str) -> list[YamlDocument]:
-    """All documents of a (multi-document) YAML text, each with its node tree."""
-    loader = yaml.SafeLoader(text)
+    """All documents of a (multi-document) YAML text, each with its node tree, within the
+    limits of yamlbounds (size, characters, nesting, aliases, number length)."""
+    refused = check_text(text, "file")
+    if refused is not None:
+        raise YamlParseError([_error_line(file, refused)])
+    loader = BoundedLoader(text)
     documents: list[YamlDocument] = []
     try:
         while loader.check_node():
             node = loader.get_node()
+            if node is None:  # check_node() said there is one; only for the type checker
+                break
             duplicates = _duplicate_keys(node, file)
             if duplicates:
                 raise YamlParseError(duplicates)
             documents.append(YamlDocument(loader.construct_document(node), node))
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        problem = exc.problem or exc.context or "malformed YAML"
-        raise YamlParseError([error_line(file, line, "", f"not valid YAML: {problem}")]) from None
-    except yaml.YAMLError as exc:
-        raise YamlParseError([error_line(file, None, "", f"not valid YAML: {exc}")]) from None
+        raise YamlParseError([_error_line(file, exc)]) from None
+    except (yaml.YAMLError, RecursionError) as exc:  # no position known
+        raise YamlParseError([error_line(file, None, "", f"not valid YAML: {_one_line(exc)}")]) from None
     finally:
         loader.dispose()
     return documents
+
+
+def parse_value(text: str) -> Any:
+    """One YAML value (a `--set` value), within the same limits. Raises ValueError with a
+    one-line reason."""
+    refused = check_text(text, "value")
+    if refused is not None:
+        raise ValueError(_problem(refused))
+    loader = BoundedLoader(text)
+    try:
+        return loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        raise ValueError(_problem(exc)) from None
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise ValueError(f"not valid YAML: {_one_line(exc)}") from None
+    finally:
+        loader.dispose()
+
+
+def _problem(exc: yaml.MarkedYAMLError) -> str:
+    text = exc.problem or exc.context or "malformed YAML"
+    return text if isinstance(exc, LimitError) else f"not valid YAML: {text}"
+
+
+def _error_line(file: str, exc: yaml.MarkedYAMLError) -> str:
+    mark = exc.problem_mark or exc.context_mark
+    return error_line(file, mark.line + 1 if mark else None, "", _problem(exc))
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 def _duplicate_keys(root: yaml.Node, file: str) -> list[str]:

@@ -140,5 +140,5 @@ def _egress_series(spans: list[tuple[float, float, int, float]], replicas: int) 
         lo, hi = int(np.floor(a)), int(np.floor(b))
         edges = np.clip(np.arange(lo, hi + 2, dtype=np.float64), a, b)
         bins[r, lo : hi + 1] += np.diff(edges) / (b - a) * nbytes
-    t, r = np.nonzero(bins.T)
-    return pd.DataFrame({"t_s": t.astype(np.int64), "replica": r.astype(np.int64), "bytes": bins[r, t]})
+    t, replica = np.nonzero(bins.T)
+    return pd.DataFrame({"t_s": t.astype(np.int64), "replica": replica.astype(np.int64), "bytes": bins[replica, t]})

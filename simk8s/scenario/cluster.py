@@ -1,0 +1,181 @@
+"""`cluster:` in a scenario: nodes and their pod CIDRs, scheduler, kubelet, apiserver, etcd,
+kube-controller-manager and kube-proxy settings; and `watchers:`, the apiserver's other
+watch clients. Field names follow the flag or config field they model."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from .base import Loc, SchemaModel, field_alias
+from .errors import Problems
+from .types import (
+    CIDR,
+    DAY,
+    WEEK,
+    Bandwidth,
+    Bytes,
+    Count,
+    Duration,
+    DurationOrNever,
+    Name,
+    Number,
+    Rate,
+)
+from .units import format_duration
+
+# The model is built for clusters up to 10× the 5000 nodes Kubernetes is tested at
+# (docs/references.md [scalability-thresholds]).
+MAX_NODES = 50_000
+
+
+class Scheduler(SchemaModel):
+    throughput: Rate = Field(default=100.0, gt=0, le=100_000)  # pods bound per second
+
+
+class PodStartLatency(SchemaModel):
+    # lognormal: both > 0 (the spread is ln(p99 / median))
+    median: Duration = Field(default=2.0, gt=0, le=3600)
+    p99: Duration = Field(default=8.0, gt=0, le=DAY)
+
+    @model_validator(mode="after")
+    def _p99_not_below_median(self) -> PodStartLatency:
+        if self.p99 < self.median:
+            raise Problems([(("p99",), f"must be >= median ({format_duration(self.median)})")])
+        return self
+
+
+class Kubelet(SchemaModel):
+    pod_start_latency: PodStartLatency = PodStartLatency()
+
+
+class Apiserver(SchemaModel):
+    replicas: Count = Field(default=3, ge=1, le=100)
+    egress_bandwidth: Bandwidth = Field(default=1.25e9, gt=0, le=1.25e12)  # 10Gbps per replica; at most 10Tbps
+    write_latency: Duration = Field(default=0.01, ge=0, le=60)
+    max_request_body_bytes: Bytes = Field(default=3 * 2**20, ge=0, le=2**40)  # 0: no limit
+    watch_cache_encoding: Literal["protobuf", "json"] = "protobuf"
+
+
+class Etcd(SchemaModel):
+    max_request_bytes: Bytes = Field(default=3 * 2**19, ge=1, le=2**40)  # 1.5Mi, etcd --max-request-bytes default
+
+
+class ControllerManager(SchemaModel):
+    kube_api_qps: Number = Field(default=20.0, gt=0, le=100_000)
+    kube_api_burst: Count = Field(default=30, ge=1, le=100_000)
+    concurrent_endpoint_syncs: Count = Field(default=5, ge=1, le=1000)  # a SimPy process each
+    # --concurrent-service-endpoint-syncs and --max-endpoints-per-slice: validated to 1..50 and
+    # 1..1000 (cmd/kube-controller-manager/app/options/endpointslicecontroller.go)
+    concurrent_service_endpoint_syncs: Count = Field(default=5, ge=1, le=50)
+    endpoint_updates_batch_period: Duration = Field(default=0.0, ge=0, le=3600)
+    endpoint_slice_updates_batch_period: Duration = Field(default=0.0, ge=0, le=3600)
+    max_endpoints_per_slice: Count = Field(default=100, ge=1, le=1000)
+    endpoints_controller: bool = True
+    endpoint_slice_controller: bool = True
+    # Addresses kept per Endpoints object: 1000 since v1.22 (pkg/controller/endpoint/
+    # endpoints_controller.go maxCapacity, truncation + over-capacity annotation, KEP-752);
+    # 0 = no cap, as before v1.22 (docs/references.md [blog-endpointslices]: 1.5 MB × 3000 nodes).
+    endpoints_max_capacity: Count = Field(default=1000, ge=0, le=1_000_000)
+
+
+class KubeProxy(SchemaModel):
+    mode: Literal["iptables", "ipvs", "nftables"] = "iptables"
+    watch: Literal["EndpointSlices", "Endpoints"] = "EndpointSlices"
+    # --iptables-min-sync-period default since kubernetes/kubernetes#92836
+    min_sync_period: Duration = Field(default=1.0, ge=0, le=3600)
+    # Lower bounds on the periods keep the fleet's timer-forced syncs countable
+    # (nodes × duration / period of them).
+    sync_period: Duration = Field(default=30.0, ge=1, le=DAY)
+    # Full resync of iptables/nftables: hourly since v1.33; `never` for v1.26–v1.32 iptables,
+    # which re-restored everything only at startup and after errors (kubernetes/kubernetes#129329).
+    full_sync_period: DurationOrNever = 3600.0  # 1m .. 168h, or never (_full_sync_range)
+    # token-bucket: burst 2, start-to-start (pkg/util/async/bounded_frequency_runner.go, <= v1.33);
+    # completion-gap: minSyncPeriod after each sync ends (pkg/proxy/runner, kubernetes/kubernetes#131615)
+    runner: Literal["token-bucket", "completion-gap"] = "token-bucket"
+    ipvs_scheduler: Literal["rr", "wrr", "lc", "wlc", "sh", "dh", "sed", "nq", "mh"] = "rr"
+    node_speed_spread: Number = Field(default=0.1, ge=0, le=2)  # lognormal sigma
+    # pkg/proxy/iptables/proxier.go largeClusterEndpointsThreshold
+    large_cluster_endpoints_threshold: Count = Field(default=1000, ge=0, le=100_000_000)
+    # false: kube-proxies were already running at t = 0 (rules programmed, each node's hourly
+    # full sync at its own phase); true: every kube-proxy restarts at t = 0 with a full sync.
+    restart_at_start: bool = False
+
+    @field_validator("full_sync_period")
+    @classmethod
+    def _full_sync_range(cls, value: float) -> float:
+        if not (math.isinf(value) or 60 <= value <= WEEK):
+            raise ValueError(f"must be from 1m to {format_duration(WEEK)}, or never; got {format_duration(value)}")
+        return value
+
+
+class Cluster(SchemaModel):
+    nodes: Count = Field(default=100, ge=1, le=MAX_NODES)
+    zones: tuple[Name, ...] = Field(default=("a", "b", "c"), min_length=1, max_length=100)
+    node_name_prefix: str = "node-"
+    cluster_cidr: CIDR = Field(default="10.64.0.0/10", alias="clusterCIDR", validate_default=True)
+    node_cidr_mask_size: Count = Field(default=24, ge=1, le=128, alias="nodeCIDRMaskSize")
+    service_cidr: CIDR = Field(default="10.96.0.0/12", alias="serviceCIDR", validate_default=True)
+    max_pods_per_node: Count = Field(default=110, ge=1, le=10_000)  # kubelet --max-pods
+    scheduler: Scheduler = Scheduler()
+    kubelet: Kubelet = Kubelet()
+    apiserver: Apiserver = Apiserver()
+    etcd: Etcd = Etcd()
+    controller_manager: ControllerManager = ControllerManager()
+    kube_proxy: KubeProxy = KubeProxy()
+
+    @model_validator(mode="after")
+    def _cidrs_fit(self) -> Cluster:
+        problems: list[tuple[Loc, str]] = []
+        prefix = self.cluster_cidr.prefixlen
+        mask = self.node_cidr_mask_size
+        if mask < prefix or mask > self.cluster_cidr.max_prefixlen:
+            problems.append(((field_alias(Cluster, "node_cidr_mask_size"),),
+                             f"must be between the clusterCIDR prefix /{prefix} and /{self.cluster_cidr.max_prefixlen}"))
+        else:
+            capacity = 2 ** (mask - prefix)
+            if self.nodes > capacity:
+                problems.append((("nodes",),
+                                 f"{self.nodes} nodes do not fit in clusterCIDR {self.cluster_cidr}: "
+                                 f"it holds {capacity} node CIDRs of /{mask}"))
+            pod_addresses = self.pod_addresses_per_node
+            if pod_addresses < self.max_pods_per_node:
+                problems.append(((field_alias(Cluster, "node_cidr_mask_size"),),
+                                 f"a /{mask} node CIDR has {pod_addresses} pod addresses, "
+                                 f"fewer than maxPodsPerNode ({self.max_pods_per_node})"))
+        if self.service_cidr.version != self.cluster_cidr.version:
+            problems.append(((field_alias(Cluster, "service_cidr"),), "must be the same IP family as clusterCIDR"))
+        cm = self.controller_manager
+        if self.kube_proxy.watch == "Endpoints" and not cm.endpoints_controller:
+            problems.append((("kubeProxy", "watch"),
+                             "kube-proxy watches Endpoints but controllerManager.endpointsController is false"))
+        if self.kube_proxy.watch == "EndpointSlices" and not cm.endpoint_slice_controller:
+            problems.append((("kubeProxy", "watch"),
+                             "kube-proxy watches EndpointSlices but controllerManager.endpointSliceController is false"))
+        if problems:
+            raise Problems(problems)
+        return self
+
+    @property
+    def pod_addresses_per_node(self) -> int:
+        """Pod IPs in one node CIDR: all but the network address, the gateway (.1) and the
+        last address (cluster/nodes.py PodIPAllocator)."""
+        return max(0, 2 ** (self.cluster_cidr.max_prefixlen - self.node_cidr_mask_size) - 3)
+
+    @property
+    def pod_capacity(self) -> int:
+        """Pods the cluster can run at once: nodes × maxPodsPerNode (which fits in a node CIDR)."""
+        return self.nodes * self.max_pods_per_node
+
+    def node_name(self, index: int) -> str:
+        return f"{self.node_name_prefix}{index}"
+
+    def zone_of(self, index: int) -> str:
+        return self.zones[index % len(self.zones)]
+class Watcher(SchemaModel):
+    name: Name
+    kind: Literal["EndpointSlices", "Endpoints", "Services"] = "EndpointSlices"
+    count: Count = Field(default=1, ge=0, le=1_000_000)
+    encoding: Literal["json", "protobuf"] = "json"  # client-go's default content type is JSON
