@@ -129,6 +129,13 @@ def test_citations_resolve_and_no_absolute_paths():
     assert problems == []
 
 
+def test_every_cited_reference_key_is_listed():
+    listed = set(re.findall(r"\*\*\[([^\]]+)\]\*\*", (ROOT / "docs" / "references.md").read_text()))
+    cited = {key for path in SCANNED if path.is_file()
+             for key in re.findall(r"references\.md \[([^\]]+)\]", _text(path))}
+    assert cited and cited - listed - {"key"} == set()  # "[key]": how the docs describe the form
+
+
 def test_the_citation_check_can_fail(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("# see kube-proxy.md §4 and DESIGN.md\nX = '/work/shared/reference/x'\n# reference §2.1\n"

@@ -101,7 +101,7 @@ def load_checks(path: str | Path) -> dict[str, Any]:
         for key in ("min", "max"):
             if key in c and not _is_limit(c[key]):
                 problem(("checks", i, key), f"expected a finite number, got {c[key]!r}")
-    if problems:
+    if problems or not isinstance(scenario, str):
         raise ScenarioError(problems)
     # Where each check's names are, for the errors found once the scenario is known.
     where = {(i, key): f"{file}:{locate(root, ('checks', i, key))}: checks.{i}.{key}"

@@ -39,7 +39,7 @@ class Written:
 
 
 def write_results(
-    out: Path,
+    out: str | Path,
     scenario_name: str,
     resolved: dict,
     variants: list[Any],

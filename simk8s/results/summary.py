@@ -72,11 +72,14 @@ def _apiserver_section(log: list, fanout: Any, api: Any) -> dict[str, Any]:
         max_bytes[rec.kind] = max(max_bytes.get(rec.kind, 0), rec.bytes_proto)
     writes["Pod"] = int(sum(api.pod_writes.values()))
     first = next((r for r in log if r.rejected), None)
-    section = {
+    watch_events: dict[str, int] = dict.fromkeys(OBJECT_KINDS, 0)
+    egress_bytes: dict[str, int] = dict.fromkeys(OBJECT_KINDS, 0)
+    per_write: dict[str, int | None] = dict.fromkeys(OBJECT_KINDS)
+    section: dict[str, Any] = {
         "writes": writes,
         "rejected_writes": rejected,
-        "watch_events": dict.fromkeys(OBJECT_KINDS, 0),
-        "egress_bytes": dict.fromkeys(OBJECT_KINDS, 0),
+        "watch_events": watch_events,
+        "egress_bytes": egress_bytes,
         "max_object_bytes": max_bytes,
         # The first write etcd (or the body limit) refused: when, what, and how big it was.
         "first_rejection": None
@@ -91,14 +94,14 @@ def _apiserver_section(log: list, fanout: Any, api: Any) -> dict[str, Any]:
             "error": first.rejected,
         },
     }
-    section["egress_bytes_per_write"] = dict.fromkeys(OBJECT_KINDS)
+    section["egress_bytes_per_write"] = per_write
     if fanout is not None:
         for k, v in fanout.events.items():
-            section["watch_events"][k] = int(v)
+            watch_events[k] = int(v)
         for k, v in fanout.egress_bytes.items():
-            section["egress_bytes"][k] = int(v)
+            egress_bytes[k] = int(v)
             # One write's fan-out to every watcher (the "1.5 MB × 3000 nodes" figure).
-            section["egress_bytes_per_write"][k] = int(v // writes[k]) if writes.get(k) else None
+            per_write[k] = int(v // writes[k]) if writes.get(k) else None
     return section
 
 
