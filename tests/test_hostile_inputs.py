@@ -38,6 +38,9 @@ def _resolved(doc: object) -> str:
     return json.dumps(doc)  # JSON is YAML
 
 
+BOMB = "[" + ", ".join(
+    f"&{a} [{', '.join([f'*{b}'] * 9) if b else ', '.join(['x'] * 9)}]" for a, b in zip("abcdef", ["", *"abcde"], strict=True)
+) + "]"  # each level nine times the one before: 9^6 values from 200 characters
 RESULTS_USER = {"mydata/thesis.txt": "years of work\n", "mydata/figures/plot.csv": "1,2\n"}
 OLD_SIMK8S = {  # a results directory simk8s wrote (manifest), plus a file of the user's
     "res/summary.json": '{"simk8s_version": "0.1.0", "variants": {}}',
@@ -82,6 +85,19 @@ CASES = [
     Case("run-jobs-negative", ["run", "scen.yaml", "--jobs", "-3"], 2, "Error: Invalid value for '--jobs'"),
     Case("run-jobs-word", ["run", "scen.yaml", "--jobs", "all"], 2, "Error: Invalid value for '--jobs'"),
     Case("run-no-scenario", ["run"], 2, "Error: Missing argument 'SCENARIO'"),
+    # --- run: YAML the parser would choke on, values that cannot be simulated ---
+    Case("run-nul-byte", ["run", "nul.yaml"], 2, "nul.yaml:1: control character U+0000", {"nul.yaml": b"name: a\x00b\n"}),
+    Case("run-deep-nesting", ["run", "deep.yaml"], 2, "deep.yaml:1: nested more than 100 levels deep",
+         {"deep.yaml": "a: " + "[" * 5000 + "]" * 5000 + "\n"}),
+    Case("run-bool-count", ["run", "b.yaml"], 2, "b.yaml:7: cluster.nodes: expected a whole number, got the boolean true",
+         {"b.yaml": QUICK.replace("nodes: 20", "nodes: true")}),
+    Case("run-set-alias-bomb", ["run", "scen.yaml", "--set", "cluster.zones=" + BOMB], 2,
+         "--set:1: value '[&a [x,x,x,x,x,x,x,x,x]"),
+    Case("run-set-huge-duration", ["run", "scen.yaml", "--set", "duration=1e400s"], 2, "--set:1: duration: expected a duration"),
+    Case("run-set-rate-too-high", ["run", "scen.yaml", "--set", "traffic.0.rate=1000000000/s"], 2,
+         "--set:1: traffic.0.rate: must be from 0/s to 1000000/s"),
+    Case("sweep-param-bool", ["sweep", "scen.yaml", "--param", "cluster.nodes=true"], 2,
+         "--param cluster.nodes=true: cluster.nodes: expected a whole number, got the boolean true"),
     # --- validate ---
     Case("validate-missing", ["validate", "nope.yaml"], 2, "nope.yaml: no such file"),
     Case("validate-dir", ["validate", "adir"], 2, "Error: Invalid value for 'FILES...'", dirs=("adir",)),
