@@ -92,7 +92,7 @@ CASES = [
     Case("run-bool-count", ["run", "b.yaml"], 2, "b.yaml:7: cluster.nodes: expected a whole number, got the boolean true",
          {"b.yaml": QUICK.replace("nodes: 20", "nodes: true")}),
     Case("run-set-alias-bomb", ["run", "scen.yaml", "--set", "cluster.zones=" + BOMB], 2,
-         "--set:1: value '[&a [x,x,x,x,x,x,x,x,x]"),
+         "--set:1: value '[&a [x, x, x, x, x, x, x, x, x], &b ["),
     Case("run-set-huge-duration", ["run", "scen.yaml", "--set", "duration=1e400s"], 2, "--set:1: duration: expected a duration"),
     Case("run-set-rate-too-high", ["run", "scen.yaml", "--set", "traffic.0.rate=1000000000/s"], 2,
          "--set:1: traffic.0.rate: must be from 0/s to 1000000/s"),
