@@ -79,3 +79,14 @@ def test_rules_renders_a_node_at_a_time(tmp_path):
     late = CliRunner().invoke(main, ["rules", str(out), "--node", "node-3", "--at", "20m"])
     assert late.exit_code == 2
     assert late.output == "simk8s: --at 20m is after the end of the run (10m)\n"
+
+
+def test_a_service_without_pods_refuses_every_connection(tmp_path):
+    """replicas: 0 once crashed the data path (an index into an empty pod table)."""
+    out = tmp_path / "zero"
+    args = ["run", QUICK, "--variant", "slices-iptables", "--set", "workloads.0.replicas=0", "--out", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    dataplane = json.loads((out / "summary.json").read_text())["variants"]["slices-iptables"]["dataplane"]
+    assert dataplane["connections"] > 0
+    assert dataplane["failed"]["refused"] == dataplane["connections"] == dataplane["failed_total"]

@@ -30,10 +30,10 @@ def classify(route: np.ndarray, backend: np.ndarray, t: np.ndarray, pods: PodTab
     out = np.full(len(t), OK, dtype=np.int8)
     out[route == ROUTE_REFUSED] = REFUSED
     out[route == ROUTE_DROPPED] = DROPPED_NO_LOCAL
-    routed = backend >= 0
-    b = np.where(routed, backend, 0)
-    gone = routed & (pods.serving_until[b] <= t)
-    early = routed & ~gone & (pods.serving_from[b] > t)
-    out[gone] = FAILED_POD_GONE
-    out[early] = FAILED_NOT_SERVING
+    routed = np.flatnonzero(backend >= 0)  # none when the Service never had a pod
+    b, when = backend[routed], t[routed]
+    gone = pods.serving_until[b] <= when
+    early = ~gone & (pods.serving_from[b] > when)
+    out[routed[gone]] = FAILED_POD_GONE
+    out[routed[early]] = FAILED_NOT_SERVING
     return out
