@@ -56,12 +56,14 @@ def test_quick_exact_counters(quick_variants):
         for name, r in quick_variants.items()
     }
     assert got == {
-        # kube-proxies already running (no startup sync); full syncs come at each node's own
-        # hourly phase: none within iptables' 10 minutes, 4 nodes' for nftables (30 s timer runs)
-        "endpoints-iptables": (37, 41, 740, 0, 360, 0, got["endpoints-iptables"][6]),
-        "slices-iptables": (37, 41, 0, 820, 360, 0, got["slices-iptables"][6]),
-        "slices-ipvs": (37, 41, 0, 820, 720, 0, got["slices-ipvs"][6]),
-        "slices-nftables": (37, 41, 0, 820, 720, 4, got["slices-nftables"][6]),
+        # Release 1.36 (the default): the completion-gap runner (no burst of 2: 360 → 300
+        # iptables syncs), IPVS with the v1alpha1 minSyncPeriod of 0 s (a sync per change:
+        # 720 → 1180). kube-proxies already running (no startup sync); full syncs come at each
+        # node's own hourly phase: none within iptables' 10 minutes, 4 nodes' for nftables.
+        "endpoints-iptables": (37, 41, 740, 0, 300, 0, got["endpoints-iptables"][6]),
+        "slices-iptables": (37, 41, 0, 820, 300, 0, got["slices-iptables"][6]),
+        "slices-ipvs": (37, 41, 0, 820, 1180, 0, got["slices-ipvs"][6]),
+        "slices-nftables": (37, 41, 0, 820, 660, 4, got["slices-nftables"][6]),
     }
     # the control plane does not depend on the kube-proxy mode: identical event counts
     assert len({g[6] for g in got.values()}) == 1
@@ -161,11 +163,11 @@ def test_full_sync_period_never_models_v126_kube_proxy():
     exp = run_scenario(QUICK, overrides=["cluster.kubeProxy.fullSyncPeriod=never"], write=False)
     assert resolved_dict(exp.scenario)["cluster"]["kubeProxy"]["fullSyncPeriod"] == "never"
     got = {v.name: (v.summary["kube_proxy"]["syncs"], v.summary["kube_proxy"]["full_syncs"]) for v in exp.variants}
-    assert got == {
-        "endpoints-iptables": (360, 0),
-        "slices-iptables": (360, 0),
-        "slices-ipvs": (720, 0),
-        "slices-nftables": (720, 0),
+    assert got == {  # the syncs of test_quick_exact_counters, none of them full
+        "endpoints-iptables": (300, 0),
+        "slices-iptables": (300, 0),
+        "slices-ipvs": (1180, 0),
+        "slices-nftables": (660, 0),
     }
 
 

@@ -76,7 +76,7 @@ def test_defaults_are_filled():
     sc = Scenario(name="x")
     kp = sc.cluster.kube_proxy
     assert (kp.mode, kp.watch, kp.sync_period, kp.full_sync_period, kp.runner) == (
-        "iptables", "EndpointSlices", 30.0, 3600.0, "token-bucket")
+        "iptables", "EndpointSlices", 30.0, 3600.0, "completion-gap")  # the newest release modelled (1.36)
     assert str(sc.cluster.cluster_cidr) == "10.64.0.0/10"
     assert sc.cluster.apiserver.max_request_body_bytes == 3 * 2**20
     assert sc.cluster.node_name(7) == "node-7" and sc.cluster.zone_of(4) == "b"

@@ -53,7 +53,7 @@ def test_checks_pass_and_fail(tmp_path):
     )
     out = CliRunner().invoke(main, ["check", str(strict)])
     assert out.exit_code == 1
-    assert out.output.startswith("FAIL slices-iptables: kube_proxy.syncs = 360.0")
+    assert out.output.startswith("FAIL slices-iptables: kube_proxy.syncs = 300.0")
 
 
 def test_check_file_naming_an_unknown_variant_or_figure_is_a_clear_error(tmp_path):

@@ -5,12 +5,21 @@ watch clients. Field names follow the flag or config field they model."""
 from __future__ import annotations
 
 import math
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 from .base import Loc, SchemaModel, field_alias
 from .errors import Problems
+from .releases import REQUIREMENTS, fill_release_defaults, format_release, parse_release
 from .types import (
     CIDR,
     DAY,
@@ -81,6 +90,20 @@ class ControllerManager(SchemaModel):
     endpoints_max_capacity: Count = Field(default=1000, ge=0, le=1_000_000)
 
 
+class FeatureGates(SchemaModel):
+    """Kubernetes feature gates that change what the model does (--feature-gates), by their
+    upstream names. Their defaults follow `cluster.kubernetesVersion` (scenario/releases.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
+
+    minimize_iptables_restore: bool = Field(default=True, alias="MinimizeIPTablesRestore")
+    endpoint_slice_terminating_condition: bool = Field(default=True, alias="EndpointSliceTerminatingCondition")
+    proxy_terminating_endpoints: bool = Field(default=True, alias="ProxyTerminatingEndpoints")
+    topology_aware_hints: bool = Field(default=True, alias="TopologyAwareHints")
+    service_traffic_distribution: bool = Field(default=True, alias="ServiceTrafficDistribution")
+    logarithmic_scale_down: bool = Field(default=True, alias="LogarithmicScaleDown")
+
+
 class KubeProxy(SchemaModel):
     mode: Literal["iptables", "ipvs", "nftables"] = "iptables"
     watch: Literal["EndpointSlices", "Endpoints"] = "EndpointSlices"
@@ -99,6 +122,13 @@ class KubeProxy(SchemaModel):
     node_speed_spread: Number = Field(default=0.1, ge=0, le=2)  # lognormal sigma
     # pkg/proxy/iptables/proxier.go largeClusterEndpointsThreshold
     large_cluster_endpoints_threshold: Count = Field(default=1000, ge=0, le=100_000_000)
+    # Release-dependent behaviours without a feature gate (scenario/releases.py cites each):
+    # above largeClusterEndpointsThreshold, the stale-chain iptables-save runs at most once per
+    # syncPeriod (since 1.25; before, every sync saves); the hourly full sync is skipped there
+    # (kubernetes/kubernetes#138571); nftables writes only changed Services (#126013).
+    large_cluster_cleanup_pacing: bool = True
+    large_cluster_skips_full_sync: bool = False
+    nftables_partial_syncs: bool = True
     # false: kube-proxies were already running at t = 0 (rules programmed, each node's hourly
     # full sync at its own phase); true: every kube-proxy restarts at t = 0 with a full sync.
     restart_at_start: bool = False
@@ -112,6 +142,9 @@ class KubeProxy(SchemaModel):
 
 
 class Cluster(SchemaModel):
+    # The release every release-dependent default follows (scenario/releases.py); a setting
+    # written in the scenario wins over it.
+    kubernetes_version: str = Field(default="1.36")
     nodes: Count = Field(default=100, ge=1, le=MAX_NODES)
     zones: tuple[Name, ...] = Field(default=("a", "b", "c"), min_length=1, max_length=100)
     node_name_prefix: str = "node-"
@@ -125,6 +158,33 @@ class Cluster(SchemaModel):
     etcd: Etcd = Etcd()
     controller_manager: ControllerManager = ControllerManager()
     kube_proxy: KubeProxy = KubeProxy()
+    feature_gates: FeatureGates = FeatureGates()
+    # Settings that the release chose (not written in the scenario), dotted under `cluster`.
+    _chosen_by_release: tuple[str, ...] = PrivateAttr(default=())
+
+    def __eq__(self, other: object) -> bool:  # which settings the release chose is provenance, not state
+        return type(other) is type(self) and self.__dict__ == other.__dict__
+
+    __hash__ = SchemaModel.__hash__
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _release_defaults(cls, data: Any, handler: ModelWrapValidatorHandler[Cluster]) -> Cluster:
+        filled: tuple[str, ...] = ()
+        if isinstance(data, Mapping):
+            try:
+                data, filled = fill_release_defaults(data)
+            except ValueError as err:
+                raise Problems([((field_alias(Cluster, "kubernetes_version"),), str(err))]) from None
+        cluster = handler(data)
+        if filled:
+            cluster._chosen_by_release = filled
+        release = parse_release(cluster.kubernetes_version)
+        for need in REQUIREMENTS:
+            if need.path == "cluster.kubeProxy.mode" and cluster.kube_proxy.mode == "nftables" and release < need.first:
+                raise Problems([(("kubeProxy", "mode"), f"{need.what} needs Kubernetes {format_release(need.first)} "
+                                 f"or later; cluster.kubernetesVersion is {cluster.kubernetes_version} ({need.source})")])
+        return cluster
 
     @model_validator(mode="after")
     def _cidrs_fit(self) -> Cluster:

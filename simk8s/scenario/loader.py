@@ -289,7 +289,18 @@ def _related(a: Loc, b: Loc) -> bool:
 
 
 def _variant_base(scenario: Scenario | None, fallback: dict[str, Any]) -> dict[str, Any]:
-    base = resolved_dict(scenario) if scenario is not None else copy.deepcopy(fallback)
+    """The resolved base for variants, without the settings its release chose: a variant
+    that changes the release or the kube-proxy mode gets that release's (mode's) defaults."""
+    if scenario is None:
+        base = copy.deepcopy(fallback)
+    else:
+        base = resolved_dict(scenario)
+        for path in scenario.cluster._chosen_by_release:
+            *parents, last = path.split(".")
+            node = base["cluster"]
+            for key in parents:
+                node = node[key]
+            del node[last]
     base["compare"] = []
     return base
 

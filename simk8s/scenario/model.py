@@ -28,12 +28,18 @@ from .units import format_duration
 from .workloads import Workload
 
 
+def newest_cluster() -> Cluster:
+    """A cluster with every default of the newest release modelled."""
+    return Cluster.model_validate({})
+
+
 class Scenario(SchemaModel):
     name: Name
     description: str = ""
     seed: Count = Field(default=1, ge=0, le=2**64 - 1)
     duration: Duration = Field(default=1800.0, gt=0, le=WEEK)
-    cluster: Cluster = Cluster()
+    # Validated even when absent, so that the newest release's defaults fill it.
+    cluster: Cluster = Field(default_factory=newest_cluster)
     background: Background = Background()
     watchers: tuple[Watcher, ...] = ()
     services: tuple[ServiceSpec, ...] = ()
