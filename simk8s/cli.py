@@ -190,6 +190,32 @@ def calibrate() -> None:
     click.echo(format_calibration())
 
 
+@main.command(short_help="Release-dependent behaviours (docs/versions.md).")
+@click.option("--write", "target", help="Write the table to this file (only a file simk8s generated is replaced).")
+def versions(target: str | None) -> None:
+    """The settings each Kubernetes release chooses (cluster.kubernetesVersion), with sources."""
+    from pathlib import Path
+
+    from simk8s.results.output import check_output_file, write_file_atomically
+    from simk8s.results.versions_report import GENERATED, versions_markdown
+
+    text = versions_markdown()
+    if target is None:
+        click.echo(text, nl=False)
+        return
+
+    def generated(path: Path) -> bool:
+        try:
+            with path.open() as f:
+                return f.readline().rstrip("\n") == GENERATED
+        except (OSError, UnicodeDecodeError):
+            return False
+
+    path = check_output_file(target, label="--write", owned=generated)
+    write_file_atomically(path, lambda tmp: tmp.write_text(text))
+    click.echo(f"wrote {path}")
+
+
 @main.command(short_help="CI guard: a run's figures against committed limits.")
 @click.argument("checkfile", type=click.Path(exists=True, dir_okay=False))
 def check(checkfile: str) -> None:

@@ -49,8 +49,11 @@ class Experiment:
 
 
 def resolved_document(scenario: Any, variants: list[tuple[str, Any]]) -> dict:
+    """The scenario as resolved, each variant's full settings, and which of those its
+    Kubernetes release chose (`releaseDefaults`: paths under `cluster`)."""
     doc = resolved_dict(scenario)
     doc["resolvedVariants"] = {name: resolved_dict(sc) for name, sc in variants}
+    doc["releaseDefaults"] = {name: sorted(sc.cluster._chosen_by_release) for name, sc in variants}
     return doc
 
 

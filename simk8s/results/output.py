@@ -159,7 +159,7 @@ def parquet_written_by_simk8s(path: Path) -> bool:
     return {"variant", "exception"} <= set(schema.names)  # a sweep from before the marker
 
 
-def write_file_atomically(target: Path, write: Callable[[Path], None]) -> None:
+def write_file_atomically(target: Path, write: Callable[[Path], object]) -> None:
     """`write(tmp)` into a temporary sibling, then move it over `target`; no partial file
     is left behind, whatever stops the write (a full disk, Ctrl-C, SIGTERM)."""
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.resolve().parent)

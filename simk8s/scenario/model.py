@@ -22,6 +22,7 @@ from .copies import expand as expand_written
 from .errors import Problems
 from .events import Event, Traffic, Variant
 from .references import duplicate_names, duplicates, find, find_problem
+from .releases import REQUIREMENTS, format_release, parse_release
 from .services import Background, ServiceSpec
 from .types import WEEK, Count, Duration, Name
 from .units import format_duration
@@ -107,9 +108,21 @@ class Scenario(SchemaModel):
         problems += self._traffic_problems()
         problems += self._watcher_problems()
         problems += self._capacity_problems()
+        problems += self._release_problems()
         if problems:
             raise Problems(problems)
         return self
+
+    def _release_problems(self) -> list[tuple[Loc, str]]:
+        """Fields that do not exist yet in the scenario's release (scenario/releases.py)."""
+        release = parse_release(self.cluster.kubernetes_version)
+        need = next(r for r in REQUIREMENTS if r.path == "services.trafficDistribution")
+        if release >= need.first:
+            return []
+        return [(("services", i, "trafficDistribution"),
+                 f"{need.what} needs Kubernetes {format_release(need.first)} or later; "
+                 f"cluster.kubernetesVersion is {self.cluster.kubernetes_version} ({need.source})")
+                for i, svc in enumerate(self.services) if svc.traffic_distribution is not None]
 
     def _service_problems(self) -> list[tuple[Loc, str]]:
         problems: list[tuple[Loc, str]] = []

@@ -89,7 +89,7 @@ RULES: tuple[Rule, ...] = (
          (((1, 18), False), ((1, 27), True)),
          "KEP-3453: alpha (off) 1.26, beta (on) 1.27, GA 1.28 (kubernetes/kubernetes#110268)", modes=("iptables",)),
     Rule("kubeProxy.fullSyncPeriod", "iptables periodic full restore",
-         (((1, 18), 3600.0), ((1, 27), float("inf")), ((1, 33), 3600.0)),
+         (((1, 18), 3600.0), ((1, 27), "never"), ((1, 33), 3600.0)),
          "hourly idle tick since 1.17 (#81517), a partial sync in 1.27-1.32 (#129128); "
          "doFullSync after 1h from 1.33 (#129329)", modes=("iptables",),
          note="before partial restores every sync is full; the hourly tick is then a full sync"),
