@@ -130,7 +130,7 @@ def test_the_resolved_scenario_lists_what_the_release_chose(tmp_path):
 
 
 def test_versions_write_replaces_only_what_it_generated(tmp_path):
-    mine = tmp_path / "notes.md"
+    mine = tmp_path / "mine.txt"
     mine.write_text("# my notes\n")
     result = CliRunner().invoke(main, ["versions", "--write", str(mine)])
     assert result.exit_code == 2 and mine.read_text() == "# my notes\n"

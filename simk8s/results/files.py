@@ -95,8 +95,10 @@ def _merge_previous(out: Path, scenario_name: str, resolved: dict, summaries: di
     if not isinstance(old_variants, dict) or not isinstance(old_docs, dict):
         return resolved, summaries
 
+    per_variant = ("resolvedVariants", "releaseDefaults")  # keyed by variant name
+
     def base(doc: dict) -> dict:
-        return {k: v for k, v in doc.items() if k != "resolvedVariants"}
+        return {k: v for k, v in doc.items() if k not in per_variant}
 
     # Only variants of the very same scenario (file, overrides, simk8s) sit side by side.
     if (
@@ -109,10 +111,12 @@ def _merge_previous(out: Path, scenario_name: str, resolved: dict, summaries: di
     order = [*old_variants, *(n for n in summaries if n not in old_variants)]
     merged = {n: summaries.get(n, old_variants.get(n)) for n in order}
     docs = {n: new_docs[n] if n in new_docs else old_docs[n] for n in order if n in new_docs or n in old_docs}
+    new_chosen, old_chosen = resolved.get("releaseDefaults") or {}, old_resolved.get("releaseDefaults") or {}
+    chosen = {n: new_chosen[n] if n in new_chosen else old_chosen[n] for n in order if n in new_chosen or n in old_chosen}
     for name in old_variants:
         if name not in summaries and (out / name).is_dir():
             shutil.copytree(out / name, tmp / name, copy_function=_link_or_copy)
-    return {**resolved, "resolvedVariants": docs}, merged
+    return {**resolved, "resolvedVariants": docs, "releaseDefaults": chosen}, merged
 
 
 def _link_or_copy(src: str, dst: str) -> None:
