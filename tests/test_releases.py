@@ -72,7 +72,7 @@ def test_variants_resolve_defaults_under_their_own_release_and_mode(make_scenari
 @pytest.mark.parametrize(("written", "message"), [
     ('"1.17"', "cluster.kubernetesVersion: releases 1.18 to 1.36 are modelled, got '1.17'"),
     ('"1.99"', "cluster.kubernetesVersion: releases 1.18 to 1.36 are modelled, got '1.99'"),
-    ("1.30", 'cluster.kubernetesVersion: expected a release like "1.33" (quote it: YAML reads 1.30 as the number 1.3), got 1.3'),
+    ("1.30", "cluster.kubernetesVersion: releases 1.18 to 1.36 are modelled, got '1.3' (quote it: YAML reads 1.30 as the number 1.3)"),
     ('"latest"', "cluster.kubernetesVersion: expected a release like \"1.33\", got 'latest'"),
 ])
 def test_a_bad_release_is_a_clear_error_at_its_line(make_scenario, written, message):
@@ -80,6 +80,28 @@ def test_a_bad_release_is_a_clear_error_at_its_line(make_scenario, written, mess
         make_scenario(f"name: x\ncluster:\n  nodes: 3\n  kubernetesVersion: {written}\n")
     assert [line.split(": ", 1)[1] for line in err.value.lines] == [message]
     assert err.value.lines[0].split(":")[1] == "4"
+
+
+def test_set_takes_an_unquoted_release(tmp_path):
+    sc = load_scenario(QUICK, ["cluster.kubernetesVersion=1.26"])
+    assert sc.cluster.kubernetes_version == "1.26" and sc.cluster.kube_proxy.runner == "token-bucket"
+    assert not sc.cluster.feature_gates.minimize_iptables_restore
+
+
+def test_a_variant_its_release_lacks_is_skipped_with_a_warning(tmp_path):
+    """`--set cluster.kubernetesVersion=1.26` on a scenario that compares modes: nftables
+    mode did not exist before 1.29, so that variant is left out (and said so), not an error."""
+    sc = load_scenario(ROOT / "scenarios" / "rolling-2000.yaml", ["cluster.kubernetesVersion=1.26"])
+    assert [n for n, _ in load_variants(sc)] == ["endpoints-iptables", "slices-iptables", "slices-ipvs"]
+    assert sc.warnings == ("variant slices-nftables skipped: cluster.kubeProxy.mode: kube-proxy nftables mode needs "
+                           "Kubernetes 1.29 or later; cluster.kubernetesVersion is 1.26 (KEP-3866: NFTablesProxyMode "
+                           "alpha 1.29, beta (on) 1.31, GA 1.33)",)
+    only = tmp_path / "only.yaml"
+    only.write_text('name: o\ncluster: {kubernetesVersion: "1.20"}\ncompare:\n'
+                    "  - {name: nft, set: {cluster.kubeProxy.mode: nftables}}\n")
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(only)
+    assert err.value.lines[0].startswith(f"{only}:3: compare: no variant exists in this release: cluster.kubeProxy.mode")
 
 
 def test_nftables_and_traffic_distribution_need_their_release(make_scenario):
@@ -93,7 +115,7 @@ def test_nftables_and_traffic_distribution_need_their_release(make_scenario):
 
 
 def test_parse_release_forms():
-    assert parse_release("1.33") == parse_release("v1.33") == parse_release("1.33.7") == (1, 33)
+    assert parse_release("1.33") == parse_release("v1.33") == parse_release("1.33.7") == parse_release(1.33) == (1, 33)
     for bad in (True, 1, None, "1", "1.33.x"):
         with pytest.raises(ValueError):
             parse_release(bad)

@@ -31,6 +31,7 @@ from .memory import memory_problem
 from .messages import SNAKE_NAMES, Problem, describe, problems_of
 from .model import Scenario
 from .overrides import apply_setting, loc_of, parse_override
+from .releases import NOT_IN_RELEASE
 from .yamlbounds import LimitError, read_text
 from .yamlsource import Loc, YamlDocument, YamlParseError, dotted, locate, node_at, parse_documents
 
@@ -72,13 +73,16 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
         errors.append(sources.render(loc, message, applied if (loc, message) not in from_file else ()))
 
     variant_base = _variant_base(scenario, with_overrides)
-    errors += _variant_errors(raw.get("compare"), variant_base, set(problems), sources)
+    skipped: dict[str, str] = {}
+    errors += _variant_errors(raw.get("compare"), variant_base, set(problems), sources, skipped)
 
     if errors:
         raise ScenarioError(_in_reading_order(_unique(errors), display))
     assert scenario is not None
     warning = ignored_warning(imported.ignored)
-    scenario._warnings = (warning,) if warning else ()
+    scenario._warnings = ((warning,) if warning else ()) + tuple(
+        f"variant {name} skipped: {why}" for name, why in skipped.items())
+    scenario._skipped_variants = tuple(skipped)
     return scenario
 
 
@@ -90,6 +94,8 @@ def load_variants(scenario: Scenario) -> list[tuple[str, Scenario]]:
     base = _variant_base(scenario, {})
     variants: list[tuple[str, Scenario]] = []
     for variant in scenario.compare:
+        if variant.name in scenario._skipped_variants:  # not in this release (a warning said so)
+            continue
         if not variant.settings:
             # Nothing to set: the base itself (what validating `base` would give, without
             # validating 20,000 copied objects once more).
@@ -306,9 +312,12 @@ def _variant_base(scenario: Scenario | None, fallback: dict[str, Any]) -> dict[s
 
 
 def _variant_errors(compare: Any, base: dict[str, Any], base_problems: set[Problem],
-                    sources: _Sources) -> list[str]:
+                    sources: _Sources, skipped: dict[str, str]) -> list[str]:
     """Apply each compare entry's `set` to the base and report what only the variant breaks,
-    at the line of the `set` key responsible (or of the compare entry)."""
+    at the line of the `set` key responsible (or of the compare entry). A variant whose only
+    problem is a feature its release lacks (nftables on 1.26, say: `--set
+    cluster.kubernetesVersion=1.26` on a scenario comparing modes) goes into `skipped`
+    (name → why) instead, unless every variant would be skipped."""
     if not isinstance(compare, list):
         return []
     errors: list[str] = []
@@ -332,10 +341,14 @@ def _variant_errors(compare: Any, base: dict[str, Any], base_problems: set[Probl
                 errors.append(error_line(sources.file, line, where, message))
             else:
                 targets.append((loc_of(parts), path))
-        for loc, message in _validate(data)[1]:
-            if (loc, message) in base_problems:
-                continue
-            errors.append(_render_variant(loc, message, i, entry, targets, set_node, sources))
+        own = [(loc, message) for loc, message in _validate(data)[1] if (loc, message) not in base_problems]
+        if own and all(NOT_IN_RELEASE in message for _, message in own) and isinstance(entry.get("name"), str):
+            skipped[entry["name"]] = f"{dotted(own[0][0])}: {own[0][1]}"
+            continue
+        errors += [_render_variant(loc, message, i, entry, targets, set_node, sources) for loc, message in own]
+    if skipped and len(skipped) == len(compare):
+        errors.append(error_line(sources.file, locate(sources.root, ("compare",)), "compare",
+                                 "no variant exists in this release: " + "; ".join(skipped.values())))
     return errors
 
 

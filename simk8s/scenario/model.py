@@ -9,9 +9,9 @@ from typing import Any
 
 from pydantic import (
     Field,
+    ModelWrapValidatorHandler,
     PrivateAttr,
     ValidationInfo,
-    ValidatorFunctionWrapHandler,
     model_validator,
 )
 
@@ -51,12 +51,14 @@ class Scenario(SchemaModel):
 
     # Set by the loader, not part of the schema: messages about ignored manifest content.
     _warnings: tuple[str, ...] = PrivateAttr(default=())
+    # compare variants left out because their release lacks what they set (see the warnings).
+    _skipped_variants: tuple[str, ...] = PrivateAttr(default=())
     # How `copies` and traffic globs were expanded (for the compact resolved dump).
     _expansion: Expansion = PrivateAttr(default_factory=Expansion)
 
     @model_validator(mode="wrap")
     @classmethod
-    def _expand_copies(cls, data: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Scenario:
+    def _expand_copies(cls, data: Any, handler: ModelWrapValidatorHandler[Scenario], info: ValidationInfo) -> Scenario:
         # `copies` and traffic globs are expanded before anything is validated; a caller that
         # passes a context dict gets the Expansion back in it, even when validation fails
         # (the loader maps problem locations back to the entries as written).

@@ -22,6 +22,7 @@ Release = tuple[int, int]
 OLDEST: Release = (1, 18)
 NEWEST: Release = (1, 36)
 ALL_MODES = ("iptables", "ipvs", "nftables")
+NOT_IN_RELEASE = "needs Kubernetes"  # how a Requirement's problem reads (the loader skips such variants)
 
 
 @dataclass(frozen=True)
@@ -142,17 +143,19 @@ NOTES: tuple[Note, ...] = (
 
 
 def parse_release(value: Any) -> Release:
-    """'1.33', 'v1.33' or '1.33.4' (the patch is not modelled) → (1, 33). ValueError
-    with the accepted forms and range otherwise."""
+    """'1.33', 'v1.33' or '1.33.4' (the patch is not modelled) → (1, 33); an unquoted 1.26 is
+    read as the number YAML made of it. ValueError with the accepted forms and range otherwise."""
+    hint = ""
+    if isinstance(value, float):  # `--set cluster.kubernetesVersion=1.26`, or unquoted in YAML
+        value, hint = repr(value), " (quote it: YAML reads 1.30 as the number 1.3)"
     if isinstance(value, bool) or not isinstance(value, str):
-        hint = " (quote it: YAML reads 1.30 as the number 1.3)" if isinstance(value, float) else ""
-        raise ValueError(f"expected a release like \"1.33\"{hint}, got {value!r}")
+        raise ValueError(f"expected a release like \"1.33\", got {value!r}")
     m = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.\d+)?", value.strip())
     if not m:
-        raise ValueError(f"expected a release like \"1.33\", got {value!r}")
+        raise ValueError(f"expected a release like \"1.33\"{hint}, got {value!r}")
     release = (int(m.group(1)), int(m.group(2)))
     if not OLDEST <= release <= NEWEST:
-        raise ValueError(f"releases {format_release(OLDEST)} to {format_release(NEWEST)} are modelled, got {value!r}")
+        raise ValueError(f"releases {format_release(OLDEST)} to {format_release(NEWEST)} are modelled, got {value!r}{hint}")
     return release
 
 
@@ -169,8 +172,9 @@ def fill_release_defaults(cluster: Mapping[str, Any]) -> tuple[dict[str, Any], t
     """A copy of the raw `cluster` mapping with every release-chosen setting it leaves out
     filled in, and the paths so filled. Raises ValueError for a bad version."""
     data = dict(cluster)
-    release = parse_release(data.get("kubernetesVersion", format_release(NEWEST)))
-    data.setdefault("kubernetesVersion", format_release(release))
+    key = "kubernetesVersion" if "kubernetesVersion" in data or "kubernetes_version" not in data else "kubernetes_version"
+    release = parse_release(data.get(key, format_release(NEWEST)))
+    data[key] = format_release(release)  # one spelling: "1.33" (not v1.33, 1.33.4 or the number 1.33)
     proxy = data.get("kubeProxy") or {}
     mode = proxy.get("mode", "iptables") if isinstance(proxy, Mapping) else "iptables"
     filled = []
