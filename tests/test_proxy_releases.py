@@ -22,19 +22,19 @@ from test_fleet_vs_reference import (
 
 from simk8s.api.objects import Endpoint, EndpointPort, EndpointSlice, ObjectReference
 from simk8s.proxy.changetracker import next_drop, track_trigger_times
-from simk8s.proxy.fleet import ChangeStream, FleetConfig, run_fleet
+from simk8s.proxy.fleet import FleetConfig, run_fleet
 from simk8s.proxy.reference import run_reference
 
 QUICK = ROOT / "scenarios" / "quick.yaml"
 
 
 def one_node(**kw) -> FleetConfig:
-    base = dict(
-        n_nodes=1, mode="iptables", runner="completion-gap", min_sync_period=0.0,
-        max_interval=3600.0, full_sync_period=60.0, end_time=200.0,
-        static_services=5, static_endpoints=0,
-        initial_service_endpoints=np.array([5], dtype=np.int32), node_speed=np.ones(1),
-    )  # fmt: skip
+    base = {
+        "n_nodes": 1, "mode": "iptables", "runner": "completion-gap", "min_sync_period": 0.0,
+        "max_interval": 3600.0, "full_sync_period": 60.0, "end_time": 200.0,
+        "static_services": 5, "static_endpoints": 0,
+        "initial_service_endpoints": np.array([5], dtype=np.int32), "node_speed": np.ones(1),
+    }  # fmt: skip
     base.update(kw)
     return FleetConfig(**base)
 
@@ -120,6 +120,7 @@ def test_full_sync_skip_fleet_equals_reference(runner, warm):
     assert_same(fleet, run_reference(stream, config, float_cost))
     # Brute force, node by node: due and the previous sync below the threshold.
     syncs, expected = fleet.syncs, []
+    large = False
     for i in range(len(syncs)):
         node = int(syncs.node[i])
         if i == 0 or syncs.node[i - 1] != node:  # the node's startup sync
