@@ -140,17 +140,33 @@ def versions(draw):
     use_local=st.booleans(),
     dist=st.sampled_from([None, "PreferSameZone", "PreferSameNode"]),
     conns=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2)), min_size=1, max_size=30),
+    fallback=st.booleans(),
 )
-def test_fast_pools_equal_reference(vs, use_local, dist, conns):
+def test_fast_pools_equal_reference(vs, use_local, dist, conns, fallback):
     vid = np.array([min(c[0], len(vs) - 1) for c in conns], np.int32)
     node = np.array([c[1] for c in conns], np.int32)
-    route, pools = assign_pools(vs, vid, node, NODE_ZONE[node], 3, use_local=use_local, traffic_distribution=dist)
+    route, pools = assign_pools(vs, vid, node, NODE_ZONE[node], 3, use_local=use_local, traffic_distribution=dist,
+                                terminating_fallback=fallback)  # fmt: skip
     for i in range(len(conns)):
         code, cands = reference_candidates(
-            vs[vid[i]], int(node[i]), int(NODE_ZONE[node[i]]), use_local=use_local, traffic_distribution=dist
+            vs[vid[i]], int(node[i]), int(NODE_ZONE[node[i]]), use_local=use_local, traffic_distribution=dist,
+            terminating_fallback=fallback,
         )
         if code:
             assert route[i] == code
         else:
             assert route[i] >= 0
             assert pools.members(int(route[i])).tolist() == cands
+
+
+def test_without_proxy_terminating_endpoints_terminating_pods_are_never_used():
+    """ProxyTerminatingEndpoints off (≤ 1.25, KEP-1669 alpha): no Serving+Terminating fallback,
+    and such endpoints do not count as "any endpoint" either: REJECT rather than DROP."""
+    v = EndpointVersion.of_pods(PODS, [0, 1], ready=[False, False], serving=[True, True], terminating=[True, True])
+    assert pools_for(v, [0, 2], use_local=False) == [(0, [0, 1]), (0, [0, 1])]
+    assert pools_for(v, [0, 2], use_local=False, terminating_fallback=False) == [(ROUTE_REFUSED, [])] * 2
+    assert pools_for(v, [0, 2], use_local=True) == [(0, [0]), (ROUTE_DROPPED, [])]
+    assert pools_for(v, [0, 2], use_local=True, terminating_fallback=False) == [(ROUTE_REFUSED, [])] * 2
+    # A Ready endpoint is used either way.
+    mixed = EndpointVersion.of_pods(PODS, [0, 1], ready=[True, False], serving=[True, True], terminating=[False, True])
+    assert pools_for(mixed, [1], use_local=False, terminating_fallback=False) == [(0, [0])]

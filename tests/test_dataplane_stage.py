@@ -251,6 +251,15 @@ def test_cluster_pools_answered_without_building_versions():
         ([0, 1], True), ([0, 1, 2], True), ([2], True), ([0, 3], True), ([0], True), ([], False)
     ]
     assert not history.versions._built  # answered from per-slice caches
+    # ProxyTerminatingEndpoints off (KEP-1669, ≤ 1.25): terminating endpoints never count.
+    history = build_history(("default", "svc"), writes, None, "EndpointSlice", world,
+                            SimpleNamespace(background=SimpleNamespace(services=0)), EndpointIndex(world),
+                            terminating_fallback=False)  # fmt: skip
+    got = [history.versions.cluster_pool(k) for k in range(len(slices))]
+    assert [(p.tolist(), any_) for p, any_ in got] == [
+        ([0, 1], True), ([0, 1, 2], True), ([2], True), ([], False), ([], False), ([], False)
+    ]
+    assert not history.terminating_fallback
 
 
 def _pools_equal(a, b) -> bool:

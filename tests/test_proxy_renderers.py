@@ -1,5 +1,7 @@
 """ProxyState building and endpoint selection (CategorizeEndpoints), IPVS and nftables renderings."""
 
+import dataclasses
+
 from simk8s.api.objects import (
     Endpoint,
     EndpointAddress,
@@ -61,6 +63,22 @@ def test_ready_only_then_terminating_fallback():
     assert addrs(sel.cluster) == ["10.0.0.2"] and sel.has_any
     sel = select(svc(), sl("a", Endpoint(("10.0.0.4",), ready=False, serving=False)))
     assert sel.cluster == () and not sel.has_any
+
+
+def test_without_proxy_terminating_endpoints_no_fallback_and_no_endpoints():
+    """ProxyTerminatingEndpoints off (≤ 1.25): the renderers see no usable endpoint."""
+    term = sl("a", Endpoint(("10.0.0.2",), ready=False, serving=True, terminating=True, node_name="node-a"))
+    for service in (svc(), svc(internal_traffic_policy="Local")):
+        st = ProxyState.from_slices(NODE, [service], [term])
+        on = categorize_endpoints(st.ports[0], NODE)
+        off = categorize_endpoints(st.ports[0], NODE, terminating_fallback=False)
+        assert on.has_any and addrs(on.all_reachable) == ["10.0.0.2"]
+        assert not off.has_any and off.all_reachable == ()
+        gated = dataclasses.replace(st, terminating_fallback=False)
+        assert gated.select(gated.ports[0]) == off
+    st = dataclasses.replace(ProxyState.from_slices(NODE, [svc()], [term]), terminating_fallback=False)
+    assert "10.0.0.2" not in render_ipvs(st).listing()
+    assert "10.0.0.2" in render_ipvs(dataclasses.replace(st, terminating_fallback=True)).listing()
 
 
 def test_local_policy_prefers_local_ready_then_local_terminating():

@@ -153,8 +153,10 @@ class EndpointIndex:
         self._info_keep.append(rows)
         return info
 
-    def cluster_pool_of_rows(self, parts: Sequence[np.ndarray]) -> tuple[np.ndarray, bool] | None:
-        """`selection.cluster_base_pool(self.version_of_rows(parts))` from per-set caches,
+    def cluster_pool_of_rows(
+        self, parts: Sequence[np.ndarray], terminating_fallback: bool = True
+    ) -> tuple[np.ndarray, bool] | None:
+        """`selection.cluster_base_pool(self.version_of_rows(parts), terminating_fallback)` from per-set caches,
         without gathering the version; None where it needs the version (topology hints, or
         a pod listed twice, which the version de-duplicates)."""
         infos = [self._info.get(id(p)) or self._set_info(p) for p in parts]
@@ -165,7 +167,7 @@ class EndpointIndex:
         ready = [info[1] for info in infos if len(info[1])]
         if ready:
             return (ready[0] if len(ready) == 1 else np.concatenate(ready)), True
-        st = [info[2] for info in infos if len(info[2])]
+        st = [info[2] for info in infos if len(info[2])] if terminating_fallback else []
         if st:
             return (st[0] if len(st) == 1 else np.concatenate(st)), True
         return np.zeros(0, np.int32), False

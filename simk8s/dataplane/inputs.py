@@ -105,6 +105,9 @@ class ServiceHistory:
     external_local: bool = False  # externalTrafficPolicy: Local
     traffic_distribution: str | None = None  # PreferClose | PreferSameZone | PreferSameNode
     service_ports_total: int = 1  # KUBE-SERVICES rules on a node (all services, incl. background)
+    # ProxyTerminatingEndpoints (KEP-1669): kube-proxy falls back to Serving+Terminating
+    # endpoints. `versions.cluster_pool`, if any, must answer for the same setting.
+    terminating_fallback: bool = True
 
     def __post_init__(self) -> None:
         if self.kind not in SERVICE_KINDS:

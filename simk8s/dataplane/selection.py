@@ -10,6 +10,10 @@ mode (`CategorizeEndpoints` in `pkg/proxy/topology.go`):
   else DROP. Local takes precedence over topology.
 - No Ready or Serving+Terminating endpoint at all: REJECT, whatever the policy.
 
+With the ProxyTerminatingEndpoints gate off (≤ 1.25, KEP-1669 alpha) there is no
+Serving+Terminating fallback: only Ready endpoints count, so REJECT (or DROP for Local)
+when none is left (`terminating_fallback=False`).
+
 The fast path builds every candidate list ("pool") once per (version, zone or node) that
 connections actually use and stores them concatenated, so a million connections resolve to
 (pool start, pool length) with array lookups. `reference_candidates` is the plain,
@@ -46,11 +50,15 @@ def reference_candidates(
     *,
     use_local: bool,
     traffic_distribution: str | None = None,
+    terminating_fallback: bool = True,
 ) -> tuple[int, list[int]]:
     """Plain per-connection CategorizeEndpoints: (route code or 0, candidate pod ids in rule order)."""
     eps = range(version.size)
     ready = [i for i in eps if version.ready[i]]
-    serving_term = [i for i in eps if version.serving[i] and version.terminating[i] and not version.ready[i]]
+    serving_term = [
+        i for i in eps
+        if terminating_fallback and version.serving[i] and version.terminating[i] and not version.ready[i]
+    ]  # fmt: skip
     has_any = bool(ready or serving_term)
     if not has_any:
         return ROUTE_REFUSED, []
@@ -122,18 +130,29 @@ def _group_by_node(idx: np.ndarray, node: np.ndarray) -> tuple[np.ndarray, np.nd
     return nodes, starts, sorted_idx
 
 
-def cluster_base_pool(version: EndpointVersion) -> tuple[np.ndarray, bool] | None:
+def _serving_terminating(version: EndpointVersion, terminating_fallback: bool) -> np.ndarray:
+    """Indices of Serving+Terminating (not Ready) endpoints: the KEP-1669 fallback; none
+    with the ProxyTerminatingEndpoints gate off."""
+    if not terminating_fallback:
+        return np.zeros(0, dtype=np.intp)
+    return np.flatnonzero(version.serving & version.terminating & ~version.ready)
+
+
+def cluster_base_pool(
+    version: EndpointVersion, terminating_fallback: bool = True
+) -> tuple[np.ndarray, bool] | None:
     """Cluster-policy candidates of a version without topology hints, as `assign_pools` uses
     them: (pods in rule order, whether any endpoint can take traffic); None if it has hints.
 
-    Ready endpoints, or Serving+Terminating ones when nothing is Ready (KEP-1669).
+    Ready endpoints, or Serving+Terminating ones when nothing is Ready (KEP-1669, when
+    `terminating_fallback`).
     """
     if version.hint_zone is not None:
         return None
     ready_idx = np.flatnonzero(version.ready)
     if len(ready_idx):
         return (version.pod if len(ready_idx) == version.size else version.pod[ready_idx]), True
-    st_idx = np.flatnonzero(version.serving & version.terminating & ~version.ready)
+    st_idx = _serving_terminating(version, terminating_fallback)
     return version.pod[st_idx], len(st_idx) > 0
 
 
@@ -156,11 +175,14 @@ def assign_pools(
     *,
     use_local: bool,
     traffic_distribution: str | None = None,
+    terminating_fallback: bool = True,
 ) -> tuple[np.ndarray, Pools]:
     """Pool id per connection (or ROUTE_REFUSED / ROUTE_DROPPED), vectorized.
 
     ``vid`` indexes ``versions`` (0 = initial). ``node_zone`` is the zone of each connection's
     node (-1 unknown). Hot path: one numpy pass per distinct version used, then array lookups.
+    ``terminating_fallback``: the ProxyTerminatingEndpoints gate (KEP-1669); a ``versions``
+    with its own ``cluster_pool`` must answer for the same gate.
     """
     n_conn = len(vid)
     route = np.full(n_conn, ROUTE_REFUSED, dtype=np.int64)
@@ -179,7 +201,7 @@ def assign_pools(
         if not use_local:
             quick = quick_pool(v) if quick_pool is not None else None
             if quick is None:
-                quick = cluster_base_pool(versions[v])  # None: topology hints, see below
+                quick = cluster_base_pool(versions[v], terminating_fallback)  # None: topology hints, see below
             if quick is not None:
                 has_any[j] = quick[1]
                 if quick[1]:
@@ -187,7 +209,7 @@ def assign_pools(
                 continue
         ver = versions[v]
         ready_idx = np.flatnonzero(ver.ready)
-        st_idx = np.flatnonzero(ver.serving & ver.terminating & ~ver.ready)
+        st_idx = _serving_terminating(ver, terminating_fallback)
         has_any[j] = len(ready_idx) > 0 or len(st_idx) > 0
         if not has_any[j]:
             continue  # REJECT everywhere

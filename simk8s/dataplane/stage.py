@@ -53,8 +53,11 @@ def build_history(
     world: Any,
     scenario: Any,
     index: EndpointIndex,
+    *,
+    terminating_fallback: bool = True,
 ) -> ServiceHistory:
     """One Service's endpoint versions: `writes` are (change-stream index, op, object).
+    `terminating_fallback`: kube-proxy's ProxyTerminatingEndpoints gate (KEP-1669).
 
     Every written object is indexed now (in write order, which fixes the synthetic pod ids of
     pod-less endpoints); each version's arrays are gathered only when the data path reads it.
@@ -81,7 +84,9 @@ def build_history(
         name=f"{key[0]}/{key[1]}",
         write_index=np.asarray(write_index, dtype=np.int64),
         versions=LazyVersions(
-            len(parts), lambda k: index.version_of_rows(parts[k]), lambda k: index.cluster_pool_of_rows(parts[k])
+            len(parts),
+            lambda k: index.version_of_rows(parts[k]),
+            lambda k: index.cluster_pool_of_rows(parts[k], terminating_fallback),
         ),
         initial=index.version_of_rows(first),
         kind=_service_kind(svc),
@@ -90,6 +95,7 @@ def build_history(
         external_local=svc.external_traffic_policy == "Local",
         traffic_distribution=svc.traffic_distribution,
         service_ports_total=max(1, ports_total),
+        terminating_fallback=terminating_fallback,
     )
 
 
@@ -102,7 +108,11 @@ def _proxy_history(key, stage, world, scenario, index) -> tuple[ServiceHistory, 
     svc_i = stage.services.index(key)
     rows = np.flatnonzero(stage.stream.service == svc_i)
     writes = [(int(w), stage.ops[w], stage.objects[w]) for w in rows]
-    return build_history(key, writes, stage.initial.get(key), stage.kind, world, scenario, index), None
+    fallback = scenario.cluster.feature_gates.proxy_terminating_endpoints
+    history = build_history(
+        key, writes, stage.initial.get(key), stage.kind, world, scenario, index, terminating_fallback=fallback
+    )
+    return history, None
 
 
 def _dns_history(key, cluster, stage, world, scenario, index) -> tuple[ServiceHistory, NodeProgramming]:

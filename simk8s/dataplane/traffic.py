@@ -339,6 +339,7 @@ def simulate_traffic(
         versions, vid, node, programming.zone[node].astype(np.int64), programming.n_nodes,
         use_local=use_local and not headless,
         traffic_distribution=None if headless else history.traffic_distribution,
+        terminating_fallback=headless or history.terminating_fallback,  # a kube-proxy gate
     )  # fmt: skip
     routed = route >= 0
     r_safe = np.where(routed, route, 0)

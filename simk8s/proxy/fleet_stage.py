@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from simk8s.proxy import cost as cost_model
+from simk8s.proxy.changetracker import track_trigger_times
 from simk8s.proxy.fleet import ChangeStream, FleetConfig, FleetResult, run_fleet
 from simk8s.proxy.metrics import NPL_BUCKETS
 from simk8s.proxy.rulecount import iptables_totals, ipvs_totals, nftables_totals
@@ -104,13 +105,22 @@ def build_stream(scenario: Any, cluster: Any, fanout: FanOut) -> tuple[ChangeStr
         svc_idx[i] = index[key]
         delta[i] = state[key].apply(kind, ops[i], obj, diff=diff)
         after[i] = state[key].ready_count()
+    # Which writes queue a trigger time in kube-proxy's change tracker, which erase the queue;
+    # a kube-proxy restarted at t = 0 ignores times from before its tracker started.
+    tracked = track_trigger_times(
+        kind, ops, objects,
+        writes["trigger_time"].to_numpy(np.float64)[rows] if len(rows) else np.zeros(0),
+        cluster.initial_objects.get(kind, []),
+        tracker_start=0.0 if scenario.cluster.kube_proxy.restart_at_start else -math.inf,
+    )  # fmt: skip
     stream = ChangeStream(
         commit_time=writes["time"].to_numpy(np.float64)[rows] if len(rows) else np.zeros(0),
-        trigger_time=writes["trigger_time"].to_numpy(np.float64)[rows] if len(rows) else np.zeros(0),
+        trigger_time=tracked.trigger_time,
         service=svc_idx,
         service_endpoints=after,
         arrival=fanout.arrival_fn(rows),
         endpoint_delta=delta if diff else None,
+        drops_triggers=tracked.drops,
     )
     initial_counts = np.array(
         [initial[k].ready_count() if k in initial else 0 for k in services], dtype=np.int32
@@ -125,15 +135,36 @@ def run_proxy_stage(scenario: Any, cluster: Any, fanout: FanOut) -> ProxyStage:
     params = cost_model.load_params()
     rng = component_rng(scenario.seed, "kube-proxy/node-speed")
     speed = rng.lognormal(0.0, kp.node_speed_spread, size=n) if kp.node_speed_spread > 0 else np.ones(n)
+    config = fleet_config(scenario, init["initial_counts"], speed, float(params[kp.mode]["cpu_fraction"]))
+    cost_fn = make_cost_fn(kp.mode, params=params)
+    fleet = run_fleet(stream, config, cost_fn)
+    stage = ProxyStage(
+        fleet, stream, services, objects, ops, fanout.proxy_kind, init["initial"],
+        initial_objects=list(cluster.initial_objects.get(fanout.proxy_kind, [])),
+    )
+    ports = _proxied_ports(cluster.world, services)
+    stage.summary = _summary(scenario, fleet, stream, config, init["initial_counts"], ports)
+    stage.tables = _tables(fleet, config.warm_start, cluster.world.nodes.names)
+    return stage
+
+
+def fleet_config(scenario: Any, initial_counts: np.ndarray, speed: np.ndarray, cpu_fraction: float) -> FleetConfig:
+    """The fleet's settings from the scenario's kube-proxy settings and feature gates (their
+    release defaults already filled in by `cluster.kubernetesVersion`)."""
+    kp = scenario.cluster.kube_proxy
+    gates = scenario.cluster.feature_gates
+    n = scenario.cluster.nodes
     bg = scenario.background
     # The runner's maxInterval: iptables forces a sync every fullSyncPeriod (time.Hour before
     # v1.33, kubernetes/kubernetes#81517, which is also what `fullSyncPeriod: never` keeps);
     # IPVS/nftables every syncPeriod (their NewProxier).
     if kp.mode == "iptables":
         max_interval = kp.full_sync_period if math.isfinite(kp.full_sync_period) else 3600.0
+        partial_syncs = gates.minimize_iptables_restore  # KEP-3453
     else:
         max_interval = kp.sync_period
-    config = FleetConfig(
+        partial_syncs = kp.nftables_partial_syncs if kp.mode == "nftables" else True  # #126013
+    return FleetConfig(
         n_nodes=n,
         mode=kp.mode,
         runner=kp.runner,
@@ -143,9 +174,9 @@ def run_proxy_stage(scenario: Any, cluster: Any, fanout: FanOut) -> ProxyStage:
         end_time=scenario.duration,
         static_services=bg.services,
         static_endpoints=bg.services * bg.endpoints_per_service,
-        initial_service_endpoints=init["initial_counts"],
+        initial_service_endpoints=initial_counts,
         node_speed=speed,
-        cpu_per_sync_second=float(params[kp.mode]["cpu_fraction"]),
+        cpu_per_sync_second=cpu_fraction,
         warm_start=not kp.restart_at_start,
         # A running cluster: each node's last full sync lies somewhere in the last period.
         initial_last_full=-component_rng(scenario.seed, "kube-proxy/full-sync-phase").uniform(
@@ -161,17 +192,10 @@ def run_proxy_stage(scenario: Any, cluster: Any, fanout: FanOut) -> ProxyStage:
         initial_last_cleanup=-component_rng(scenario.seed, "kube-proxy/cleanup-phase").uniform(
             0.0, kp.sync_period, size=n
         ),
+        large_cluster_cleanup_pacing=kp.large_cluster_cleanup_pacing,
+        partial_syncs=partial_syncs,
+        large_cluster_skips_full_sync=kp.large_cluster_skips_full_sync and kp.mode == "iptables",
     )
-    cost_fn = make_cost_fn(kp.mode, params=params)
-    fleet = run_fleet(stream, config, cost_fn)
-    stage = ProxyStage(
-        fleet, stream, services, objects, ops, fanout.proxy_kind, init["initial"],
-        initial_objects=list(cluster.initial_objects.get(fanout.proxy_kind, [])),
-    )
-    ports = _proxied_ports(cluster.world, services)
-    stage.summary = _summary(scenario, fleet, stream, config, init["initial_counts"], ports)
-    stage.tables = _tables(fleet, config.warm_start, cluster.world.nodes.names)
-    return stage
 
 
 def _proxied_ports(world: Any, services: list[tuple[str, str]]) -> np.ndarray:

@@ -3,6 +3,7 @@ real tools would print it (`iptables-save`, `ipvsadm -Ln`, `nft list table`)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,9 @@ def render_node_rules(stage: Any, scenario: Any, world: Any, node_name: str, at:
         state = ProxyState.from_endpoints(pnode, services, objs)
     else:
         state = ProxyState.from_slices(pnode, services, objs)
+    state = dataclasses.replace(
+        state, terminating_fallback=scenario.cluster.feature_gates.proxy_terminating_endpoints
+    )
     mode = mode or scenario.cluster.kube_proxy.mode
     header = (
         f"# node {node_name} at {at:g}s: {applied} of {len(stage.objects)} {stage.kind} writes programmed; "

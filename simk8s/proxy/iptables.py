@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from simk8s.proxy.names import ext_chain, fw_chain, sep_chain, svc_chain, svl_chain
-from simk8s.proxy.state import ProxyEndpoint, ProxyServicePort, ProxyState, categorize_endpoints
+from simk8s.proxy.state import ProxyEndpoint, ProxyServicePort, ProxyState
 
 LARGE_CLUSTER_ENDPOINTS_THRESHOLD = 1000  # largeClusterEndpointsThreshold
 NODEPORTS_LAST_COMMENT = "kubernetes service nodeports; NOTE: this must be the last rule in this chain"
@@ -205,7 +205,7 @@ def render_iptables(
 def _render_service_port(w: _Writer, sp: ProxyServicePort, state: ProxyState,
                          o: IptablesOptions, large: bool) -> None:
     name, proto = sp.name, sp.protocol
-    sel = categorize_endpoints(sp, state.node)
+    sel = state.select(sp)
     svc_c, svl_c = svc_chain(name, proto), svl_chain(name, proto)
     ext_c, fw_c = ext_chain(name, proto), fw_chain(name, proto)
     has = sel.has_any

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from simk8s.proxy.state import ProxyServicePort, ProxyState, categorize_endpoints
+from simk8s.proxy.state import ProxyServicePort, ProxyState
 
 IPVS_VERSION_LINE = "IP Virtual Server version 1.2.1 (size=4096)"
 # Simplification (the IPVS deep-dive blog: "the number of iptables rules is static"): a fixed base of
@@ -99,7 +99,7 @@ def render_ipvs(
 
 def _render_port(st: IpvsState, sp: ProxyServicePort, state: ProxyState, scheduler: str,
                  nips: tuple[str, ...], drain: set[str]) -> None:
-    sel = categorize_endpoints(sp, state.node)
+    sel = state.select(sp)
     proto, port = sp.port.protocol.upper(), sp.port.port
     pp = f"{sp.protocol}:{port}"
     internal = sel.local if sp.internal_local else sel.cluster

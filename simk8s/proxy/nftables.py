@@ -16,7 +16,7 @@ from simk8s.proxy.names import (
     nft_service_base,
     nft_service_chain,
 )
-from simk8s.proxy.state import ProxyServicePort, ProxyState, categorize_endpoints
+from simk8s.proxy.state import ProxyServicePort, ProxyState
 
 _BASE_CHAINS = {
     "filter-prerouting": ["type filter hook prerouting priority dstnat - 10; policy accept;",
@@ -95,7 +95,7 @@ def render_nftables(state: ProxyState, cluster_cidr: str | None = "10.0.0.0/8",
 
 
 def _render_port(t: NftTable, sp: ProxyServicePort, state: ProxyState, cidr: str | None, mark: str) -> None:
-    sel = categorize_endpoints(sp, state.node)
+    sel = state.select(sp)
     base = nft_service_base(sp.service.namespace, sp.service.name, sp.protocol, sp.port.name)
     proto, port = sp.protocol, sp.port.port
     cluster_ips = t.sets["cluster-ips"][1]

@@ -1,29 +1,25 @@
-"""Per-node reference of the kube-proxy fleet: one SimPy process pair per node, no vectors.
+"""Per-node reference of the kube-proxy fleet: one SimPy kube-proxy per node, no vectors.
 
 It implements the semantics documented in simk8s/proxy/fleet/__init__.py in the most
 direct way, so tests can check the vectorized fleet against it at small scale (every fast
 path has a plain reference). Per node:
 
-* a watch process delivers each write at its arrival time and calls Run();
-* a sync loop asks its scalar runner (runner.py) when to start, applies everything
-  delivered by then from the node's own cache, decides whether this sync runs the iptables
-  stale-chain cleanup (when FleetConfig.cleanup_period is set), pays the cost, and
-  records the sync and its NPL samples.
-
-Events are scheduled at exact absolute times (not now + (t − now), which can round), and a
-sync start is processed after every delivery at the same instant, so "a sync starting at
-s applies the writes that arrived at or before s" holds exactly.
+* a watch process delivers each write at its arrival time: the change tracker queues or
+  erases its trigger time (simk8s/proxy/changetracker.py), then Run() is called;
+* the node's BoundedFrequencyRunner (simk8s/proxy/runner/, the release's generation) runs
+  the sync as upstream's Loop would;
+* a sync applies everything delivered by its start from the node's own cache, decides
+  full vs partial and whether it runs the iptables stale-chain cleanup, pays the cost,
+  and records the sync and the NPL samples of the trigger times it checked out.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Generator
 
 import numpy as np
 import simpy
-from simpy.core import NORMAL
 
 from simk8s.proxy.fleet import (
     PARTIAL_SYNC_MODES,
@@ -35,19 +31,7 @@ from simk8s.proxy.fleet import (
     validate,
 )
 from simk8s.proxy.metrics import MsHistogram
-from simk8s.proxy.runner import make_runner
-
-LATE = NORMAL + 1  # after every NORMAL event at the same instant
-
-
-class _AbsoluteTimeEnvironment(simpy.Environment):
-    def at(self, time: float, priority: int = NORMAL) -> simpy.Event:
-        """An event that fires at exactly `time` (built like simpy.Timeout, absolute time)."""
-        event = simpy.Event(self)
-        event._ok = True
-        event._value = None
-        heapq.heappush(self._queue, (time, priority, next(self._eid), event))  # type: ignore[misc]
-        return event
+from simk8s.proxy.runner import LATE, AbsoluteTimeEnvironment, make_runner
 
 
 class _KubeProxy:
@@ -55,7 +39,7 @@ class _KubeProxy:
 
     def __init__(
         self,
-        env: _AbsoluteTimeEnvironment,
+        env: AbsoluteTimeEnvironment,
         node: int,
         arrivals: np.ndarray,
         stream: ChangeStream,
@@ -67,70 +51,53 @@ class _KubeProxy:
         self.env, self.node, self.arrivals = env, node, arrivals
         self.stream, self.config, self.cost_fn = stream, config, cost_fn
         self.rows, self.npl = rows, npl
-        self.runner = make_runner(config.runner, config.min_sync_period, config.max_interval)
         self.cache = {s: int(e) for s, e in enumerate(config.initial_service_endpoints)}
         self.delivered: list[int] = []  # writes received, not applied yet (FIFO)
         self.applied = 0  # writes [0, applied) are programmed
-        self.first_request = math.inf  # first Run() since the last sync start
-        self.wake: simpy.Event | None = None
+        self.queued_triggers: dict[int, list[float]] = {}  # lastChangeTriggerTimes by Service
         self.last_full = -math.inf
         self.last_cleanup = -math.inf  # lastIPTablesCleanup (FleetConfig.cleanup_period)
+        self.large_cluster = False  # largeClusterMode after the last sync
         self.warm_pending = config.warm_start  # the t = 0 sync only initializes the runner
         if config.warm_start and config.initial_last_full is not None:
             self.last_full = float(config.initial_last_full[node])
         if config.warm_start and config.initial_last_cleanup is not None:
             self.last_cleanup = float(config.initial_last_cleanup[node])
+        self.runner = make_runner(config.runner, env, self._sync, config.min_sync_period, config.max_interval)
         env.process(self._watch())
-        env.process(self._sync_loop())
 
     def _watch(self) -> Generator[simpy.Event, None, None]:
+        self.runner.run()  # the startup sync at t = 0
+        stream = self.stream
         for w, arrival in enumerate(self.arrivals):
             yield self.env.at(float(arrival))
             self.delivered.append(w)
-            self._run(float(arrival))
+            service = int(stream.service[w])
+            if stream.drops_triggers is not None and stream.drops_triggers[w]:
+                self.queued_triggers.pop(service, None)
+            elif math.isfinite(stream.trigger_time[w]):
+                self.queued_triggers.setdefault(service, []).append(float(stream.trigger_time[w]))
+            self.runner.run()
 
-    def _run(self, now: float) -> None:
-        """Run(): a request; coalesced with one already waiting."""
-        if self.first_request == math.inf:
-            self.first_request = now
-        if self.wake is not None and not self.wake.triggered:
-            self.wake.succeed()
-
-    def _sync_loop(self) -> Generator[simpy.Event, None, None]:
-        start, forced = 0.0, False  # startup sync at t = 0
-        while start < self.config.end_time:
-            yield self.env.at(start, LATE)
-            writes, self.delivered = self.delivered, []
-            self.first_request = math.inf
-            self.runner.started(start)
-            end = self._sync(start, forced, writes)
-            yield self.env.at(end, LATE)
-            self.runner.finished(end)
-            start, forced = yield from self._next_start()
-
-    def _next_start(self) -> Generator[simpy.Event, None, tuple[float, bool]]:
-        """Wait for a Run() or the maxInterval timer, whichever decides the next start."""
-        while self.first_request == math.inf:
-            timer_start, _ = self.runner.next_start(math.inf)
-            self.wake = self.env.event()
-            yield self.wake | self.env.at(timer_start, LATE)
-            self.wake = None
-            if self.first_request == math.inf:
-                return timer_start, True
-        return self.runner.next_start(self.first_request)
-
-    def _sync(self, start: float, forced: bool, writes: list[int]) -> float:
+    def _sync(self, forced: bool) -> Generator[simpy.Event, None, None]:
         cfg, stream = self.config, self.stream
+        start = self.env.now
+        writes, self.delivered = self.delivered, []
+        triggers, self.queued_triggers = self.queued_triggers, {}  # checkoutTriggerTimes
         warm_startup, self.warm_pending = self.warm_pending, False
         first = not cfg.warm_start and self.last_full == -math.inf
-        full = not warm_startup and (
-            first
-            or (
-                cfg.mode in PARTIAL_SYNC_MODES
-                and math.isfinite(cfg.full_sync_period)  # infinite: never (v1.26–v1.32 iptables)
-                and start - self.last_full >= cfg.full_sync_period
+        if cfg.mode in PARTIAL_SYNC_MODES and not cfg.partial_syncs:
+            full = not warm_startup
+        else:
+            full = not warm_startup and (
+                first
+                or (
+                    cfg.mode in PARTIAL_SYNC_MODES
+                    and math.isfinite(cfg.full_sync_period)  # infinite: never (v1.26–v1.32 iptables)
+                    and start - self.last_full >= cfg.full_sync_period
+                    and not (cfg.large_cluster_skips_full_sync and cfg.mode == "iptables" and self.large_cluster)
+                )
             )
-        )
         if full:
             self.last_full = start
         changed: set[int] = set()
@@ -141,17 +108,17 @@ class _KubeProxy:
             changed.add(service)
             self.applied += 1
         total_endpoints = cfg.static_endpoints + sum(self.cache.values())
+        self.large_cluster = total_endpoints > cfg.large_cluster_endpoints
         extra = {}
         if stream.endpoint_delta is not None:
             extra["endpoint_changes"] = np.array([sum(int(stream.endpoint_delta[w]) for w in writes)], dtype=np.int64)
         cleanup = None
         if cfg.cleanup_period is not None:
-            # Stale-chain cleanup: every sync, except that in large-cluster mode only once
-            # strictly more than syncPeriod has passed since the last one (FleetConfig).
-            large_cluster = total_endpoints > cfg.large_cluster_endpoints
-            cleanup = not warm_startup and (
-                not large_cluster or start - self.last_cleanup > cfg.cleanup_period
-            )
+            # Stale-chain cleanup: every sync, except that in large-cluster mode (with the
+            # pacing, since 1.25) only once strictly more than syncPeriod has passed since the
+            # last one (FleetConfig).
+            paced = self.large_cluster and cfg.large_cluster_cleanup_pacing
+            cleanup = not warm_startup and (not paced or start - self.last_cleanup > cfg.cleanup_period)
             if cleanup:
                 self.last_cleanup = start
             extra["cleanup"] = np.array([cleanup])
@@ -166,12 +133,11 @@ class _KubeProxy:
             **extra,
         )
         end = start + (0.0 if warm_startup else float(np.asarray(cost)[0]))
-        for w in writes:
-            if math.isfinite(stream.trigger_time[w]):
-                self.npl.append(end - float(stream.trigger_time[w]))
+        for times in triggers.values():  # observed once the rules are written
+            self.npl.extend(end - t for t in times)
         first_write = self.applied - len(writes)
         self.rows.append((self.node, start, end, full, forced, first_write, self.applied, cleanup))
-        return end
+        yield self.env.at(end, LATE)
 
 
 def run_reference(stream: ChangeStream, config: FleetConfig, cost_fn: SyncCostFn) -> FleetResult:
@@ -182,7 +148,7 @@ def run_reference(stream: ChangeStream, config: FleetConfig, cost_fn: SyncCostFn
     arrivals = arrivals.reshape(n_writes, config.n_nodes)
     if (np.diff(arrivals, axis=0) < 0).any():
         raise ValueError("arrival(w) must be non-decreasing in w on every node (FIFO watch)")
-    env = _AbsoluteTimeEnvironment()
+    env = AbsoluteTimeEnvironment()
     rows: list[tuple] = []
     npl: list[float] = []
     for n in range(config.n_nodes):

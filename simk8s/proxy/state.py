@@ -165,9 +165,12 @@ def _topology_filter(sp: ProxyServicePort, node: ProxyNode):
     return lambda ep: node.zone in ep.zone_hints
 
 
-def categorize_endpoints(sp: ProxyServicePort, node: ProxyNode) -> EndpointSelection:
+def categorize_endpoints(
+    sp: ProxyServicePort, node: ProxyNode, *, terminating_fallback: bool = True
+) -> EndpointSelection:
     """Cluster / local / reachable endpoints and whether any usable endpoint exists
-    (CategorizeEndpoints)."""
+    (CategorizeEndpoints). `terminating_fallback`: the ProxyTerminatingEndpoints gate
+    (KEP-1669); off (≤ 1.25), Serving+Terminating endpoints are never used nor counted."""
     eps = sp.endpoints
     cluster: tuple[ProxyEndpoint, ...] = ()
     local: tuple[ProxyEndpoint, ...] = ()
@@ -175,7 +178,7 @@ def categorize_endpoints(sp: ProxyServicePort, node: ProxyNode) -> EndpointSelec
     if sp.uses_cluster_endpoints:
         keep = _topology_filter(sp, node)
         cluster = tuple(ep for ep in eps if ep.ready and (keep is None or keep(ep)))
-        if not cluster:  # KEP-1669: no ready endpoint anywhere → serving+terminating ones
+        if not cluster and terminating_fallback:  # KEP-1669: no ready endpoint anywhere
             cluster = tuple(ep for ep in eps if ep.serving and ep.terminating)
         has_any = bool(cluster)
     if not sp.uses_local_endpoints:
@@ -185,7 +188,7 @@ def categorize_endpoints(sp: ProxyServicePort, node: ProxyNode) -> EndpointSelec
         if ep.ready:
             has_any = True
             local_ready = local_ready or ep.is_local
-        elif ep.serving and ep.terminating:
+        elif ep.serving and ep.terminating and terminating_fallback:
             has_any = True
             local_st = local_st or ep.is_local
     if local_ready:
@@ -210,6 +213,12 @@ class ProxyState:
 
     node: ProxyNode
     ports: tuple[ProxyServicePort, ...] = field(default_factory=tuple)
+    # ProxyTerminatingEndpoints (KEP-1669), passed to categorize_endpoints by every renderer
+    terminating_fallback: bool = True
+
+    def select(self, sp: ProxyServicePort) -> EndpointSelection:
+        """categorize_endpoints for this node and this kube-proxy's feature gate."""
+        return categorize_endpoints(sp, self.node, terminating_fallback=self.terminating_fallback)
 
     @property
     def total_endpoints(self) -> int:

@@ -22,13 +22,19 @@ class ChangeStream:
     """Writes of the object kind kube-proxy watches, in apiserver commit order (index w)."""
 
     commit_time: np.ndarray  # float64[W], apiserver commit time
-    trigger_time: np.ndarray  # float64[W], last-change-trigger-time; NaN = no NPL sample
+    # float64[W], the trigger time write w queues in kube-proxy's change tracker; NaN = none
+    # (simk8s/proxy/changetracker.py decides which writes queue one)
+    trigger_time: np.ndarray
     service: np.ndarray  # int32[W], index of the (dynamic) service the write belongs to, 0..S-1
     service_endpoints: np.ndarray  # int32[W], that service's endpoint count AFTER write w
     arrival: Callable[[int], np.ndarray]  # arrival(w) -> float64[N], non-decreasing in w per node
     # Optional: endpoints added + removed by write w. When given, cost_fn is also called with
     # endpoint_changes= (the sum over the applied writes) — IPVS and nftables cost by the diff.
     endpoint_delta: np.ndarray | None = None
+    # Optional bool[W]: write w removes an EndpointSlice, which erases every trigger time
+    # still queued for its Service on a node (kubernetes/kubernetes#95363): a queued time is
+    # observed only if the sync applying it does not also apply such a removal after it.
+    drops_triggers: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -37,7 +43,9 @@ class FleetConfig:
     mode: str  # iptables | ipvs | nftables
     runner: str  # "token-bucket" (≤ v1.33) | "completion-gap" (new runner)
     min_sync_period: float
-    max_interval: float  # forced run if none for this long: iptables 3600, ipvs/nftables syncPeriod
+    # the runner's maxInterval, counted from the end of the last run: iptables 3600,
+    # ipvs/nftables syncPeriod
+    max_interval: float
     full_sync_period: float  # iptables/nftables: FULL if first or now − last_full ≥ this
     end_time: float  # syncs starting at or after this are not simulated
     static_services: int  # background services (never change)
@@ -67,6 +75,17 @@ class FleetConfig:
     large_cluster_endpoints: int = 1000  # largeClusterEndpointsThreshold (iptables proxier.go)
     # Warm start: each node's last cleanup (≤ 0); None = never (its first sync cleans up).
     initial_last_cleanup: np.ndarray | None = None
+    # Before 1.25 (kubernetes/kubernetes#110334) the stale-chain iptables-save runs on every
+    # sync, whatever the cluster size: False turns the large-cluster pacing above off.
+    large_cluster_cleanup_pacing: bool = True
+    # False: every iptables/nftables sync is full (iptables before MinimizeIPTablesRestore,
+    # KEP-3453; nftables before kubernetes/kubernetes#126013).
+    partial_syncs: bool = True
+    # iptables since kubernetes/kubernetes#138571: no fullSyncPeriod full sync while in
+    # large-cluster mode. syncProxyRules decides doFullSync before it recomputes
+    # largeClusterMode, so the PREVIOUS sync's mode (total endpoints > large_cluster_endpoints)
+    # decides; a fresh kube-proxy starts out of it.
+    large_cluster_skips_full_sync: bool = False
 
 
 class SyncCostFn(Protocol):
@@ -105,6 +124,10 @@ def validate(stream: ChangeStream, config: FleetConfig) -> None:
         raise ValueError("stream.service must index config.initial_service_endpoints")
     if config.min_sync_period < 0 or config.max_interval <= 0:
         raise ValueError("need min_sync_period ≥ 0 and max_interval > 0")
+    if config.max_interval < config.min_sync_period:  # NewBoundedFrequencyRunner panics
+        raise ValueError("max_interval must be ≥ min_sync_period")
+    if stream.drops_triggers is not None and len(stream.drops_triggers) != n_writes:
+        raise ValueError(f"stream.drops_triggers must have one entry per write ({n_writes})")
     if config.npl_max_seconds < NPL_BUCKETS[-1]:
         raise ValueError("npl_max_seconds must cover the largest NPL bucket (300 s)")
     if config.cleanup_period is not None and config.cleanup_period < 0:

@@ -134,10 +134,16 @@ class FleetResult:
 
 
 def npl_histogram(
-    syncs: SyncTable, trigger_time: np.ndarray, max_seconds: float, chunk: int = 1 << 16
+    syncs: SyncTable,
+    trigger_time: np.ndarray,
+    max_seconds: float,
+    chunk: int = 1 << 16,
+    next_drop: np.ndarray | None = None,
 ) -> MsHistogram:
     """NPL of every (write with a trigger time, node): sync end − trigger time, as upstream
-    observes NetworkProgrammingLatency (`pkg/proxy/metrics/metrics.go`).
+    observes NetworkProgrammingLatency (`pkg/proxy/metrics/metrics.go`) after the sync that
+    checked the time out. ``next_drop[w]`` (changetracker.next_drop): the first later write
+    erasing w's queued time; a sync applying it too observes no sample for w.
 
     Built from the syncs table in chunks of ~`chunk` samples, never W × N at once (small
     chunks are faster: their temporaries stay in cache and need no fresh pages).
@@ -146,11 +152,13 @@ def npl_histogram(
     trigger_time = np.asarray(trigger_time, dtype=np.float64)
     sampled = np.isfinite(trigger_time)
     triggers = trigger_time[sampled]
+    dropped_at = None if next_drop is None else np.asarray(next_drop, dtype=np.int64)[sampled]
     sampled_before = np.concatenate(([0], np.cumsum(sampled)))  # [w] = samples among [0, w)
     lo = sampled_before[syncs.first_write]
     hi = sampled_before[syncs.last_write]
     rows = np.flatnonzero(hi > lo)
     lo, lengths, ends = lo[rows], (hi - lo)[rows], syncs.end[rows]
+    applied_until = syncs.last_write[rows]
     cumulative = np.cumsum(lengths)
     begin = 0
     while begin < rows.size:
@@ -161,6 +169,9 @@ def npl_histogram(
         n = lengths[part]
         offsets = np.cumsum(n) - n
         write = np.arange(int(n.sum())) + np.repeat(lo[part] - offsets, n)
-        hist.add(np.repeat(ends[part], n) - triggers[write])
+        latency = np.repeat(ends[part], n) - triggers[write]
+        if dropped_at is not None:
+            latency = latency[dropped_at[write] >= np.repeat(applied_until[part], n)]
+        hist.add(latency)
         begin = stop
     return hist

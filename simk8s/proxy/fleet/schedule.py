@@ -8,7 +8,18 @@ reaching node n at a closes the open sync when s_open < a (w is too late for it)
 timer-forced syncs that fit before a are closed in a ``while`` loop; the rest of the fleet
 is untouched. Every sync closed at step w applied exactly writes [first_pending, w), so
 the cluster state "as of the last applied write" is one global value per w, shared by
-all nodes closing at that step. Hot path: ``np.less(s_open, a)`` + ``any()`` per write.
+all nodes closing at that step. Hot path: ``np.less(s_open, a)`` + ``any()`` per write
+(and one more compare for the ≤ v1.33 runner's deferred runs).
+
+Runner schedules in closed form (the SimPy runners in simk8s/proxy/runner/ are the spec;
+same float operations, so the fleet-vs-reference test compares bits). After a run
+[s, e]: no request yet → the maxInterval timer's run at e + maxInterval (both runners).
+A first request at a (≤ that deadline):
+
+* v1.34+ (`pkg/proxy/runner`): start at max(a, e + minInterval);
+* ≤ v1.33 (`pkg/util/async`): tryRun at t = max(a, e); a token (``free`` ≤ t) starts it at
+  t; otherwise the timer moves to e + minInterval, and a later request finding a token
+  (arriving at ≥ ``free``) starts the run earlier, at its own arrival (``pull``).
 """
 
 from __future__ import annotations
@@ -17,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from simk8s.proxy.changetracker import next_drop
 from simk8s.proxy.fleet.cluster_state import ClusterState
 from simk8s.proxy.fleet.inputs import (
     PARTIAL_SYNC_MODES,
@@ -26,7 +38,6 @@ from simk8s.proxy.fleet.inputs import (
     validate,
 )
 from simk8s.proxy.fleet.result import FleetResult, SyncTable, npl_histogram
-from simk8s.proxy.runner import BURST_SYNCS
 
 
 @dataclass
@@ -34,14 +45,16 @@ class _FleetState:
     """Per-node runner state as arrays (one row per kube-proxy)."""
 
     n: int
+    min_interval: float
     s_open: np.ndarray = field(init=False)  # next (open) sync's start; inf: none before end
     forced: np.ndarray = field(init=False)  # open sync was forced by the maxInterval timer
     first_pending: np.ndarray = field(init=False)  # first write the open sync applies
-    allowed: np.ndarray = field(init=False)  # earliest start the runner allows
-    deadline: np.ndarray = field(init=False)  # maxInterval timer (last start + max_interval)
-    tat: np.ndarray = field(init=False)  # token bucket GCRA state (runner.TokenBucketRunner)
+    end: np.ndarray = field(init=False)  # end of the last sync (lastRun)
+    free: np.ndarray = field(init=False)  # ≤ v1.33 token bucket: next token (runner.TokenBucket)
+    pull: np.ndarray = field(init=False)  # ≤ v1.33 deferred run: a request at ≥ this starts it
     last_full: np.ndarray = field(init=False)
     last_cleanup: np.ndarray = field(init=False)  # start of the last stale-chain cleanup
+    large: np.ndarray = field(init=False)  # the last sync was in large-cluster mode
     first: np.ndarray = field(init=False)  # startup sync still open
 
     def __post_init__(self) -> None:
@@ -49,11 +62,12 @@ class _FleetState:
         self.s_open = np.zeros(n)  # startup sync at t = 0, a request, not timer-forced
         self.forced = np.zeros(n, dtype=bool)
         self.first_pending = np.zeros(n, dtype=np.int64)
-        self.allowed = np.zeros(n)
-        self.deadline = np.zeros(n)
-        self.tat = np.zeros(n)  # bucket full at t = 0
+        self.end = np.full(n, -np.inf)
+        self.free = np.full(n, -self.min_interval)  # bucket full at t = 0
+        self.pull = np.full(n, np.inf)
         self.last_full = np.full(n, -np.inf)
         self.last_cleanup = np.full(n, -np.inf)
+        self.large = np.zeros(n, dtype=bool)
         self.first = np.ones(n, dtype=bool)
 
 
@@ -62,7 +76,7 @@ class _Fleet:
         self.stream = stream
         self.config = config
         self.cost_fn = cost_fn
-        self.state = _FleetState(config.n_nodes)
+        self.state = _FleetState(config.n_nodes, config.min_sync_period)
         self.cluster = ClusterState(stream, config)
         self.speed = np.asarray(config.node_speed, dtype=np.float64)
         self.delta_cum = (
@@ -77,6 +91,7 @@ class _Fleet:
         self.track_cleanup = config.cleanup_period is not None
         self.token_bucket = config.runner == "token-bucket"
         self.partial_mode = config.mode in PARTIAL_SYNC_MODES
+        self.track_large = config.large_cluster_skips_full_sync and config.mode == "iptables"
         self.total_services = config.static_services + self.cluster.n_services
         self.records: list[tuple[np.ndarray, ...]] = []  # (node, start, end, full, periodic, first_write)
         self.cleanups: list[np.ndarray] = []  # one per record when the cleanup is modelled
@@ -85,6 +100,7 @@ class _Fleet:
         st = self.state
         n_writes = len(self.stream.commit_time)
         late = np.empty(st.n, dtype=bool)
+        pulled = np.empty(st.n, dtype=bool)
         previous = np.full(st.n, -np.inf)
         for w in range(n_writes):
             a = np.asarray(self.stream.arrival(w), dtype=np.float64)
@@ -96,14 +112,31 @@ class _Fleet:
             if late.any():
                 idle = self._close_due(np.flatnonzero(late), a, w)
                 if idle.size:  # write w is the first request of their next sync
-                    a_idle, deadline = a[idle], st.deadline[idle]
-                    st.s_open[idle] = np.maximum(np.minimum(a_idle, deadline), st.allowed[idle])
-                    st.forced[idle] = deadline < a_idle
+                    self._first_request(idle, a[idle])
+            if self.token_bucket:  # deferred runs that write w's Run() starts now
+                np.less_equal(st.pull, a, out=pulled)
+                if pulled.any():
+                    idx = np.flatnonzero(pulled)
+                    st.s_open[idx] = a[idx]
+                    st.pull[idx] = np.inf
             self.cluster.observe(w)
         # After the last write only timer-forced syncs remain, up to end_time.
         until = np.full(st.n, self.config.end_time)
         self._close_due(np.flatnonzero(st.s_open < until), until, n_writes)
         return self._table()
+
+    def _first_request(self, idx: np.ndarray, a: np.ndarray) -> None:
+        """A Run() at a[i] (≤ the maxInterval deadline) on idle nodes idx: their next start."""
+        st = self.state
+        end = st.end[idx]
+        if self.token_bucket:
+            t = np.maximum(a, end)  # tryRun: at once, or when the running sync ends
+            token = t >= st.free[idx]
+            st.s_open[idx] = np.where(token, t, end + self.config.min_sync_period)
+            st.pull[idx] = np.where(token, np.inf, st.free[idx])
+        else:
+            st.s_open[idx] = np.maximum(a, end + self.config.min_sync_period)
+        st.forced[idx] = False
 
     def _close_due(self, idx: np.ndarray, a: np.ndarray, w: int) -> np.ndarray:
         """Close open syncs of nodes `idx` that start before a[node]; returns nodes now idle."""
@@ -133,10 +166,17 @@ class _Fleet:
         first_pending = st.first_pending[idx]
         startup = st.first[idx]
         full = startup.copy() if not cfg.warm_start else np.zeros(k, dtype=bool)
-        # Full at startup and every fullSyncPeriod (`doFullSync` in syncProxyRules; an infinite
-        # period: never, as in v1.26–v1.32 iptables, even from a warm start's last_full = −inf).
-        if self.partial_mode and np.isfinite(cfg.full_sync_period):
+        if self.partial_mode and not cfg.partial_syncs:
+            full[:] = True  # every sync writes everything (the warm t = 0 no-op aside)
+            if cfg.warm_start:
+                full &= ~startup
+        elif self.partial_mode and np.isfinite(cfg.full_sync_period):
+            # Full at startup and every fullSyncPeriod (`doFullSync` in syncProxyRules; an
+            # infinite period: never, as in v1.26–v1.32 iptables, even from a warm start's
+            # last_full = −inf); not in large-cluster mode since #138571 (previous sync's mode).
             periodic_full = (start - st.last_full[idx]) >= cfg.full_sync_period
+            if self.track_large:
+                periodic_full &= ~st.large[idx]
             full |= periodic_full & ~startup if cfg.warm_start else periodic_full
         periodic = st.forced[idx]
         if first_pending.min() < w:
@@ -148,8 +188,11 @@ class _Fleet:
         if self.delta_cum is not None:
             extra["endpoint_changes"] = self.delta_cum[w] - self.delta_cum[first_pending]
         cleanup = None
-        if self.track_cleanup:  # FleetConfig.cleanup_period; all k nodes share one total
-            if total_endpoints > cfg.large_cluster_endpoints:  # large-cluster mode
+        large_cluster = total_endpoints > cfg.large_cluster_endpoints  # all k nodes share one total
+        if self.track_large:
+            st.large[idx] = large_cluster
+        if self.track_cleanup:  # FleetConfig.cleanup_period
+            if large_cluster and cfg.large_cluster_cleanup_pacing:
                 cleanup = (start - st.last_cleanup[idx]) > cfg.cleanup_period
             else:
                 cleanup = np.ones(k, dtype=bool)
@@ -173,21 +216,16 @@ class _Fleet:
         if cfg.warm_start:
             cost[startup] = 0.0  # already programmed before t = 0
         end = start + cost
-        # Runner update: same formulas, same float order as runner.py.
-        if self.token_bucket:
-            tat = np.maximum(st.tat[idx], start) + cfg.min_sync_period
-            st.tat[idx] = tat
-            allowed = np.maximum(end, tat - (BURST_SYNCS - 1) * cfg.min_sync_period)
-        else:
-            allowed = end + cfg.min_sync_period
-        deadline = start + cfg.max_interval
+        # Runner update: the same float operations as simk8s/proxy/runner/.
+        if self.token_bucket:  # TokenBucket.try_accept at the start
+            st.free[idx] = np.maximum(st.free[idx] + cfg.min_sync_period, start)
+        st.end[idx] = end
         st.last_full[idx[full]] = start[full]
         st.first[idx] = False
         st.first_pending[idx] = w
-        st.allowed[idx] = allowed
-        st.deadline[idx] = deadline
-        st.s_open[idx] = np.maximum(deadline, allowed)  # no request yet: the timer's run
+        st.s_open[idx] = end + cfg.max_interval  # no request yet: the timer's run
         st.forced[idx] = True
+        st.pull[idx] = np.inf
         self.records.append((idx, start, end, full, periodic, first_pending))
         if cleanup is not None:
             self.cleanups.append(cleanup)
@@ -233,7 +271,8 @@ def run_fleet(stream: ChangeStream, config: FleetConfig, cost_fn: SyncCostFn) ->
     """Simulate every node's kube-proxy syncs for `stream` (see the package docstring)."""
     validate(stream, config)
     syncs = _Fleet(stream, config, cost_fn).run()
-    npl = npl_histogram(syncs, stream.trigger_time, config.npl_max_seconds)
+    drops = None if stream.drops_triggers is None else next_drop(stream.service, stream.drops_triggers)
+    npl = npl_histogram(syncs, stream.trigger_time, config.npl_max_seconds, next_drop=drops)
     return FleetResult(
         n_nodes=config.n_nodes,
         syncs=syncs,
