@@ -96,6 +96,8 @@ CASES = [
     Case("run-set-huge-duration", ["run", "scen.yaml", "--set", "duration=1e400s"], 2, "--set:1: duration: expected a duration"),
     Case("run-set-rate-too-high", ["run", "scen.yaml", "--set", "traffic.0.rate=1000000000/s"], 2,
          "--set:1: traffic.0.rate: must be from 0/s to 1000000/s"),
+    Case("run-set-min-sync-above-sync", ["run", "scen.yaml", "--set", "cluster.kubeProxy.minSyncPeriod=40s"], 2,
+         "--set:1: cluster.kubeProxy.minSyncPeriod: must not exceed syncPeriod (30s), got 40s"),
     Case("sweep-param-bool", ["sweep", "scen.yaml", "--param", "cluster.nodes=true"], 2,
          "--param cluster.nodes=true: cluster.nodes: expected a whole number, got the boolean true"),
     # --- validate ---

@@ -133,6 +133,16 @@ class KubeProxy(SchemaModel):
     # full sync at its own phase); true: every kube-proxy restarts at t = 0 with a full sync.
     restart_at_start: bool = False
 
+    @model_validator(mode="after")
+    def _periods_in_order(self) -> KubeProxy:
+        # kube-proxy refuses minSyncPeriod > syncPeriod (pkg/proxy/apis/config/validation,
+        # validateKubeProxyIPTablesConfiguration and its IPVS/nftables twins).
+        if self.min_sync_period > self.sync_period:
+            raise Problems([((field_alias(KubeProxy, "min_sync_period"),),
+                             f"must not exceed syncPeriod ({format_duration(self.sync_period)}), "
+                             f"got {format_duration(self.min_sync_period)}")])
+        return self
+
     @field_validator("full_sync_period")
     @classmethod
     def _full_sync_range(cls, value: float) -> float:

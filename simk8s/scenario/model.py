@@ -58,7 +58,7 @@ class Scenario(SchemaModel):
 
     @model_validator(mode="wrap")
     @classmethod
-    def _expand_copies(cls, data: Any, handler: ModelWrapValidatorHandler[Scenario], info: ValidationInfo) -> Scenario:
+    def _expand_copies(cls, data: Any, handler: ModelWrapValidatorHandler[Scenario], info: ValidationInfo[Any]) -> Scenario:
         # `copies` and traffic globs are expanded before anything is validated; a caller that
         # passes a context dict gets the Expansion back in it, even when validation fails
         # (the loader maps problem locations back to the entries as written).
