@@ -6,8 +6,9 @@ Upstream: ``staging/src/k8s.io/endpointslice/reconciler.go`` ``reconcileByAddres
 ``util/controller_utils.go`` ``EndpointsEqualBeyondHash``.
 
 HOT PATH: Pod → Endpoint conversion is memoised by the identity of the (Pod, Service)
-records (plus address type and zone), so unchanged pods hand out the *same* Endpoint
-object, and matching existing against desired endpoints is one dict lookup each.
+records (plus address type, zone and the terminating-condition gate), so unchanged pods
+hand out the *same* Endpoint object, and matching existing against desired endpoints is
+one dict lookup each.
 """
 
 from __future__ import annotations
