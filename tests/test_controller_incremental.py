@@ -41,7 +41,12 @@ from simk8s.controller.endpoints import (
     sync_endpoints,
     sync_endpoints_state,
 )
-from simk8s.controller.endpointslice import EndpointSliceState, desired_endpoints, reconcile
+from simk8s.controller.endpointslice import (
+    EndpointSliceState,
+    SliceGates,
+    desired_endpoints,
+    reconcile,
+)
 
 SELECTOR = (("app", "web"),)
 NODES = {"node-0": "zone-a", "node-1": "zone-b", "node-2": "zone-c"}
@@ -387,20 +392,21 @@ def _plan_fields(plan):
     max_eps=st.sampled_from([1, 3, 7, 100]),
     fail_rate=st.sampled_from([0.0, 0.2]),
     crowded=st.booleans(),
+    gates=st.sampled_from([SliceGates(), SliceGates(terminating_condition=False, topology_aware_hints=False)]),
 )
 def test_slice_state_matches_full_reconcile(
-    seed, variant, steps, max_changes, max_eps, fail_rate, crowded
+    seed, variant, steps, max_changes, max_eps, fail_rate, crowded, gates
 ):
     svc = SERVICES[variant]
     rng = random.Random(seed)
     world = PodWorld(rng, svc, crowded)
     informer = Informer(random.Random(seed + 1), fail_rate)
-    state = EndpointSliceState(svc, NODES)
+    state = EndpointSliceState(svc, NODES, gates)
     names_ref, names_inc = SequentialNames(), SequentialNames()
     for step in range(steps):
         state.apply(world.step(max_changes))
         pods = world.ordered()
-        assert state.desired() == desired_endpoints(svc, pods, NODES)
+        assert state.desired() == desired_endpoints(svc, pods, NODES, gates)
         existing = informer.listing()
         trigger = None if step % 2 else float(step)
         ref = reconcile(
@@ -411,6 +417,7 @@ def test_slice_state_matches_full_reconcile(
             nodes=NODES,
             trigger_time=trigger,
             name_for=names_ref,
+            gates=gates,
         )
         inc = state.reconcile(
             existing, max_endpoints_per_slice=max_eps, trigger_time=trigger, name_for=names_inc
@@ -527,6 +534,7 @@ CLUSTER = """
     seed: 7
     duration: 6m
     cluster:
+      kubernetesVersion: "{version}"
       nodes: 12
       zones: [a, b, c]
       controllerManager: {{kubeApiQps: 5, kubeApiBurst: 3, maxEndpointsPerSlice: {max_eps}}}
@@ -559,11 +567,11 @@ CLUSTER = """
 
 
 @pytest.mark.parametrize(
-    ("max_eps", "publish", "td"),
-    [(100, "false", "null"), (7, "true", "PreferClose")],
+    ("max_eps", "publish", "td", "version"),
+    [(100, "false", "null", "1.36"), (7, "true", "PreferClose", "1.36"), (7, "false", "null", "1.21")],
 )
-def test_cluster_writes_identical_on_both_paths(make_scenario, monkeypatch, max_eps, publish, td):
-    scenario = make_scenario(CLUSTER.format(max_eps=max_eps, publish=publish, td=td))
+def test_cluster_writes_identical_on_both_paths(make_scenario, monkeypatch, max_eps, publish, td, version):
+    scenario = make_scenario(CLUSTER.format(max_eps=max_eps, publish=publish, td=td, version=version))
     inc = _run(scenario, True, monkeypatch)
     ref = _run(scenario, False, monkeypatch)
     assert inc[4] is None and ref[4] is None

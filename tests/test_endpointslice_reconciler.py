@@ -24,6 +24,7 @@ from simk8s.api.objects import (
     ServicePort,
 )
 from simk8s.controller.endpointslice import (
+    SliceGates,
     SlicePlan,
     apply_plan,
     desired_endpoints,
@@ -34,6 +35,8 @@ from simk8s.controller.podutil import port_map_key
 
 SELECTOR = builders.SELECTOR
 NODES = {"node-0": "zone-a", "node-1": "zone-b", "node-2": "zone-c"}
+ALL_GATES = SliceGates()
+ALL_GATES = SliceGates()
 
 
 svc = builders.service
@@ -43,7 +46,7 @@ def pod(i: int, **kw) -> Pod:
     return builders.pod(i, name="pod{i}", uid="uid-{i}", subnet="10.1", **kw)
 
 
-def run(service, pods, existing=(), *, max_eps=100, nodes=NODES, trigger=None) -> SlicePlan:
+def run(service, pods, existing=(), *, max_eps=100, nodes=NODES, trigger=None, gates=ALL_GATES) -> SlicePlan:
     return reconcile(
         service,
         pods,
@@ -52,6 +55,7 @@ def run(service, pods, existing=(), *, max_eps=100, nodes=NODES, trigger=None) -
         nodes=nodes,
         trigger_time=trigger,
         name_for=SequentialNames(),
+        gates=gates,
     )
 
 
@@ -114,6 +118,35 @@ def test_conditions_truth_table(ready, terminating, publish, expected):
     assert (ep.ready, ep.serving, ep.terminating) == expected
     plan = run(svc(publish_not_ready_addresses=publish), [p])
     assert len(plan.creates[0].endpoints) == 1  # terminating pods are kept in slices
+
+
+BEFORE_1_22 = SliceGates(terminating_condition=False, topology_aware_hints=False)
+
+
+@pytest.mark.parametrize(("ready", "terminating", "publish", "expected"), CONDITIONS)
+def test_without_terminating_condition_gate_only_ready_is_written(ready, terminating, publish, expected):
+    # KEP-1672 off (<= 1.21): podToEndpoint sets Ready only; terminating pods are left out
+    # unless publishNotReadyAddresses, as in Endpoints.
+    p = pod(1, ready=ready, terminating=terminating)
+    service = svc(publish_not_ready_addresses=publish)
+    ep = pod_to_endpoint(p, service, "IPv4", "zone-b", terminating_condition=False)
+    assert (ep.ready, ep.serving, ep.terminating) == (expected[0], None, None)
+    plan = run(service, [p], gates=BEFORE_1_22)
+    assert len(plan.creates[0].endpoints) == (0 if terminating and not publish else 1)
+
+
+def test_terminating_pod_leaves_the_slice_when_its_deletion_starts_without_the_gate():
+    pods = [pod(i) for i in range(3)]
+    slices = apply_plan([], run(svc(), pods, gates=BEFORE_1_22))
+    deleting = [pods[0], pods[1], pod(2, terminating=True)]
+    plan = run(svc(), deleting, slices, gates=BEFORE_1_22)
+    (update,) = plan.updates
+    assert [e.target_ref.name for e in update.endpoints] == ["pod0", "pod1"]
+    assert (plan.endpoints_added, plan.endpoints_removed) == (0, 1)
+    # With the gate the pod stays, serving and terminating, not ready.
+    slices = apply_plan([], run(svc(), pods))
+    (update,) = run(svc(), deleting, slices).updates
+    assert [(e.ready, e.serving, e.terminating) for e in update.endpoints][2] == (False, True, True)
 
 
 def test_terminal_and_ipless_pods_excluded():
@@ -402,6 +435,20 @@ def test_not_selected_services_produce_no_plan():
 
 # ---------------------------------------------------------------------------------------
 # Hints (trafficdist/, topologycache/)
+
+
+def test_without_topology_aware_hints_gate_the_annotation_gives_no_hints():
+    # TopologyAwareHints off (<= 1.23): no topologyCache, so hintsEnabled is never asked.
+    annotated = svc(annotations=(("service.kubernetes.io/topology-mode", "Auto"),))
+    pods = [pod(i) for i in range(30)]
+    assert all(e.hints_for_zones for e in run(annotated, pods).creates[0].endpoints)
+    off = SliceGates(topology_aware_hints=False)
+    plan = run(annotated, pods, gates=off)
+    assert not any(e.hints_for_zones or e.hints_for_nodes for e in plan.creates[0].endpoints)
+    # Slices hinted by an earlier controller lose their hints (RemoveHintsFromSlices).
+    hinted = apply_plan([], run(annotated, pods))
+    plan = run(annotated, pods, hinted, gates=off)
+    assert len(plan.updates) == 1 and not any(e.hints_for_zones for e in plan.updates[0].endpoints)
 
 
 def test_traffic_distribution_hints():

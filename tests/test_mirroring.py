@@ -177,3 +177,29 @@ def test_not_mirrored_cases_delete_everything():
     assert len(run(leader, slices).deletes) == 1
     assert len(run(None, slices).deletes) == 1
     assert run(skip).writes == 0
+
+
+def test_endpoints_being_deleted_get_updates_and_deletes_but_no_creates():
+    # reconciler.go finalize: creates are skipped while deletionTimestamp is set.
+    assert len(run(endpoints([addr(1)])).creates) == 1
+    deleting = endpoints([addr(1)], deletion_timestamp=5.0)
+    assert run(deleting).writes == 0
+    # One port set, then two: the new port set would need a create.
+    slices = apply_plan([], run(endpoints([addr(1)])))
+    two_ports = dataclasses.replace(
+        deleting,
+        subsets=(
+            EndpointSubset((addr(1), addr(2)), (), HTTP_8080),
+            EndpointSubset((addr(3),), (), (EndpointPort(443),)),
+        ),
+    )
+    plan = run(two_ports, slices)
+    assert (len(plan.creates), len(plan.updates), len(plan.deletes)) == (0, 1, 0)
+    assert len(plan.updates[0].endpoints) == 2
+    # A port change recycles the old slice into an update, which still goes.
+    moved = endpoints([addr(1)], ports=(EndpointPort(9090, "http"),), deletion_timestamp=5.0)
+    plan = run(moved, slices)
+    assert (len(plan.creates), len(plan.updates), len(plan.deletes)) == (0, 1, 0)
+    # Addresses gone: the slice is deleted.
+    plan = run(endpoints(deletion_timestamp=5.0), slices)
+    assert [s.name for s in plan.deletes] == [slices[0].name]

@@ -7,6 +7,7 @@ realistic lengths and are identical across machines.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -46,6 +47,14 @@ def rfc3339nano(t: float) -> str:
 def rfc3339(t: float) -> str:
     """metav1.Time JSON form: whole seconds, UTC ("2026-01-01T00:00:05Z")."""
     return _whole_seconds(_nanos(t) // 1_000_000_000) + "Z"
+
+
+def metav1_time(t: float) -> float:
+    """A time as a ``metav1.Time`` field carries it through the API: whole seconds (its JSON
+    form is RFC 3339 without a fraction; its protobuf form sends only seconds and reads
+    nanos as 0: ``staging/src/k8s.io/apimachinery/pkg/apis/meta/v1/time.go``,
+    ``time_proto.go``). The run's epoch is a whole second, so this is the floor."""
+    return float(math.floor(t))
 
 
 def parse_rfc3339(text: str) -> float:

@@ -157,6 +157,9 @@ class Endpoints:
     labels: tuple[tuple[str, str], ...] = ()
     annotations: tuple[tuple[str, str], ...] = ()
     subsets: tuple[EndpointSubset, ...] = ()
+    # metadata.deletionTimestamp (s), e.g. while a finalizer holds the object. The cluster
+    # never deletes Endpoints, so only the mirroring rules read it and sizes leave it out.
+    deletion_timestamp: float | None = None
 
     @property
     def address_count(self) -> int:

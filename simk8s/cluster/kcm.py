@@ -250,6 +250,7 @@ class EndpointSliceController(_EndpointControllerBase):
         }
         self.node_zones = {name: world.nodes.zone_of(i) for i, name in enumerate(world.nodes.names)}
         self.states: dict[tuple[str, str], eps_rules.EndpointSliceState] = {}
+        self.gates = eps_rules.SliceGates.from_feature_gates(world.sc.cluster.feature_gates)
 
     def name_for(self, prefix: str) -> str:
         return prefix + self._suffixes.next()  # = prefix + "".join(self.rng.choice(alphabet, 5))
@@ -260,7 +261,7 @@ class EndpointSliceController(_EndpointControllerBase):
             state = self.states.get(key)
             fresh = state is None or state.service is not svc
             if state is None or fresh:
-                state = self.states[key] = eps_rules.EndpointSliceState(svc, self.node_zones)
+                state = self.states[key] = eps_rules.EndpointSliceState(svc, self.node_zones, self.gates)
             trigger = self._feed(key, state, fresh)
             return state.reconcile(
                 existing,
@@ -279,6 +280,7 @@ class EndpointSliceController(_EndpointControllerBase):
             nodes=self.node_zones,
             trigger_time=trigger,
             name_for=self.name_for,
+            gates=self.gates,
         )
 
     def initial(self) -> None:

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 
 from simk8s.api import objects as api
+from simk8s.controller.replicaset import RankedPod
 
 INF = math.inf
 
@@ -41,7 +42,7 @@ class PodState:
     deleted_reason: str = ""
     counted_available: bool = False  # counted in its ReplicaSet's available replicas
     _snapshot: api.Pod | None = field(default=None, repr=False)
-    rank: tuple | None = field(default=None, repr=False)  # cached ReplicaSet deletion rank
+    rank: RankedPod | None = field(default=None, repr=False)  # cached ReplicaSet ranking view
 
     @property
     def terminating(self) -> bool:

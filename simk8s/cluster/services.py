@@ -12,8 +12,15 @@ from simk8s.cluster.names import stable_uid
 NODE_PORT_RANGE = (30000, 32767)
 
 
-def build_services(specs: Iterable[Any], service_cidr: str) -> list[api.Service]:
+def build_services(
+    specs: Iterable[Any], service_cidr: str, traffic_distribution: bool = True
+) -> list[api.Service]:
     """Turn scenario service specs into API Services, allocating ClusterIPs and NodePorts.
+
+    ``traffic_distribution`` False: the ServiceTrafficDistribution gate is off (before 1.31,
+    KEP-4444) and the apiserver drops ``spec.trafficDistribution`` on create
+    (``pkg/registry/core/service/strategy.go`` ``dropServiceDisabledFields``), so neither
+    the EndpointSlice controller nor kube-proxy ever sees it.
 
     ClusterIPs: the first address of the range goes to the `kubernetes` Service (as in real
     clusters), the rest in order. NodePorts not given (and healthCheckNodePorts) are taken
@@ -92,7 +99,7 @@ def build_services(specs: Iterable[Any], service_cidr: str) -> list[api.Service]
                 load_balancer_source_ranges=tuple(s.load_balancer_source_ranges or ()),
                 health_check_node_port=health_check_node_port,
                 external_name=s.external_name,
-                traffic_distribution=s.traffic_distribution,
+                traffic_distribution=s.traffic_distribution if traffic_distribution else None,
             )
         )
     return services

@@ -1,14 +1,13 @@
 """Deployments and their ReplicaSets in the SimPy world (pkg/controller/deployment, replicaset).
 
-The rules themselves are pure functions in simk8s.controller.deployment; this module keeps
-the counts, reacts to pod changes and issues pod creates/deletes through the controller
-manager's client rate limit.
+The rules themselves are pure functions in simk8s.controller.deployment and
+simk8s.controller.replicaset; this module keeps the counts, reacts to pod changes and
+issues pod creates/deletes through the controller manager's client rate limit.
 """
 
 from __future__ import annotations
 
 import math
-import operator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -18,8 +17,11 @@ import simpy
 from simk8s.cluster.pods import PodState
 from simk8s.cluster.timers import Timers
 from simk8s.controller import deployment as rules
+from simk8s.controller import replicaset
+from simk8s.controller.replicaset import RankedPod
 
 BURST_REPLICAS = 500  # replicaset controller: at most this many creates/deletes per sync
+SLOW_START_INITIAL_BATCH = 1  # pkg/controller/controller_utils.go SlowStartInitialBatchSize
 
 
 @dataclass
@@ -30,14 +32,11 @@ class ReplicaSet:
     active: int = 0  # not terminating (controller.IsPodActive); kept up to date by the World
     available: int = 0  # active and Ready for minReadySeconds
     active_ids: set[int] = field(default_factory=set)  # the active pods themselves
-    # Deletion order of the active pods, ascending rank, built when needed and kept until an
-    # active pod changes or joins (`ranks_dirty`); `ranked_pos`: entries before it are gone.
-    ranked: list[tuple] = field(default_factory=list)
-    ranked_pos: int = 0
-    ranks_dirty: bool = True
-
-
-_cached_rank = operator.attrgetter("rank")
+    # ControllerExpectations (pkg/controller/controller_utils.go): the ReplicaSet leaves its
+    # replicas alone until it has seen the pods it created and deleted: while a slow-start
+    # run of creates goes on, and until `expected_until` (its last delete is seen).
+    creating: bool = False
+    expected_until: float = 0.0
 
 
 @dataclass
@@ -66,12 +65,13 @@ class PodControl(Protocol):
 
     def delete_pod(self, pod: PodState, *, reason: str, via_client: bool) -> None: ...
 
-    def deletion_rank(self, pod: PodState) -> tuple: ...
+    def rank_view(self, pod: PodState) -> RankedPod: ...
 
 
 class Deployment:
-    def __init__(self, world: PodControl, spec: Any, zones: int):
+    def __init__(self, world: PodControl, spec: Any, zones: int, logarithmic_scale_down: bool = True):
         self.world = world
+        self.logarithmic_scale_down = logarithmic_scale_down  # the LogarithmicScaleDown gate
         self.spec = spec
         self.name = spec.name
         self.namespace = spec.namespace
@@ -111,67 +111,86 @@ class Deployment:
         self._sync_pending = False
         new = self.sets[self.revision]
         old = [rs for rev, rs in sorted(self.sets.items()) if rev != self.revision]
-        strategy = self.spec.strategy
-        if strategy.type == "Recreate":
+        if self.spec.strategy.type == "Recreate":
             for rs in old:
                 rs.replicas = 0
             old_left = any(self._has_pods(rs) for rs in old)
             new.replicas = 0 if old_left else self.desired
         else:
-            surge, unavailable = rules.resolve_fenceposts(strategy.max_surge, strategy.max_unavailable, self.desired)
-            new_counts = self.counts(new)
-            if new.replicas > self.desired:
-                new.replicas = self.desired
-            else:
-                all_counts = [self.counts(rs) for rs in self.sets.values()]
-                new.replicas = rules.new_rs_replicas(self.desired, all_counts, new_counts, surge)
-            new_counts = self.counts(new)
-            scaled = rules.scale_down_old(self.desired, [self.counts(rs) for rs in old], new_counts, unavailable)
-            for rs in old:
-                rs.replicas = scaled[rs.revision]
+            self._rollout_rolling(new, old)
         for rs in self.sets.values():
             self._manage_replicas(rs)
         self._observe()
+
+    def _rollout_rolling(self, new: ReplicaSet, old: list[ReplicaSet]) -> None:
+        """rolling.go rolloutRolling: a sync that scales the new ReplicaSet
+        (reconcileNewReplicaSet) ends there; only a sync that leaves it alone scales the old
+        ones down (reconcileOldReplicaSets)."""
+        strategy = self.spec.strategy
+        surge, unavailable = rules.resolve_fenceposts(strategy.max_surge, strategy.max_unavailable, self.desired)
+        if new.replicas >= self.desired:
+            target = self.desired
+        else:
+            target = rules.new_rs_replicas(self.desired, [self.counts(rs) for rs in self.sets.values()], self.counts(new), surge)
+        if target != new.replicas:
+            new.replicas = target
+            # The ReplicaSet update comes back through the informer (updateReplicaSet →
+            # enqueueDeployment) and queues the next sync. Simplification: at once.
+            self.request_sync()
+            return
+        scaled = rules.scale_down_old(self.desired, [self.counts(rs) for rs in old], self.counts(new), unavailable)
+        for rs in old:
+            rs.replicas = scaled[rs.revision]
 
     @staticmethod
     def _has_pods(rs: ReplicaSet) -> bool:
         return bool(rs.pods)
 
     def _manage_replicas(self, rs: ReplicaSet) -> None:
-        """replica_set.go manageReplicas: create or delete the difference, ≤ burstReplicas per sync."""
-        pods = self.world.pods
+        """replica_set.go manageReplicas: create or delete the difference, ≤ burstReplicas per
+        sync, once the ReplicaSet's expectations are met (syncReplicaSet)."""
+        if rs.creating or self.world.env.now < rs.expected_until:
+            return
         diff = rs.active - rs.replicas
         if diff < 0:
-            # Simplification: no slow-start batches (1, 2, 4, …); creates only wait for the client QPS.
-            for _ in range(min(-diff, BURST_REPLICAS)):
-                rs.pods.add(self.world.create_pod(self, rs.revision))
+            rs.creating = True
+            count = min(-diff, BURST_REPLICAS)
+            self._create_batch(rs, count, min(count, SLOW_START_INITIAL_BATCH))
         elif diff > 0:
-            for pod_id in self._lowest_ranked(rs, min(diff, BURST_REPLICAS)):
-                self.world.delete_pod(pods[pod_id], reason="scale-down", via_client=True)
+            pods = self.world.pods
+            for pod_id in self._pods_to_delete(rs, min(diff, BURST_REPLICAS)):
+                pod = pods[pod_id]
+                self.world.delete_pod(pod, reason="scale-down", via_client=True)
+                rs.expected_until = max(rs.expected_until, pod.deletion)
 
-    def _lowest_ranked(self, rs: ReplicaSet, k: int) -> list[int]:
-        """The k active pods deleted first (getPodsToDelete: sorted by deletion rank).
+    def _create_batch(self, rs: ReplicaSet, remaining: int, size: int) -> None:
+        """replica_set.go slowStartBatch: batches of 1, 2, 4, … creates, each started once
+        the previous one's calls have all returned (client QPS permitting); the ReplicaSet
+        syncs again once it has seen the last pod."""
+        world = self.world
+        last = world.env.now
+        for _ in range(size):
+            pod_id = world.create_pod(self, rs.revision)
+            rs.pods.add(pod_id)
+            last = max(last, world.pods[pod_id].created)
+        remaining -= size
+        if remaining > 0:
+            world.timers.at(last, self._create_batch, rs, remaining, min(2 * size, remaining))
+        else:
+            world.timers.at(last, self._creates_seen, rs)
 
-        deletion_rank ends in −pod id: a total order, and the id comes back out. The sorted
-        ranks are reused while no active pod changed or joined (HOT PATH: a one-at-a-time
-        rollout of 2000 pods asks the old RS ~1500 times); pods that left since are skipped,
-        and they never come back, so the scan resumes where the last one stopped."""
-        if rs.ranks_dirty:
-            members = list(map(self.world.pods.__getitem__, rs.active_ids))
-            ranks = list(map(_cached_rank, members))
-            if None in ranks:
-                ranks = list(map(self.world.deletion_rank, members))
-            ranks.sort()
-            rs.ranked, rs.ranked_pos, rs.ranks_dirty = ranks, 0, False
-        chosen: list[int] = []
-        active, ranked, i = rs.active_ids, rs.ranked, rs.ranked_pos
-        while len(chosen) < k and i < len(ranked):
-            pod_id = -ranked[i][-1]
-            if pod_id in active:
-                chosen.append(pod_id)  # about to be deleted: leaves the active pods
-            i += 1
-        rs.ranked_pos = i
-        return chosen
+    def _creates_seen(self, rs: ReplicaSet) -> None:
+        rs.creating = False
+        self.request_sync()
+
+    def _pods_to_delete(self, rs: ReplicaSet, count: int) -> list[int]:
+        """getPodsToDelete: the ReplicaSet's active pods ranked against every active pod of
+        the Deployment (its related pods) at this instant."""
+        world = self.world
+        pods = world.pods
+        views = [world.rank_view(pods[i]) for i in rs.active_ids]
+        related = [pods[i].node for s in self.sets.values() for i in s.active_ids]
+        return replicaset.pods_to_delete(views, related, count, world.env.now, self.logarithmic_scale_down)
 
     def _observe(self) -> None:
         now = self.world.env.now

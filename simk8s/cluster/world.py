@@ -22,7 +22,7 @@ from simk8s.cluster.pods import INF, PodState
 from simk8s.cluster.services import build_services
 from simk8s.cluster.timers import Timers
 from simk8s.cluster.workloads import Deployment
-from simk8s.controller import deployment as deploy_rules
+from simk8s.controller.replicaset import RankedPod
 from simk8s.controller.workqueue import TokenBucket
 from simk8s.rng import component_rng
 
@@ -97,7 +97,8 @@ class World:
         self.service_listeners: list[Callable[[api.Service], None]] = []
 
         self.services: dict[tuple[str, str], api.Service] = {}
-        for svc in build_services(scenario.services, cl.service_cidr):
+        gates = cl.feature_gates
+        for svc in build_services(scenario.services, cl.service_cidr, gates.service_traffic_distribution):
             self.services[(svc.namespace, svc.name)] = svc
             self.apiserver.seed("Service", svc)
         self.service_pods: dict[tuple[str, str], set[int]] = {k: set() for k in self.services}
@@ -106,7 +107,7 @@ class World:
         self.workload_by_name: dict[str, Deployment] = {}
         candidates = _SelectorIndex(self.services)
         for w in scenario.workloads:
-            d = Deployment(self, w, len(self.nodes.zone_names))
+            d = Deployment(self, w, len(self.nodes.zone_names), cl.feature_gates.logarithmic_scale_down)
             template = api.Pod(name="", namespace=w.namespace, labels=tuple(sorted(w.labels.items())))
             # (the Deployment's own selector is w.match_labels; its ReplicaSets own exactly its pods)
             # Pod labels never change here, so Service membership is fixed per Deployment.
@@ -167,7 +168,6 @@ class World:
         self.pods.append(pod)
         d.sets[revision].active += 1
         d.sets[revision].active_ids.add(pod.id)
-        d.sets[revision].ranks_dirty = True
         self.pod_services.append(d.service_keys)
         for key in d.service_keys:
             self.service_pods[key].add(pod.id)
@@ -304,15 +304,13 @@ class World:
             self.workload_by_name[pod.workload].sets[pod.revision].available += 1 if available else -1
 
     def _touch(self, pod: PodState) -> None:
-        """The pod's record changed: drop its cached snapshot and rank; an active pod's
-        ReplicaSet must re-sort its deletion order."""
+        """The pod's record changed: drop its cached snapshot and ranking view."""
         pod.touch()
-        if pod.active:
-            self.workload_by_name[pod.workload].sets[pod.revision].ranks_dirty = True
 
-    def deletion_rank(self, pod: PodState) -> tuple:
+    def rank_view(self, pod: PodState) -> RankedPod:
+        """What the ReplicaSet controller ranks of the pod (cached until it changes)."""
         if pod.rank is None:
-            pod.rank = deploy_rules.deletion_rank(pod.node >= 0, pod.phase, pod.ready, pod.ready_since, pod.created, pod.id)
+            pod.rank = RankedPod.of(pod.id, pod.node, pod.phase, pod.ready, pod.ready_since, pod.created, pod.uid)
         return pod.rank
 
     def delete_pod(self, pod: PodState, *, reason: str, via_client: bool, grace: float | None = None) -> None:

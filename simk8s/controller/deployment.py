@@ -1,11 +1,11 @@
-"""Deployment and ReplicaSet controller rules, as pure functions over replica counts and
-pod views. The SimPy glue is in simk8s/cluster/workloads.py.
+"""Deployment controller rules, as pure functions over replica counts. The SimPy glue is
+in simk8s/cluster/workloads.py; which pods a ReplicaSet deletes is in
+simk8s/controller/replicaset.py.
 
 Upstream: ``pkg/controller/deployment/util/deployment_util.go`` (``ResolveFenceposts``,
 ``NewRSNewReplicas``), ``pkg/controller/deployment/rolling.go``
-(``reconcileOldReplicaSets``), ``pkg/controller/controller_utils.go`` (``ActivePods``,
-the order in which ``pkg/controller/replicaset`` deletes pods) and
-``staging/src/k8s.io/apimachinery/pkg/util/intstr`` (``GetScaledValueFromIntOrPercent``).
+(``reconcileOldReplicaSets``) and ``staging/src/k8s.io/apimachinery/pkg/util/intstr``
+(``GetScaledValueFromIntOrPercent``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-
-from simk8s.api import objects as api
 
 
 def resolve_int_or_percent(value: Any, total: int, round_up: bool) -> int:
@@ -104,27 +102,3 @@ def scale_down_old(
         result[rs.revision] -= down
         budget -= down
     return result
-
-
-_PHASE_RANK = {api.PENDING: 0, api.UNKNOWN: 1, api.RUNNING: 2}
-
-
-def deletion_rank(
-    node_assigned: bool, phase: str, ready: bool, ready_since: float, created: float, pod_id: int
-) -> tuple:
-    """controller.ActivePods ordering: pods earlier in this order are deleted first.
-
-    unassigned < assigned; Pending < Unknown < Running; not ready < ready; ready for less
-    time first; (restart counts are all zero here); newer pods first; then the pod id, a
-    deterministic tie-break where upstream leaves the order open. Simplification: the
-    ReplicaSet controller's extra ranks (pods sharing a node, pod-deletion-cost) and its
-    coarser ready-time buckets are not modelled.
-    """
-    return (
-        node_assigned,
-        _PHASE_RANK.get(phase, 0),
-        ready,
-        -ready_since if ready else 0.0,
-        -created,
-        -pod_id,
-    )

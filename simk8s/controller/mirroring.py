@@ -85,7 +85,8 @@ def mirror(
     Per repacked subset: ready addresses first, then not-ready, up to ``max_per_subset``;
     one slice per (port set, address type); the first existing slice of a group is
     rewritten only if it differs, extra ones are deleted; deletes are recycled into creates.
-    No placeholder slices.
+    No placeholder slices. An Endpoints with a deletionTimestamp gets no creates
+    (``reconciler.go`` ``finalize``), only the updates and deletes.
     """
     if endpoints is None or not should_mirror(endpoints, service):
         return SlicePlan(deletes=list(existing_slices))
@@ -174,7 +175,9 @@ def mirror(
             del to_delete[i]
         else:
             i += 1
-    plan.creates = [_renamed_new(c, name_for) for c in to_create]
+    # finalize: no new slices for an Endpoints being deleted; updates and deletes still go.
+    if endpoints.deletion_timestamp is None:
+        plan.creates = [_renamed_new(c, name_for) for c in to_create]
     plan.updates = to_update
     plan.deletes = to_delete
     return plan

@@ -2,7 +2,12 @@
 controllers.
 
 Upstream: ``staging/src/k8s.io/endpointslice/util/trigger_time_tracker.go``
-(``TriggerTimeTracker.ComputeEndpointLastChangeTriggerTime``).
+(``TriggerTimeTracker.ComputeEndpointLastChangeTriggerTime``). The times it reads, the
+pod Ready condition's lastTransitionTime and the Service's creationTimestamp, are
+``metav1.Time`` values that reached the controller through the API: whole seconds
+(``simk8s.api.naming.metav1_time``). Two transitions within one second therefore look
+unchanged to it, and the annotation (so kube-proxy's network programming latency) starts
+up to a second before the change.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from simk8s.api.naming import metav1_time
 from simk8s.api.objects import Pod, Service
 from simk8s.controller.podutil import PodChange
 
@@ -55,21 +61,21 @@ class TriggerTimeTracker:
         min_changed: float | None = None
         pod_times: dict[str, float] = {}
         for pod in pods:
-            t = pod.ready_transition_time
-            if t is None:
+            if pod.ready_transition_time is None:
                 continue
+            t = metav1_time(pod.ready_transition_time)
             pod_times[pod.name] = t
             before = previous.get(pod.name)
             if (before is None or t > before) and (min_changed is None or t < min_changed):
                 min_changed = t
-        svc_t = service.creation_time
+        svc_t = metav1_time(service.creation_time)
         if (state.service_time is None or svc_t > state.service_time) and (
             min_changed is None or svc_t < min_changed
         ):
             min_changed = svc_t
         state.pod_times = pod_times
         state.service_time = svc_t
-        return service.creation_time if not was_known else min_changed
+        return svc_t if not was_known else min_changed
 
     def compute_changes(self, service: Service, changes: Iterable[PodChange]) -> float | None:
         """``compute`` fed only the pods that changed since the previous call (HOT PATH).
@@ -96,7 +102,7 @@ class TriggerTimeTracker:
                 names.add(old_name)
             if pod is not None and pod.ready_transition_time is not None:
                 state.name_of[order] = pod.name
-                by_name.setdefault(pod.name, {})[order] = pod.ready_transition_time
+                by_name.setdefault(pod.name, {})[order] = metav1_time(pod.ready_transition_time)
                 names.add(pod.name)
         names |= state.shared_names
         previous = state.pod_times
@@ -116,13 +122,13 @@ class TriggerTimeTracker:
                 state.shared_names.add(name)
             else:
                 state.shared_names.discard(name)
-        svc_t = service.creation_time
+        svc_t = metav1_time(service.creation_time)
         if (state.service_time is None or svc_t > state.service_time) and (
             min_changed is None or svc_t < min_changed
         ):
             min_changed = svc_t
         state.service_time = svc_t
-        return service.creation_time if not was_known else min_changed
+        return svc_t if not was_known else min_changed
 
     def delete_service(self, namespace: str, name: str) -> None:
         self._states.pop((namespace, name), None)

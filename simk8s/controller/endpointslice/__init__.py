@@ -2,6 +2,7 @@
 
 Layout follows upstream ``staging/src/k8s.io/endpointslice/``:
 
+* ``gates``: the feature gates the controller reads;
 * ``desired``: pods → desired Endpoints and endpoint identity (``utils.go``
   ``podToEndpoint``, ``util/endpointset.go``);
 * ``slices``: the plan of API calls and the per-slice helpers (``utils.go``);
@@ -19,6 +20,7 @@ from simk8s.controller.endpointslice.desired import (
     endpoints_equal_beyond_hash,
     pod_to_endpoint,
 )
+from simk8s.controller.endpointslice.gates import SliceGates
 from simk8s.controller.endpointslice.hints import (
     ANNOTATION_TOPOLOGY_AWARE_HINTS,
     ANNOTATION_TOPOLOGY_MODE,
@@ -47,6 +49,7 @@ __all__ = [
     "EndpointSliceState",
     "HintFn",
     "PortKey",
+    "SliceGates",
     "SlicePlan",
     "Step1Fn",
     "apply_plan",

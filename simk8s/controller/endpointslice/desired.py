@@ -6,8 +6,9 @@ Upstream: ``staging/src/k8s.io/endpointslice/reconciler.go`` ``reconcileByAddres
 ``util/controller_utils.go`` ``EndpointsEqualBeyondHash``.
 
 HOT PATH: Pod → Endpoint conversion is memoised by the identity of the (Pod, Service)
-records (plus address type and zone), so unchanged pods hand out the *same* Endpoint
-object, and matching existing against desired endpoints is one dict lookup each.
+records (plus address type, zone and the terminating-condition gate), so unchanged pods
+hand out the *same* Endpoint object, and matching existing against desired endpoints is
+one dict lookup each.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from simk8s.api.objects import Endpoint, EndpointPort, ObjectReference, Pod, Service
+from simk8s.controller.endpointslice.gates import ALL_ON, SliceGates
 from simk8s.controller.podutil import (
     canonical_ip,
     endpoint_ports,
@@ -59,7 +61,8 @@ def endpoints_equal_beyond_hash(a: Endpoint, b: Endpoint) -> bool:
 MEMO_LIMIT = 1 << 18
 _ports_memo: dict[tuple[int, int], tuple[Pod, Service, PortKey]] = {}
 _endpoint_memo: dict[
-    tuple[int, int, str, str | None], tuple[Pod, Service, Endpoint | None, EndpointKey | None]
+    tuple[int, int, str, str | None, bool],
+    tuple[Pod, Service, Endpoint | None, EndpointKey | None],
 ] = {}
 # id(Endpoint) → (Endpoint, key) for endpoints this module built: existing slices mostly
 # hold these very objects, so their identity key is one int-keyed lookup.
@@ -74,10 +77,15 @@ def cached_key(ep: Endpoint) -> EndpointKey:
 
 
 def pod_to_endpoint(
-    pod: Pod, service: Service, address_type: str, zone: str | None
+    pod: Pod,
+    service: Service,
+    address_type: str,
+    zone: str | None,
+    terminating_condition: bool = True,
 ) -> Endpoint | None:
     """``utils.go`` ``podToEndpoint``; None when the pod has no IP of ``address_type``
-    (upstream builds it and then drops an endpoint without addresses)."""
+    (upstream builds it and then drops an endpoint without addresses). Without the
+    EndpointSliceTerminatingCondition gate only ``ready`` is set (KEP-1672)."""
     addrs = []
     for ip in pod.pod_ips:
         canon = canonical_ip(ip)
@@ -90,8 +98,8 @@ def pod_to_endpoint(
     return Endpoint(
         addresses=tuple(addrs),
         ready=service.publish_not_ready_addresses or (serving and not terminating),
-        serving=serving,
-        terminating=terminating,
+        serving=serving if terminating_condition else None,
+        terminating=terminating if terminating_condition else None,
         hostname=pod.hostname if should_set_hostname(pod, service) else "",
         target_ref=ObjectReference(kind="Pod", namespace=pod.namespace, name=pod.name, uid=pod.uid),
         node_name=pod.node_name or None,
@@ -115,13 +123,13 @@ def pod_ports(pod: Pod, service: Service) -> PortKey:
 
 
 def pod_endpoint(
-    pod: Pod, service: Service, address_type: str, zone: str | None
+    pod: Pod, service: Service, address_type: str, zone: str | None, terminating_condition: bool
 ) -> tuple[Endpoint | None, EndpointKey | None]:
-    key = (id(pod), id(service), address_type, zone)
+    key = (id(pod), id(service), address_type, zone, terminating_condition)
     hit = _endpoint_memo.get(key)
     if hit is not None:
         return hit[2], hit[3]
-    ep = pod_to_endpoint(pod, service, address_type, zone)
+    ep = pod_to_endpoint(pod, service, address_type, zone, terminating_condition)
     ekey = endpoint_key(ep) if ep is not None else None
     if len(_endpoint_memo) >= MEMO_LIMIT:
         _endpoint_memo.clear()
@@ -146,8 +154,18 @@ class DesiredEndpoints:
     missing_node: bool = False
 
 
+def includes_terminating(service: Service, gates: SliceGates) -> bool:
+    """Whether terminating pods become endpoints: always with KEP-1672's gate
+    (``ShouldPodBeInEndpoints(pod, true)``); before it, only with publishNotReadyAddresses,
+    as the Endpoints controller (``reconciler.go`` ``reconcile`` up to 1.21)."""
+    return gates.terminating_condition or service.publish_not_ready_addresses
+
+
 def desired_endpoints(
-    service: Service, pods: Iterable[Pod], nodes: Mapping[str, str | None]
+    service: Service,
+    pods: Iterable[Pod],
+    nodes: Mapping[str, str | None],
+    gates: SliceGates = ALL_ON,
 ) -> DesiredEndpoints:
     """The endpoints the Service's slices should hold (``reconcileByAddressType``, for
     every address type of ``getAddressTypesForService``).
@@ -158,12 +176,14 @@ def desired_endpoints(
     types = slice_address_types(service)
     groups: dict[str, dict[PortKey, dict[EndpointKey, Endpoint]]] = {t: {} for t in types}
     publish = service.publish_not_ready_addresses
+    include_terminating = includes_terminating(service, gates)
+    conditions = gates.terminating_condition
     missing = False
     # Port tuples come interned from port_map_key's cache, so groups are found by id()
     # (hashing a tuple of dataclasses runs Python code per port).
     by_id: dict[tuple[str, int], dict[EndpointKey, Endpoint]] = {}
     for pod in pods:
-        if not should_pod_be_in_endpoints(pod, include_terminating=True):
+        if not should_pod_be_in_endpoints(pod, include_terminating):
             continue
         ports = pod_ports(pod, service)
         node_known = pod.node_name in nodes
@@ -176,7 +196,7 @@ def desired_endpoints(
             if not node_known and not publish:  # node not found: skip the pod, sync errors
                 missing = True
                 continue
-            ep, ekey = pod_endpoint(pod, service, t, zone)
+            ep, ekey = pod_endpoint(pod, service, t, zone, conditions)
             if ep is not None and ekey is not None:
                 group[ekey] = ep
     return DesiredEndpoints(groups, missing)

@@ -138,15 +138,18 @@ def apply_hints(
     updates: list[Draft],
     unchanged: list[EndpointSlice],
     cache: SliceMemory | None = None,
+    topology_cache: bool = True,
 ) -> list[EndpointSlice]:
     """Step 6 of ``reconcileByAddressType``: the annotation's hints (``AddHints``, or
     ``RemoveHintsFromSlices`` when they cannot be given), else ``trafficdist``
     ``ReconcileHints``. Sets hints on creates/updates; moves unchanged slices whose hints
     are wrong into ``updates`` (trafficDistribution path). Returns the still-unchanged
     slices. ``cache``: per-slice verdicts of unchanged slices (HOT PATH), None to
-    recompute."""
+    recompute. ``topology_cache`` False: the TopologyAwareHints gate is off, the controller
+    has no topology cache and the annotation is not read (``r.topologyCache != nil &&
+    hintsEnabled``)."""
     drafts = creates + updates
-    if hints_enabled(service):
+    if topology_cache and hints_enabled(service):
         fixed: dict[str, int] = {}
         for s in unchanged:
             if cache is None:

@@ -21,9 +21,11 @@ from simk8s.controller.endpointslice.desired import (
     PortKey,
     cached_key,
     endpoints_equal_beyond_hash,
+    includes_terminating,
     pod_endpoint,
     pod_ports,
 )
+from simk8s.controller.endpointslice.gates import ALL_ON, SliceGates
 from simk8s.controller.endpointslice.reconciler import (
     DEFAULT_MAX_ENDPOINTS_PER_SLICE,
     Step1,
@@ -115,9 +117,13 @@ class EndpointSliceState:
     ``nodes`` must not change while the state is used.
     """
 
-    def __init__(self, service: Service, nodes: Mapping[str, str | None]) -> None:
+    def __init__(
+        self, service: Service, nodes: Mapping[str, str | None], gates: SliceGates = ALL_ON
+    ) -> None:
         self.service = service
         self.nodes = nodes
+        self.gates = gates
+        self._include_terminating = includes_terminating(service, gates)
         self.types = slice_address_types(service)
         self._pods: dict[int, _PodEntry] = {}
         self._group_pods: dict[PortKey, set[int]] = {}  # port group → its included pods
@@ -153,13 +159,14 @@ class EndpointSliceState:
 
     def _entry(self, pod: Pod) -> _PodEntry:
         service = self.service
-        if not should_pod_be_in_endpoints(pod, include_terminating=True):
+        if not should_pod_be_in_endpoints(pod, self._include_terminating):
             return _PodEntry(pod, None)
         ports = pod_ports(pod, service)
         if pod.node_name not in self.nodes and not service.publish_not_ready_addresses:
             return _PodEntry(pod, ports, True)  # node not found: skip the pod, sync errors
         zone = self.nodes.get(pod.node_name) or None
-        eps = tuple(pod_endpoint(pod, service, t, zone) for t in self.types)
+        conditions = self.gates.terminating_condition
+        eps = tuple(pod_endpoint(pod, service, t, zone, conditions) for t in self.types)
         return _PodEntry(pod, ports, False, eps)
 
     def _group(self, address_type: str, ports: PortKey) -> _Group:
@@ -235,7 +242,7 @@ class EndpointSliceState:
         return {k: g.want[k] for k in sorted(keys, key=lambda k: first[k][0])}
 
     def desired(self) -> DesiredEndpoints:
-        """What ``desired_endpoints(service, self.pods(), nodes)`` returns (O(P); tests)."""
+        """What ``desired_endpoints(service, self.pods(), nodes, gates)`` returns (O(P); tests)."""
         groups: dict[str, dict[PortKey, dict[EndpointKey, Endpoint]]] = {t: {} for t in self.types}
         for key in self._group_keys():
             for t in self.types:
@@ -380,7 +387,8 @@ class EndpointSliceState:
         trigger_time: float | None,
         name_for: Callable[[str], str],
     ) -> SlicePlan:
-        """``reconcile(self.service, self.pods(), existing_slices, nodes=self.nodes, ...)``."""
+        """``reconcile(self.service, self.pods(), existing_slices, nodes=self.nodes,
+        gates=self.gates, ...)``."""
         service = self.service
         if service.type == "ExternalName" or service.selector is None:
             return SlicePlan()  # syncService: ExternalName or no selector
@@ -395,6 +403,7 @@ class EndpointSliceState:
                 nodes=self.nodes,
                 trigger_time=trigger_time,
                 name_for=name_for,
+                gates=self.gates,
             )
         self._settle()
         return plan_sync(
@@ -409,4 +418,5 @@ class EndpointSliceState:
             name_for,
             self._missing > 0,
             self._memory,
+            self.gates,
         )

@@ -33,6 +33,7 @@ from simk8s.controller.endpointslice.desired import (
     desired_endpoints,
     endpoints_equal_beyond_hash,
 )
+from simk8s.controller.endpointslice.gates import ALL_ON, SliceGates
 from simk8s.controller.endpointslice.hints import apply_hints
 from simk8s.controller.endpointslice.slices import (
     Draft,
@@ -172,6 +173,7 @@ def reconcile(
     nodes: Mapping[str, str | None],
     trigger_time: float | None,
     name_for: Callable[[str], str],
+    gates: SliceGates = ALL_ON,
 ) -> SlicePlan:
     """One EndpointSlice controller sync (``syncService`` then ``Reconcile``), as a pure
     function.
@@ -187,6 +189,7 @@ def reconcile(
         nodes: node name → zone label (None/"" if unlabelled) for every existing node.
         trigger_time: from ``TriggerTimeTracker.compute`` (None → annotation removed).
         name_for: generateName: prefix → full name, called once per slice created.
+        gates: the controller's feature gates (``SliceGates``).
 
     Returns a SlicePlan. Per address type (``reconcileByAddressType``), per port group
     (``reconcileByPortMapping``): step 1 in-place keep/update; step 2 fill updated slices
@@ -204,7 +207,7 @@ def reconcile(
         return SlicePlan()  # syncService: Service gone (GC deletes), ExternalName, no selector
     if max_endpoints_per_slice < 1:
         raise ValueError("max_endpoints_per_slice must be >= 1")
-    desired = desired_endpoints(service, pods, nodes)
+    desired = desired_endpoints(service, pods, nodes, gates)
 
     def step1(address_type: str, key: PortKey, slices: list[EndpointSlice]) -> Step1:
         return reference_step1(service, slices, dict(desired.groups[address_type][key]))
@@ -222,6 +225,7 @@ def reconcile(
         name_for,
         desired.missing_node,
         None,
+        gates,
     )
 
 
@@ -240,6 +244,7 @@ def plan_sync(
     name_for: Callable[[str], str],
     missing_node: bool,
     memory: SliceMemory | None,
+    gates: SliceGates = ALL_ON,
 ) -> SlicePlan:
     """The sync once the desired endpoints are known: ``group_keys`` are the desired port
     groups in desired order (the same for every address type); ``step1`` runs step 1 of
@@ -249,7 +254,7 @@ def plan_sync(
     for t in types:
         existing_t = [s for s in existing_slices if s.address_type == t]
         creates, updates, deletes, unchanged = _reconcile_address_type(
-            service, existing_t, group_keys, step1, t, max_eps, nodes, plan, memory
+            service, existing_t, group_keys, step1, t, max_eps, nodes, plan, memory, gates
         )
         plan.creates.extend(
             materialize(d, service, trigger_time, name_for, memory) for d in creates
@@ -271,6 +276,7 @@ def _reconcile_address_type(
     nodes: Mapping[str, str | None],
     plan: SlicePlan,
     memory: SliceMemory | None,
+    gates: SliceGates,
 ) -> tuple[list[Draft], list[Draft], list[EndpointSlice], list[EndpointSlice]]:
     creates: list[Draft] = []
     updates: list[Draft] = []
@@ -304,7 +310,9 @@ def _reconcile_address_type(
             deletes = []
         else:
             creates.append(placeholder)
-    unchanged = apply_hints(service, nodes, creates, updates, unchanged, memory)  # step 6
+    unchanged = apply_hints(  # step 6
+        service, nodes, creates, updates, unchanged, memory, gates.topology_aware_hints
+    )
     i = 0  # step 7: recycle deletes into the last pending creates
     while i < len(deletes) and creates:
         gone = deletes[i]
