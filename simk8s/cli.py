@@ -182,6 +182,27 @@ def rules(results: str, variant: str | None, node: str, at: str, mode: str | Non
     click.echo(text, nl=not text.endswith("\n"))
 
 
+@main.command(short_help="A run's kube-proxy and apiserver metrics (Prometheus text).")
+@click.argument("results", type=click.Path(exists=True, file_okay=False))
+@click.option("--variant", help="Only this variant, without a `variant` label (default: every variant, labelled).")
+@click.option("--openmetrics", is_flag=True, help="OpenMetrics 1.0 text (ends with # EOF) instead of Prometheus 0.0.4.")
+def metrics(results: str, variant: str | None, openmetrics: bool) -> None:
+    """Print a results directory's metrics as a cluster's /metrics would have shown them:
+    kube-proxy's and the apiserver's names, labels and buckets, summed over all nodes.
+    `simk8s run` also writes each variant's as <variant>/metrics.prom."""
+    from simk8s.results.metrics import exposition, families, runs_in_directory, with_variant_label
+
+    try:
+        runs = runs_in_directory(results, variant)
+    except LookupError as err:
+        raise UsageError(err.args[0]) from None
+    if variant is not None:
+        text = exposition(families(runs[variant]), openmetrics=openmetrics)
+    else:
+        text = exposition(with_variant_label({n: families(r) for n, r in runs.items()}), openmetrics=openmetrics)
+    click.echo(text, nl=False)
+
+
 @main.command(short_help="Published measurements beside the model's figures.")
 def calibrate() -> None:
     """Published measurements beside the model's figures, with the error of each."""
