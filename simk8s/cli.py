@@ -237,27 +237,69 @@ def versions(target: str | None) -> None:
     click.echo(f"wrote {path}")
 
 
-@main.command(short_help="CI guard: a run's figures against committed limits.")
+@main.command(short_help="CI guard: a run's figures against committed limits and baselines.")
 @click.argument("checkfile", type=click.Path(exists=True, dir_okay=False))
-def check(checkfile: str) -> None:
-    """Run a scenario and hold its figures against committed limits; exit 1 if any is broken.
+@click.option("--junit-xml", "junit_xml", metavar="FILE", help="Also write a JUnit XML report (one test case per check).")
+@click.option("--markdown", metavar="FILE", help="Also write a Markdown table (e.g. for $GITHUB_STEP_SUMMARY).")
+@click.option("--perfdata", metavar="DIR", help="Also write ClusterLoader2 PerfData JSON for perfdash (one file per measurement).")
+@click.option("--update", is_flag=True, help="Rewrite every baseline `value` in CHECKFILE from this run (tolerances and "
+              "limits stay); exit 0.")
+@click.option("--jobs", type=JOBS, default=None, help="Processes for variants that need their own cluster run (default: the CPUs available).")
+def check(checkfile: str, junit_xml: str | None, markdown: str | None, perfdata: str | None, update: bool,
+          jobs: int | None) -> None:
+    """Run a scenario and hold its figures against committed limits and baselines; exit 1
+    if any check fails.
 
     \b
     The check file (YAML):
       scenario: ../scenarios/rolling-2000.yaml   # relative to the check file
       set: [cluster.nodes=3000]                   # optional --set overrides
+      tolerance: {relative: 0.01}                 # default for checks with a baseline value
       checks:
         - {variant: slices-iptables, figure: kube_proxy.cpu_seconds_total, max: 300000}
-        - {variant: slices-iptables, figure: network_programming_latency_s.p99, max: 30}
-        - {variant: endpoints-iptables, figure: apiserver.rejected_writes.Endpoints, max: 0}
+        - {variant: slices-iptables, figure: kube_proxy.syncs, value: 1180, relative: 0.05}
+        - {variant: slices-iptables, metric: kubeproxy_network_programming_duration_seconds,
+           quantile: 0.99, max: 30}
 
-    A figure is a dotted key of summary.json; each check has `max`, `min` or both.
+    A figure is a dotted key of summary.json, or a Prometheus metric (see `simk8s metrics`):
+    with `quantile`, histogram_quantile over the run; without, the sum of its samples
+    (`labels` selects some). Each check has `max`, `min`, a baseline `value` (with
+    `relative` and/or `absolute` tolerance), or several.
     """
-    from simk8s.results.check import format_checks, run_checks
+    from simk8s.results.check import format_checks, load_checks, run_check_file, update_baselines
+    from simk8s.results.junit import check_junit_target, write_junit
+    from simk8s.results.markdown import check_markdown_target, write_markdown
+    from simk8s.results.perfdata import check_perfdata_dir, write_perfdata
 
-    results = run_checks(checkfile, jobs=_cpus())
-    click.echo(format_checks(results))
-    if not all(r.ok for r in results):
+    doc = load_checks(checkfile)
+    inputs = (checkfile, doc["scenario"])
+    # Every output is probed before the (long) run.
+    if junit_xml is not None:
+        check_junit_target(junit_xml, inputs)
+    if markdown is not None:
+        check_markdown_target(markdown, inputs)
+    if perfdata is not None:
+        check_perfdata_dir(perfdata, load_scenario(doc["scenario"], doc.get("set", [])).name, inputs)
+    run = run_check_file(checkfile, jobs=jobs or _cpus())
+    click.echo(format_checks(run.results))
+    if junit_xml is not None:
+        click.echo(f"wrote {write_junit(run, junit_xml, inputs)}")
+    if markdown is not None:
+        click.echo(f"wrote {write_markdown(run, markdown, inputs)}")
+    if perfdata is not None:
+        for path in write_perfdata(run, perfdata, inputs):
+            click.echo(f"wrote {path}")
+    if update:
+        moved = update_baselines(checkfile, run.results)
+        for line in moved:
+            click.echo(f"updated {line}")
+        click.echo(f"{checkfile}: {len(moved)} baseline value(s) moved" if moved else f"{checkfile}: every baseline value already matches")
+        return
+    failed = [r for r in run.results if not r.ok]
+    if failed:
+        click.echo(f"simk8s: {len(failed)} of {len(run.results)} checks failed:", err=True)
+        for r in failed:
+            click.echo(f"  {r.variant}: {r.problem()}", err=True)
         sys.exit(1)
 
 
