@@ -310,53 +310,66 @@ def check(checkfile: str, junit_xml: str | None, markdown: str | None, perfdata:
 @click.option("--variant", "variants", multiple=True, help="Variants to run at each point (default: all).")
 @click.option("--jobs", type=JOBS, help="Local worker processes (default: the CPUs available).")
 @click.option("--workers", "workers", type=JOBS, hidden=True)  # the old name of --jobs
-@click.option("--dask", "dask_address", help="Run on a Dask cluster at this scheduler address.")
-@click.option("--out", help="Parquet file (default results/sweeps/<name>.parquet); replaced only if simk8s wrote it.")
+@click.option("--dask", "dask_address", help="Run on a Dask cluster at this scheduler address (needs simk8s[dask]).")
+@click.option("--out", help="Parquet file (default results/sweeps/<name>.parquet); replaced only if simk8s wrote it. "
+              "Finished points are kept beside it in <name>.points/, so a rerun runs only the missing ones.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar counting points (default: on a terminal).")
 def sweep(scenario: str, params: tuple[str, ...], variants: tuple[str, ...], jobs: int | None, workers: int | None,
-          dask_address: str | None, out: str | None) -> None:
-    """Run a scenario over a grid of parameter values; one row per (point, variant)."""
+          dask_address: str | None, out: str | None, progress: bool | None) -> None:
+    """Run a scenario over a grid of parameter values; one row per (point, variant).
+
+    Each finished point is written as it finishes; a rerun of the same sweep (same
+    scenario, values and simk8s version) reuses them and runs only the rest. Swept
+    durations, sizes and rates get a typed column too (`<path>_s`, `_bytes`, `_per_s`).
+    Exit 1 when any point failed (its row holds the error)."""
     from pathlib import Path
 
     from simk8s.experiment import scenario_inputs
     from simk8s.results.output import check_output_file, parquet_written_by_simk8s
-    from simk8s.sweep import sweep as run_sweep
-    from simk8s.sweep import write_sweep
+    from simk8s.scenario.overrides import parse_override
+    from simk8s.sweep import run_sweep, write_sweep
 
     sc = load_scenario(scenario)
     have = [name for name, _ in load_variants(sc)]
     unknown = [v for v in variants if v not in have]
     if unknown:
         raise UsageError(f"--variant: no variant named {', '.join(unknown)}; have {', '.join(have)}")
-    grid = {}
+    grid: dict[str, list[Any]] = {}
     for p in params:
         key, _, values = p.partition("=")
         if not key or not values:
             raise click.BadParameter(f"{p!r}: expected PATH=V1,V2", param_hint="--param")
-        grid[key] = values.split(",")
-        for v in grid[key]:
+        grid[key] = []
+        for v in values.split(","):
             try:  # validate every point before running any
                 load_scenario(scenario, [f"{key}={v}"])
             except ScenarioError as err:  # blame the --param value, not a --set the user never gave
                 raise ScenarioError(line.replace("--set:1:", f"--param {key}={v}:", 1) for line in err.lines) from None
+            grid[key].append(parse_override(f"{key}={v}")[1])  # typed as YAML reads it: 20 → 20, 10s → "10s"
     # Not inside results/<name>/: a `run` replaces that directory whole.
-    target = out if out is not None else Path("results") / "sweeps" / f"{sc.name}.parquet"  # "" is refused
+    target = Path(out if out is not None else Path("results") / "sweeps" / f"{sc.name}.parquet")  # "" is refused
     inputs = scenario_inputs(scenario)
     check_output_file(target, inputs=inputs, owned=parquet_written_by_simk8s)  # before the runs
     executor = None
     if dask_address:
-        from dask.distributed import Client
-
+        try:
+            from dask.distributed import Client
+        except ImportError:
+            raise UsageError("--dask needs Dask: pip install 'simk8s[dask]'") from None
         executor = Client(dask_address).get_executor()
-    frame = run_sweep(scenario, grid, variants=variants, executor=executor, workers=jobs or workers or _cpus())
+    from simk8s.results.progress import PointsBar
+
+    with PointsBar(enabled=progress) as bar:
+        result = run_sweep(scenario, grid, variants=variants, executor=executor, workers=jobs or workers or _cpus(),
+                           points_dir=target.with_name(f"{target.stem}.points"), progress=bar.update)
+    frame = result.frame
     write_sweep(frame, target, inputs=inputs)
     cols = [*grid, "variant", "kube_proxy.syncs", "network_programming_latency_s.p99", "dataplane.failed_total", "exception"]
     click.echo(frame[[c for c in cols if c in frame.columns]].to_string(index=False))
-    click.echo(f"{len(frame)} rows → {target}")
-    failed = int(frame["exception"].notna().sum()) if "exception" in frame.columns else 0
-    if failed and failed == len(frame):
-        raise RunError(f"every point failed ({failed} rows; see the exception column of {target})")
-    if failed:
-        click.echo(f"simk8s: warning: {failed} of {len(frame)} rows failed (see the exception column)", err=True)
+    reused = f", {result.reused} reused from an earlier run" if result.reused else ""
+    click.echo(f"{result.points} points, {len(frame)} rows{reused} → {target}")
+    if result.failed:
+        raise RunError(f"{result.failed} of {result.points} points failed (see the exception column of {target})")
 
 
 def _cpus() -> int:
