@@ -350,16 +350,19 @@ def sweep(scenario: str, params: tuple[str, ...], variants: tuple[str, ...], job
     target = Path(out if out is not None else Path("results") / "sweeps" / f"{sc.name}.parquet")  # "" is refused
     inputs = scenario_inputs(scenario)
     check_output_file(target, inputs=inputs, owned=parquet_written_by_simk8s)  # before the runs
-    executor = None
-    if dask_address:
-        try:
-            from dask.distributed import Client
-        except ImportError:
-            raise UsageError("--dask needs Dask: pip install 'simk8s[dask]'") from None
-        executor = Client(dask_address).get_executor()
+    from contextlib import ExitStack
+
     from simk8s.results.progress import PointsBar
 
-    with PointsBar(enabled=progress) as bar:
+    with ExitStack() as stack:
+        executor = None
+        if dask_address:
+            try:
+                from dask.distributed import Client
+            except ImportError:
+                raise UsageError("--dask needs Dask: pip install 'simk8s[dask]'") from None
+            executor = stack.enter_context(Client(dask_address)).get_executor()
+        bar = stack.enter_context(PointsBar(enabled=progress))
         result = run_sweep(scenario, grid, variants=variants, executor=executor, workers=jobs or workers or _cpus(),
                            points_dir=target.with_name(f"{target.stem}.points"), progress=bar.update)
     frame = result.frame
