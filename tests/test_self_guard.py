@@ -57,3 +57,12 @@ def test_check_writes_reports_for_ci(tmp_path):
     assert out.exit_code == 0, out.output
     assert (tmp_path / "j.xml").is_file() and (tmp_path / "m.md").is_file()
     assert len(list((tmp_path / "p").glob("*.json"))) == 2
+
+
+def test_the_ci_example_runs_check_and_publishes_its_reports():
+    workflow = yaml.safe_load((ROOT / "docs" / "ci-example.yml").read_text())
+    steps = workflow["jobs"]["check"]["steps"]
+    run = next(s["run"] for s in steps if s.get("name") == "Run the checks")
+    assert "simk8s check" in run and "--junit-xml" in run and "--markdown" in run and "--perfdata" in run
+    assert any("GITHUB_STEP_SUMMARY" in s.get("run", "") for s in steps)
+    assert (ROOT / workflow["env"]["CHECKS"]).is_file()
