@@ -283,11 +283,12 @@ def run_sweep(
     frames: dict[int, bytes | pd.DataFrame] = {}
     reused = 0
     for i, p in enumerate(points):
-        job = prepare_point(scenario, p, variants)
-        if isinstance(job, list):  # did not load: its failure row
-            frames[i] = _frame_bytes(job, "", p)
+        prepared = prepare_point(scenario, p, variants)
+        if isinstance(prepared, list):  # did not load: its failure row
+            frames[i] = _frame_bytes(prepared, "", p)
             jobs.append(None)
             continue
+        job = prepared
         jobs.append(job)
         if folder is not None:
             stored = _read_point(folder / f"{job.key}.parquet", job.key)
@@ -299,13 +300,14 @@ def run_sweep(
     if progress is not None:
         progress(done, len(points))
     if todo:
-        for i, rows in _run_jobs([jobs[i] for i in todo], todo, executor, workers):
-            job = jobs[i]
-            assert job is not None
-            data = _frame_bytes([{**row, **_typed_columns(job)} for row in rows], job.key, job.point)
+        runnable = [j for j in (jobs[i] for i in todo) if j is not None]
+        for i, rows in _run_jobs(runnable, todo, executor, workers):
+            finished = jobs[i]
+            assert finished is not None
+            data = _frame_bytes([{**row, **_typed_columns(finished)} for row in rows], finished.key, finished.point)
             frames[i] = data
             if folder is not None and not any(r.get("exception") for r in rows):
-                write_file_atomically(folder / f"{job.key}.parquet", lambda tmp, d=data: tmp.write_bytes(d))
+                _store(folder / f"{finished.key}.parquet", data)
             done += 1
             if progress is not None:
                 progress(done, len(points))
@@ -313,6 +315,13 @@ def run_sweep(
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     failed = sum(bool(part["exception"].notna().any()) for part in parts if "exception" in part.columns)
     return SweepRun(frame, len(points), reused, failed)
+
+
+def _store(path: Path, data: bytes) -> None:
+    def write(tmp: Path) -> None:
+        tmp.write_bytes(data)
+
+    write_file_atomically(path, write)
 
 
 def _as_frame(data: bytes | pd.DataFrame) -> pd.DataFrame:

@@ -126,7 +126,7 @@ def test_update_rewrites_only_the_values(tmp_path):
 
 
 def test_tolerances():
-    base = dict(variant="v", figure="f", min=None, max=None, baseline=100.0)
+    base = {"variant": "v", "figure": "f", "min": None, "max": None, "baseline": 100.0}
     assert CheckResult(value=104.9, relative=0.05, **base).ok
     assert not CheckResult(value=105.1, relative=0.05, **base).ok
     assert CheckResult(value=107.0, relative=0.05, absolute=8.0, **base).ok  # the wider allowance wins

@@ -5,6 +5,8 @@ until the baseline is refreshed on purpose:
     simk8s check results/baselines/quick-guard.yaml --update
 """
 
+from pathlib import Path
+
 import yaml
 from click.testing import CliRunner
 from conftest import ROOT
@@ -31,7 +33,7 @@ def test_the_limits_a_platform_team_would_commit_hold():
 
 
 def test_a_20_percent_cost_change_fails_naming_the_figures_that_moved(tmp_path, monkeypatch):
-    params = yaml.safe_load(open(cost.PARAMS_PATH))
+    params = yaml.safe_load(Path(cost.PARAMS_PATH).read_text())
     params["iptables"]["t_fixed"] *= 1.2
     changed = tmp_path / "cost_params.yaml"
     changed.write_text(yaml.safe_dump(params))

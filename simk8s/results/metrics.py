@@ -33,7 +33,11 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, M
 from prometheus_client.registry import Collector, CollectorRegistry
 from prometheus_client.utils import floatToGoString
 
-from simk8s.proxy.metrics import NPL_BUCKETS, SYNC_DURATION_BUCKETS, bucket_counts, histogram_quantile
+from simk8s.proxy.metrics import (
+    SYNC_DURATION_BUCKETS,
+    bucket_counts,
+    histogram_quantile,
+)
 
 METRICS_FILE = "metrics.prom"  # per variant, in the results directory (Prometheus text format)
 
@@ -181,9 +185,11 @@ def _apiserver(run: VariantRun) -> Iterator[Metric]:
             "apiserver_request", "Requests the apiserver answered (simulated controller writes of "
             "Endpoints, EndpointSlices and Services; pod writes left out).",
             labels=["code", "component", "group", "resource", "scope", "subresource", "verb", "version"])
-        rejected = writes["rejected"].fillna("").astype(str)
-        frame = pd.DataFrame({"kind": writes["kind"].astype(str), "op": writes["op"].astype(str), "rejected": rejected})
-        for (kind, op, why), n in frame.value_counts(sort=False).sort_index().items():
+        counts: dict[tuple[str, str, str], int] = {}
+        for key in zip(writes["kind"].astype(str), writes["op"].astype(str),
+                       writes["rejected"].fillna("").astype(str), strict=True):
+            counts[key] = counts.get(key, 0) + 1
+        for (kind, op, why), n in sorted(counts.items()):
             if kind not in _RESOURCE:
                 continue
             group, resource = _RESOURCE[kind]

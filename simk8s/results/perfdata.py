@@ -84,12 +84,18 @@ def check_perfdata_dir(folder: str | Path, scenario: str, inputs: tuple[str | Pa
     return folder
 
 
+def _write_text(path: Path, text: str) -> None:
+    def write(tmp: Path) -> None:
+        tmp.write_text(text)
+
+    write_file_atomically(path, write)
+
+
 def write_perfdata(run: CheckRun, folder: str | Path, inputs: tuple[str | Path, ...] = ()) -> list[Path]:
     folder = check_perfdata_dir(folder, run.scenario_name, inputs)
     written = []
     for name, doc in perfdata(run).items():
         path = check_output_file(folder / name, inputs=inputs, label="--perfdata", owned=written_by_simk8s)
-        text = json.dumps(doc, indent=2) + "\n"
-        write_file_atomically(path, lambda tmp, t=text: tmp.write_text(t))
+        _write_text(path, json.dumps(doc, indent=2) + "\n")
         written.append(path)
     return written
