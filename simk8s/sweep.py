@@ -88,7 +88,7 @@ def _run_job(job: PointJob) -> list[dict[str, Any]]:
 
     try:
         results = [r for group in cluster_groups(job.variants) for r in run_group(group)]
-    except Exception as exc:  # failures of one run are data (DESIGN principle 5)
+    except Exception as exc:  # one failed run is a row of the table, not the end of the sweep
         return [_failed_row(job.point, exc)]
     rows = []
     for v in results:
