@@ -312,7 +312,7 @@ def check(checkfile: str, junit_xml: str | None, markdown: str | None, perfdata:
 @click.option("--workers", "workers", type=JOBS, hidden=True)  # the old name of --jobs
 @click.option("--dask", "dask_address", help="Run on a Dask cluster at this scheduler address (needs simk8s[dask]).")
 @click.option("--out", help="Parquet file (default results/sweeps/<name>.parquet); replaced only if simk8s wrote it. "
-              "Finished points are kept beside it in <name>.points/, so a rerun runs only the missing ones.")
+              "Finished points are kept beside it in <name>.points.parquet, so a rerun runs only the missing ones.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar counting points (default: on a terminal).")
 def sweep(scenario: str, params: tuple[str, ...], variants: tuple[str, ...], jobs: int | None, workers: int | None,
           dask_address: str | None, out: str | None, progress: bool | None) -> None:
@@ -327,7 +327,7 @@ def sweep(scenario: str, params: tuple[str, ...], variants: tuple[str, ...], job
     from simk8s.experiment import scenario_inputs
     from simk8s.results.output import check_output_file, parquet_written_by_simk8s
     from simk8s.scenario.overrides import parse_override
-    from simk8s.sweep import run_sweep, write_sweep
+    from simk8s.sweep import PointStore, run_sweep, write_sweep
 
     sc = load_scenario(scenario)
     have = [name for name, _ in load_variants(sc)]
@@ -347,9 +347,11 @@ def sweep(scenario: str, params: tuple[str, ...], variants: tuple[str, ...], job
                 raise ScenarioError(line.replace("--set:1:", f"--param {key}={v}:", 1) for line in err.lines) from None
             grid[key].append(parse_override(f"{key}={v}")[1])  # typed as YAML reads it: 20 → 20, 10s → "10s"
     # Not inside results/<name>/: a `run` replaces that directory whole.
-    target = Path(out if out is not None else Path("results") / "sweeps" / f"{sc.name}.parquet")  # "" is refused
+    target = out if out is not None else Path("results") / "sweeps" / f"{sc.name}.parquet"  # "" is refused
     inputs = scenario_inputs(scenario)
     check_output_file(target, inputs=inputs, owned=parquet_written_by_simk8s)  # before the runs
+    table = Path(target)
+    store = PointStore(table.with_name(f"{table.stem}.points.parquet"), inputs=inputs)  # refused before the runs too
     from contextlib import ExitStack
 
     from simk8s.results.progress import PointsBar
@@ -364,7 +366,7 @@ def sweep(scenario: str, params: tuple[str, ...], variants: tuple[str, ...], job
             executor = stack.enter_context(Client(dask_address)).get_executor()
         bar = stack.enter_context(PointsBar(enabled=progress))
         result = run_sweep(scenario, grid, variants=variants, executor=executor, workers=jobs or workers or _cpus(),
-                           points_dir=target.with_name(f"{target.stem}.points"), progress=bar.update)
+                           points_store=store.path, progress=bar.update)
     frame = result.frame
     write_sweep(frame, target, inputs=inputs)
     cols = [*grid, "variant", "kube_proxy.syncs", "network_programming_latency_s.p99", "dataplane.failed_total", "exception"]

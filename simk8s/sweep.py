@@ -9,7 +9,7 @@ travels to the worker whole (manifests merged in), so a worker needs no file and
 directory of ours. Each run is independent and deterministic (same seed → same figures,
 whatever the worker), and a point that fails is a row with its `exception`.
 
-With `points_dir`, every finished point is written there as it finishes, keyed by a hash of
+With `points_store`, every finished point is written there as it finishes, keyed by a hash of
 its resolved scenario, overrides, seed, variants and the simk8s version; a rerun reads those
 back and runs only the missing points, so an interrupted sweep loses nothing. Failed points
 are not kept: a rerun tries them again.
@@ -40,7 +40,7 @@ from simk8s.results.output import (
 )
 from simk8s.workers import die_with_parent, stop_workers
 
-POINTS_MARKER = ".simk8s-sweep-points"  # a points directory simk8s made (and may add to)
+POINTS_WRITTEN_BY = "simk8s sweep points"  # the marker of a points store
 
 
 def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
@@ -211,30 +211,54 @@ def _frame_bytes(rows: list[dict[str, Any]], key: str, point: Mapping[str, Any])
     return sink.getvalue()
 
 
-def _read_point(path: Path, key: str) -> pd.DataFrame | None:
-    """A stored point, or None when it is missing, unreadable or another point's."""
+class PointStore:
+    """Finished points, one Parquet file: each point's own Parquet bytes under its key, so
+    a point reads back exactly as it was first assembled. Rewritten whole (atomically) as
+    each point finishes: a kill leaves the previous store, never half of one. Only a store
+    simk8s wrote is ever replaced."""
+
+    def __init__(self, path: str | Path, *, inputs: Sequence[str | Path] = ()) -> None:
+        self.path = check_output_file(path, inputs=inputs, owned=_is_point_store)
+        self.blobs = self._load()
+
+    def _load(self) -> dict[str, bytes]:
+        import pyarrow.parquet as pq
+
+        if not self.path.exists():
+            return {}
+        try:
+            table = pq.read_table(self.path)
+            return dict(zip(table.column("key").to_pylist(), table.column("data").to_pylist(), strict=True))
+        except Exception:  # unreadable (ours, by the marker): start afresh
+            return {}
+
+    def get(self, key: str) -> bytes | None:
+        return self.blobs.get(key)
+
+    def put(self, key: str, data: bytes) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.blobs[key] = data
+        table = pa.table({"key": pa.array(list(self.blobs), pa.string()),
+                          "data": pa.array(list(self.blobs.values()), pa.binary())})
+        marker = json.dumps({"written_by": POINTS_WRITTEN_BY}).encode()
+        table = table.replace_schema_metadata({PARQUET_KEY: marker})
+
+        def write(tmp: Path) -> None:
+            pq.write_table(table, tmp)
+
+        write_file_atomically(self.path, write)
+
+
+def _is_point_store(path: Path) -> bool:
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path)
-        meta = json.loads((table.schema.metadata or {}).get(PARQUET_KEY, b"{}"))
-    except Exception:  # half-written by a crash elsewhere, or not ours: run the point again
-        return None
-    return table.to_pandas() if meta.get("key") == key else None
-
-
-def _points_dir(folder: str | Path) -> Path:
-    """Create or reuse a points directory; refuse a non-empty one simk8s did not make."""
-    from simk8s.errors import OutputError
-
-    folder = Path(folder)
-    if folder.exists() and (not folder.is_dir() or folder.is_symlink()):
-        raise OutputError(f"{folder}: exists and is not a directory of sweep points; choose another --out")
-    if folder.is_dir() and any(folder.iterdir()) and not (folder / POINTS_MARKER).is_file():
-        raise OutputError(f"{folder}: exists and was not made by simk8s sweep; choose another --out")
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / POINTS_MARKER).touch()
-    return folder
+        meta = (pq.read_schema(path).metadata or {}).get(PARQUET_KEY, b"{}")
+        return bool(json.loads(meta).get("written_by") == POINTS_WRITTEN_BY)
+    except Exception:  # not Parquet, or not ours
+        return False
 
 
 # --- the sweep ---------------------------------------------------------------------------------
@@ -246,7 +270,7 @@ class SweepRun:
 
     frame: pd.DataFrame
     points: int
-    reused: int  # finished in an earlier run (read from points_dir)
+    reused: int  # finished in an earlier run (read from the points store)
     failed: int  # points with an exception (a failed load, or any variant's run)
 
 
@@ -257,12 +281,12 @@ def sweep(
     variants: Sequence[str] = (),
     executor: Executor | None = None,
     workers: int | None = None,
-    points_dir: str | Path | None = None,
+    points_store: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     """One row per (grid point, variant), in grid order whatever finishes first."""
     return run_sweep(scenario, grid, variants=variants, executor=executor, workers=workers,
-                     points_dir=points_dir, progress=progress).frame
+                     points_store=points_store, progress=progress).frame
 
 
 def run_sweep(
@@ -272,15 +296,16 @@ def run_sweep(
     variants: Sequence[str] = (),
     executor: Executor | None = None,
     workers: int | None = None,
-    points_dir: str | Path | None = None,
+    points_store: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> SweepRun:
     """As `sweep`, with the count of reused and failed points. `progress(done, total)` is
-    called as points finish (reused ones count as done at the start)."""
-    folder = _points_dir(points_dir) if points_dir is not None else None
+    called as points finish (reused ones count as done at the start). `points_store`: a
+    Parquet file of finished points (see PointStore), read first and added to."""
+    store = PointStore(points_store) if points_store is not None else None
     points = grid_points(grid)
     jobs: list[PointJob | None] = []
-    frames: dict[int, bytes | pd.DataFrame] = {}
+    frames: dict[int, bytes] = {}
     reused = 0
     for i, p in enumerate(points):
         prepared = prepare_point(scenario, p, variants)
@@ -290,8 +315,8 @@ def run_sweep(
             continue
         job = prepared
         jobs.append(job)
-        if folder is not None:
-            stored = _read_point(folder / f"{job.key}.parquet", job.key)
+        if store is not None:
+            stored = store.get(job.key)
             if stored is not None:
                 frames[i] = stored
                 reused += 1
@@ -306,8 +331,8 @@ def run_sweep(
             assert finished is not None
             data = _frame_bytes([{**row, **_typed_columns(finished)} for row in rows], finished.key, finished.point)
             frames[i] = data
-            if folder is not None and not any(r.get("exception") for r in rows):
-                _store(folder / f"{finished.key}.parquet", data)
+            if store is not None and not any(r.get("exception") for r in rows):
+                store.put(finished.key, data)
             done += 1
             if progress is not None:
                 progress(done, len(points))
@@ -317,16 +342,7 @@ def run_sweep(
     return SweepRun(frame, len(points), reused, failed)
 
 
-def _store(path: Path, data: bytes) -> None:
-    def write(tmp: Path) -> None:
-        tmp.write_bytes(data)
-
-    write_file_atomically(path, write)
-
-
-def _as_frame(data: bytes | pd.DataFrame) -> pd.DataFrame:
-    if isinstance(data, pd.DataFrame):
-        return data
+def _as_frame(data: bytes) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     return pq.read_table(io.BytesIO(data)).to_pandas()

@@ -55,7 +55,7 @@ def test_reports_are_accepted_by_their_parsers(tmp_path):
           - {variant: slices-iptables, metric: kubeproxy_network_programming_duration_seconds, quantile: 0.99, max: 30}
           - {variant: slices-ipvs, figure: kube_proxy.sync_seconds.p99, value: 0.069776, relative: 0.01}
         """)
-    junit, md, perf = tmp_path / "j.xml", tmp_path / "m.md", tmp_path / "p"
+    junit, md, perf = tmp_path / "j.xml", tmp_path / "summary.markdown", tmp_path / "p"
     out = CliRunner().invoke(main, ["check", str(path), "--junit-xml", str(junit), "--markdown", str(md), "--perfdata", str(perf)])
     assert out.exit_code == 1, out.output
     assert "1 of 3 checks failed" in out.output
@@ -90,14 +90,14 @@ def test_reports_are_accepted_by_their_parsers(tmp_path):
 
 def test_reports_never_replace_a_users_file(tmp_path):
     path = check_file(tmp_path, "checks:\n  - {variant: slices-iptables, figure: kube_proxy.syncs, max: 1000}\n")
-    mine = tmp_path / "notes.md"
+    mine = tmp_path / "notes.markdown"
     mine.write_text("my notes\n")
     out = CliRunner().invoke(main, ["check", str(path), "--markdown", str(mine)])
     assert out.exit_code == 2
     assert out.output == f"simk8s: --markdown {mine}: exists and was not written by simk8s; choose another path\n"
     assert mine.read_text() == "my notes\n"
     # ... but one it wrote is
-    ours = tmp_path / "ours.md"
+    ours = tmp_path / "ours.markdown"
     for _ in range(2):
         assert CliRunner().invoke(main, ["check", str(path), "--markdown", str(ours)]).exit_code == 0
 

@@ -55,9 +55,9 @@ def test_a_20_percent_cost_change_fails_naming_the_figures_that_moved(tmp_path, 
 def test_check_writes_reports_for_ci(tmp_path):
     """What docs/ci-example.yml runs: JUnit, PerfData and Markdown from one check."""
     out = CliRunner().invoke(main, ["check", str(GUARD), "--junit-xml", str(tmp_path / "j.xml"),
-                                    "--perfdata", str(tmp_path / "p"), "--markdown", str(tmp_path / "m.md")])
+                                    "--perfdata", str(tmp_path / "p"), "--markdown", str(tmp_path / "summary.markdown")])
     assert out.exit_code == 0, out.output
-    assert (tmp_path / "j.xml").is_file() and (tmp_path / "m.md").is_file()
+    assert (tmp_path / "j.xml").is_file() and (tmp_path / "summary.markdown").is_file()
     assert len(list((tmp_path / "p").glob("*.json"))) == 2
 
 

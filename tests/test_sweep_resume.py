@@ -15,7 +15,7 @@ from conftest import ROOT
 
 from simk8s.cli import main
 from simk8s.scenario import load_scenario
-from simk8s.sweep import run_sweep, sweep, typed_value
+from simk8s.sweep import PointStore, run_sweep, sweep, typed_value
 
 QUICK = ROOT / "scenarios" / "quick.yaml"
 GRID = {"cluster.kubeProxy.minSyncPeriod": ["0s", "10s"], "seed": [1, 2]}
@@ -87,25 +87,25 @@ def test_missing_dask_is_a_one_line_hint(tmp_path, monkeypatch):
 
 
 def test_an_interrupted_sweep_reruns_only_the_missing_points(tmp_path):
-    points = tmp_path / "s.points"
+    points = tmp_path / "s.points.parquet"
 
     def interrupt_after_two(done, total):
         if done == 2:
             raise KeyboardInterrupt
 
     with ThreadPoolExecutor(1) as serial, pytest.raises(KeyboardInterrupt):
-        sweep(QUICK, GRID, variants=["slices-iptables"], executor=serial, points_dir=points, progress=interrupt_after_two)
-    assert len(list(points.glob("*.parquet"))) == 2
+        sweep(QUICK, GRID, variants=["slices-iptables"], executor=serial, points_store=points, progress=interrupt_after_two)
+    assert len(PointStore(points).blobs) == 2
 
     counting = Elsewhere(tmp_path)
-    resumed = run_sweep(QUICK, GRID, variants=["slices-iptables"], executor=counting, points_dir=points)
+    resumed = run_sweep(QUICK, GRID, variants=["slices-iptables"], executor=counting, points_store=points)
     assert (resumed.reused, counting.submitted, resumed.failed) == (2, 2, 0)
     with ThreadPoolExecutor(1) as serial:
         whole = sweep(QUICK, GRID, variants=["slices-iptables"], executor=serial)
     pd.testing.assert_frame_equal(without_wall_time(resumed.frame), without_wall_time(whole))
     # and a third run has nothing left to do
     again = Elsewhere(tmp_path)
-    assert run_sweep(QUICK, GRID, variants=["slices-iptables"], executor=again, points_dir=points).reused == 4
+    assert run_sweep(QUICK, GRID, variants=["slices-iptables"], executor=again, points_store=points).reused == 4
     assert again.submitted == 0
 
 
@@ -115,14 +115,18 @@ def test_a_sweep_killed_halfway_finishes_only_the_missing_points(tmp_path):
     cmd = [sys.executable, "-m", "simk8s.cli", "sweep", str(QUICK), "--param", f"seed={seeds}",
            "--variant", "slices-iptables", "--jobs", "1", "--out", str(tmp_path / "s.parquet")]
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    points = tmp_path / "s.points"
+    points = tmp_path / "s.points.parquet"
+
+    def finished():
+        return len(PointStore(points).blobs) if points.exists() else 0
+
     try:
-        while proc.poll() is None and len(list(points.glob("*.parquet"))) < 2:
+        while proc.poll() is None and finished() < 2:
             time.sleep(0.05)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    kept = len(list(points.glob("*.parquet")))
+    kept = finished()
     if kept == 8:
         pytest.skip("the sweep finished before it could be killed")
     assert not (tmp_path / "s.parquet").exists()
@@ -162,10 +166,10 @@ def test_swept_values_are_typed():
     assert typed_value(sc, "seed") == (None, 1)
 
 
-def test_a_points_directory_of_someone_elses_is_refused(tmp_path):
-    theirs = tmp_path / "s.points"
-    theirs.mkdir()
-    (theirs / "notes.txt").write_text("mine")
+def test_a_points_store_of_someone_elses_is_refused(tmp_path):
+    theirs = tmp_path / "s.points.parquet"
+    theirs.write_text("mine")
     out = CliRunner().invoke(main, ["sweep", str(QUICK), "--param", "seed=1", "--out", str(tmp_path / "s.parquet")])
     assert out.exit_code == 2
-    assert out.output == f"simk8s: {theirs}: exists and was not made by simk8s sweep; choose another --out\n"
+    assert out.output == f"simk8s: --out {theirs}: exists and was not written by simk8s; choose another path\n"
+    assert theirs.read_text() == "mine"

@@ -214,7 +214,7 @@ def load_checks(path: str | Path) -> dict[str, Any]:
                                                                            for k, v in c["labels"].items())):
             problem(("checks", i, "labels"), "expected a mapping of label names to values")
         if not any(k in c for k in ("min", "max", "value")):
-            problem(("checks", i), "needs max, min and/or a baseline value")
+            problem(("checks", i), "needs max and/or min, or a baseline value")
         for key in ("min", "max"):
             if key in c and not _is_limit(c[key]):
                 problem(("checks", i, key), f"expected a finite number, got {c[key]!r}")
