@@ -182,6 +182,27 @@ def rules(results: str, variant: str | None, node: str, at: str, mode: str | Non
     click.echo(text, nl=not text.endswith("\n"))
 
 
+@main.command(short_help="A run's kube-proxy and apiserver metrics (Prometheus text).")
+@click.argument("results", type=click.Path(exists=True, file_okay=False))
+@click.option("--variant", help="Only this variant, without a `variant` label (default: every variant, labelled).")
+@click.option("--openmetrics", is_flag=True, help="OpenMetrics 1.0 text (ends with # EOF) instead of Prometheus 0.0.4.")
+def metrics(results: str, variant: str | None, openmetrics: bool) -> None:
+    """Print a results directory's metrics as a cluster's /metrics would have shown them:
+    kube-proxy's and the apiserver's names, labels and buckets, summed over all nodes.
+    `simk8s run` also writes each variant's as <variant>/metrics.prom."""
+    from simk8s.results.metrics import exposition, families, runs_in_directory, with_variant_label
+
+    try:
+        runs = runs_in_directory(results, variant)
+    except LookupError as err:
+        raise UsageError(err.args[0]) from None
+    if variant is not None:
+        text = exposition(families(runs[variant]), openmetrics=openmetrics)
+    else:
+        text = exposition(with_variant_label({n: families(r) for n, r in runs.items()}), openmetrics=openmetrics)
+    click.echo(text, nl=False)
+
+
 @main.command(short_help="Published measurements beside the model's figures.")
 def calibrate() -> None:
     """Published measurements beside the model's figures, with the error of each."""
@@ -216,27 +237,69 @@ def versions(target: str | None) -> None:
     click.echo(f"wrote {path}")
 
 
-@main.command(short_help="CI guard: a run's figures against committed limits.")
+@main.command(short_help="CI guard: a run's figures against committed limits and baselines.")
 @click.argument("checkfile", type=click.Path(exists=True, dir_okay=False))
-def check(checkfile: str) -> None:
-    """Run a scenario and hold its figures against committed limits; exit 1 if any is broken.
+@click.option("--junit-xml", "junit_xml", metavar="FILE", help="Also write a JUnit XML report (one test case per check).")
+@click.option("--markdown", metavar="FILE", help="Also write a Markdown table (e.g. for $GITHUB_STEP_SUMMARY).")
+@click.option("--perfdata", metavar="DIR", help="Also write ClusterLoader2 PerfData JSON for perfdash (one file per measurement).")
+@click.option("--update", is_flag=True, help="Rewrite every baseline `value` in CHECKFILE from this run (tolerances and "
+              "limits stay); exit 0.")
+@click.option("--jobs", type=JOBS, default=None, help="Processes for variants that need their own cluster run (default: the CPUs available).")
+def check(checkfile: str, junit_xml: str | None, markdown: str | None, perfdata: str | None, update: bool,
+          jobs: int | None) -> None:
+    """Run a scenario and hold its figures against committed limits and baselines; exit 1
+    if any check fails.
 
     \b
     The check file (YAML):
       scenario: ../scenarios/rolling-2000.yaml   # relative to the check file
       set: [cluster.nodes=3000]                   # optional --set overrides
+      tolerance: {relative: 0.01}                 # default for checks with a baseline value
       checks:
         - {variant: slices-iptables, figure: kube_proxy.cpu_seconds_total, max: 300000}
-        - {variant: slices-iptables, figure: network_programming_latency_s.p99, max: 30}
-        - {variant: endpoints-iptables, figure: apiserver.rejected_writes.Endpoints, max: 0}
+        - {variant: slices-iptables, figure: kube_proxy.syncs, value: 1180, relative: 0.05}
+        - {variant: slices-iptables, metric: kubeproxy_network_programming_duration_seconds,
+           quantile: 0.99, max: 30}
 
-    A figure is a dotted key of summary.json; each check has `max`, `min` or both.
+    A figure is a dotted key of summary.json, or a Prometheus metric (see `simk8s metrics`):
+    with `quantile`, histogram_quantile over the run; without, the sum of its samples
+    (`labels` selects some). Each check has `max`, `min`, a baseline `value` (with
+    `relative` and/or `absolute` tolerance), or several.
     """
-    from simk8s.results.check import format_checks, run_checks
+    from simk8s.results.check import format_checks, load_checks, run_check_file, update_baselines
+    from simk8s.results.junit import check_junit_target, write_junit
+    from simk8s.results.markdown import check_markdown_target, write_markdown
+    from simk8s.results.perfdata import check_perfdata_dir, write_perfdata
 
-    results = run_checks(checkfile, jobs=_cpus())
-    click.echo(format_checks(results))
-    if not all(r.ok for r in results):
+    doc = load_checks(checkfile)
+    inputs = (checkfile, doc["scenario"])
+    # Every output is probed before the (long) run.
+    if junit_xml is not None:
+        check_junit_target(junit_xml, inputs)
+    if markdown is not None:
+        check_markdown_target(markdown, inputs)
+    if perfdata is not None:
+        check_perfdata_dir(perfdata, load_scenario(doc["scenario"], doc.get("set", [])).name, inputs)
+    run = run_check_file(checkfile, jobs=jobs or _cpus())
+    click.echo(format_checks(run.results))
+    if junit_xml is not None:
+        click.echo(f"wrote {write_junit(run, junit_xml, inputs)}")
+    if markdown is not None:
+        click.echo(f"wrote {write_markdown(run, markdown, inputs)}")
+    if perfdata is not None:
+        for path in write_perfdata(run, perfdata, inputs):
+            click.echo(f"wrote {path}")
+    if update:
+        moved = update_baselines(checkfile, run.results)
+        for line in moved:
+            click.echo(f"updated {line}")
+        click.echo(f"{checkfile}: {len(moved)} baseline value(s) moved" if moved else f"{checkfile}: every baseline value already matches")
+        return
+    failed = [r for r in run.results if not r.ok]
+    if failed:
+        click.echo(f"simk8s: {len(failed)} of {len(run.results)} checks failed:", err=True)
+        for r in failed:
+            click.echo(f"  {r.variant}: {r.problem()}", err=True)
         sys.exit(1)
 
 
@@ -247,53 +310,71 @@ def check(checkfile: str) -> None:
 @click.option("--variant", "variants", multiple=True, help="Variants to run at each point (default: all).")
 @click.option("--jobs", type=JOBS, help="Local worker processes (default: the CPUs available).")
 @click.option("--workers", "workers", type=JOBS, hidden=True)  # the old name of --jobs
-@click.option("--dask", "dask_address", help="Run on a Dask cluster at this scheduler address.")
-@click.option("--out", help="Parquet file (default results/sweeps/<name>.parquet); replaced only if simk8s wrote it.")
+@click.option("--dask", "dask_address", help="Run on a Dask cluster at this scheduler address (needs simk8s[dask]).")
+@click.option("--out", help="Parquet file (default results/sweeps/<name>.parquet); replaced only if simk8s wrote it. "
+              "Finished points are kept beside it in <name>.points.parquet, so a rerun runs only the missing ones.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar counting points (default: on a terminal).")
 def sweep(scenario: str, params: tuple[str, ...], variants: tuple[str, ...], jobs: int | None, workers: int | None,
-          dask_address: str | None, out: str | None) -> None:
-    """Run a scenario over a grid of parameter values; one row per (point, variant)."""
+          dask_address: str | None, out: str | None, progress: bool | None) -> None:
+    """Run a scenario over a grid of parameter values; one row per (point, variant).
+
+    Each finished point is written as it finishes; a rerun of the same sweep (same
+    scenario, values and simk8s version) reuses them and runs only the rest. Swept
+    durations, sizes and rates get a typed column too (`<path>_s`, `_bytes`, `_per_s`).
+    Exit 1 when any point failed (its row holds the error)."""
     from pathlib import Path
 
     from simk8s.experiment import scenario_inputs
     from simk8s.results.output import check_output_file, parquet_written_by_simk8s
-    from simk8s.sweep import sweep as run_sweep
-    from simk8s.sweep import write_sweep
+    from simk8s.scenario.overrides import parse_override
+    from simk8s.sweep import PointStore, run_sweep, write_sweep
 
     sc = load_scenario(scenario)
     have = [name for name, _ in load_variants(sc)]
     unknown = [v for v in variants if v not in have]
     if unknown:
         raise UsageError(f"--variant: no variant named {', '.join(unknown)}; have {', '.join(have)}")
-    grid = {}
+    grid: dict[str, list[Any]] = {}
     for p in params:
         key, _, values = p.partition("=")
         if not key or not values:
             raise click.BadParameter(f"{p!r}: expected PATH=V1,V2", param_hint="--param")
-        grid[key] = values.split(",")
-        for v in grid[key]:
+        grid[key] = []
+        for v in values.split(","):
             try:  # validate every point before running any
                 load_scenario(scenario, [f"{key}={v}"])
             except ScenarioError as err:  # blame the --param value, not a --set the user never gave
                 raise ScenarioError(line.replace("--set:1:", f"--param {key}={v}:", 1) for line in err.lines) from None
+            grid[key].append(parse_override(f"{key}={v}")[1])  # typed as YAML reads it: 20 → 20, 10s → "10s"
     # Not inside results/<name>/: a `run` replaces that directory whole.
     target = out if out is not None else Path("results") / "sweeps" / f"{sc.name}.parquet"  # "" is refused
     inputs = scenario_inputs(scenario)
     check_output_file(target, inputs=inputs, owned=parquet_written_by_simk8s)  # before the runs
-    executor = None
-    if dask_address:
-        from dask.distributed import Client
+    table = Path(target)
+    store = PointStore(table.with_name(f"{table.stem}.points.parquet"), inputs=inputs)  # refused before the runs too
+    from contextlib import ExitStack
 
-        executor = Client(dask_address).get_executor()
-    frame = run_sweep(scenario, grid, variants=variants, executor=executor, workers=jobs or workers or _cpus())
+    from simk8s.results.progress import PointsBar
+
+    with ExitStack() as stack:
+        executor = None
+        if dask_address:
+            try:
+                from dask.distributed import Client
+            except ImportError:
+                raise UsageError("--dask needs Dask: pip install 'simk8s[dask]'") from None
+            executor = stack.enter_context(Client(dask_address)).get_executor()
+        bar = stack.enter_context(PointsBar(enabled=progress))
+        result = run_sweep(scenario, grid, variants=variants, executor=executor, workers=jobs or workers or _cpus(),
+                           points_store=store.path, progress=bar.update)
+    frame = result.frame
     write_sweep(frame, target, inputs=inputs)
     cols = [*grid, "variant", "kube_proxy.syncs", "network_programming_latency_s.p99", "dataplane.failed_total", "exception"]
     click.echo(frame[[c for c in cols if c in frame.columns]].to_string(index=False))
-    click.echo(f"{len(frame)} rows → {target}")
-    failed = int(frame["exception"].notna().sum()) if "exception" in frame.columns else 0
-    if failed and failed == len(frame):
-        raise RunError(f"every point failed ({failed} rows; see the exception column of {target})")
-    if failed:
-        click.echo(f"simk8s: warning: {failed} of {len(frame)} rows failed (see the exception column)", err=True)
+    reused = f", {result.reused} reused from an earlier run" if result.reused else ""
+    click.echo(f"{result.points} points, {len(frame)} rows{reused} → {target}")
+    if result.failed:
+        raise RunError(f"{result.failed} of {result.points} points failed (see the exception column of {target})")
 
 
 def _cpus() -> int:

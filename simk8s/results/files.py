@@ -21,6 +21,7 @@ import yaml
 
 from simk8s import __version__
 from simk8s.errors import OutputError
+from simk8s.results.metrics import write_variant_metrics
 from simk8s.results.output import check_results_dir, not_ours, umask, write_manifest
 
 
@@ -72,6 +73,7 @@ def write_results(
             for name, frame in v.tables.items():
                 if isinstance(frame, pd.DataFrame) and not frame.empty:
                     _to_parquet(frame, vdir / f"{name}.parquet", scenario_name, v.name)
+            write_variant_metrics(vdir, v)  # metrics.prom: the run as Prometheus would have scraped it
         write_manifest(tmp)
         _swap_into_place(tmp, out)
     except BaseException:

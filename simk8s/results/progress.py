@@ -40,3 +40,25 @@ class ProgressBar:
         if total is not None and now >= total:  # done: free the line
             bar.close()
             del self._bars[variant]
+
+
+class PointsBar:
+    """One bar counting a sweep's finished points (reused ones are done from the start)."""
+
+    def __init__(self, enabled: bool | None = None):
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self._bar: tqdm | None = None
+
+    def __enter__(self) -> PointsBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+    def update(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self._bar is None:
+            self._bar = tqdm(desc="sweep", total=total, unit="point", file=sys.stderr, leave=False)
+        self._bar.update(done - self._bar.n)
