@@ -51,6 +51,26 @@ def test_unhealthy_old_replicas_go_first():
     assert scale_down_old(10, [old], new, max_unavailable=2) == {1: 5}
 
 
+def test_old_set_still_holding_pods_of_an_earlier_scale_down_blocks_the_scale_down():
+    # Old set told to go to 1497 but its 1498 pods are still available (deletes pending);
+    # 4 new pods available. Counting those 1498 would scale down 1498 + 4 - 1500 = 2 more
+    # and leave 1495 + 4 < 1500 once the deletes land. Upstream cleanupUnhealthyReplicas
+    # errors on the negative count and reconcileOldReplicaSets scales nothing.
+    old = ReplicaSetCounts(1, 1497, 1498)
+    new = ReplicaSetCounts(2, 1003, 4)
+    assert scale_down_old(2000, [old], new, max_unavailable=500) == {1: 1497}
+    # once the set has caught up, the scale-down resumes
+    old = ReplicaSetCounts(1, 1497, 1497)
+    assert scale_down_old(2000, [old], new, max_unavailable=500) == {1: 1496}
+
+
+def test_cleanup_written_for_older_sets_stands_when_a_newer_one_errors():
+    older = ReplicaSetCounts(1, 10, 6)  # 4 unhealthy
+    newer = ReplicaSetCounts(2, 5, 7)  # still holds 2 pods of an earlier scale-down
+    new = ReplicaSetCounts(3, 5, 5)
+    assert scale_down_old(20, [older, newer], new, max_unavailable=5) == {1: 6, 2: 5}
+
+
 def test_max_surge_zero_max_unavailable_one_replaces_one_at_a_time():
     surge, unavailable = resolve_fenceposts(0, 1, 2000)
     old = ReplicaSetCounts(1, 2000, 2000)

@@ -75,3 +75,19 @@ def test_2000_replicas_max_surge_zero_max_unavailable_one(make_scenario, replica
     assert 3 <= len(new) <= 12
     created = new.sort_values("created_s")
     assert (created.created_s.to_numpy()[1:] >= created.first_ready_s.to_numpy()[:-1]).all()
+
+
+def test_500_replicas_25_percent_keep_375_available(make_scenario):
+    # 500 deletes and creates queue behind the controller manager's client (QPS 20): the old
+    # ReplicaSet waits minutes on its deletion expectations while new pods become ready. It
+    # must not be scaled down again meanwhile (rolling.go cleanupUnhealthyReplicas errors on
+    # an old set whose available pods exceed its replicas); before, availability fell to 347.
+    sc = make_scenario(BASE.format(replicas=500, surge="25%", unavailable="25%").replace("nodes: 12", "nodes: 100"))
+    run = run_cluster(sc)
+    d = run.world.workload_by_name["web"]
+    during = [h for h in d.history if h[0] >= 60.0]
+    assert min(avail for _t, _act, avail, _term in during) == 375
+    assert max(active for _t, active, _a, _term in during) == 600
+    rollout = run.rollouts.iloc[0]
+    assert (rollout.min_available, rollout.max_pods) == (375, 600)
+    assert (run.pods.revision == 2).sum() == 500

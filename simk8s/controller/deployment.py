@@ -69,6 +69,13 @@ def scale_down_old(
 
     First scales down unhealthy (unavailable) old replicas, then available ones while the
     total available stays >= desired - maxUnavailable. Old sets are processed oldest first.
+
+    An old set that still counts more available pods than its spec.replicas (it has not yet
+    deleted the pods of an earlier scale-down) stops the whole step: upstream
+    cleanupUnhealthyReplicas computes a negative count for it, returns an error ("invalid
+    request to scale down") and reconcileOldReplicaSets scales nothing more in that sync.
+    That is what keeps availability >= desired - maxUnavailable: the scale-down budget
+    below counts those pods as available although they are about to go.
     """
     result = {rs.revision: rs.replicas for rs in old}
     if sum(rs.replicas for rs in old) == 0:
@@ -84,8 +91,12 @@ def scale_down_old(
     for rs in sorted(old, key=lambda r: r.revision):
         if cleaned >= max_scaled_down:
             break
+        if result[rs.revision] == 0:
+            continue
         unhealthy = result[rs.revision] - rs.available
-        if unhealthy <= 0:
+        if unhealthy < 0:
+            return result  # the error path; earlier sets' cleanup is already written
+        if unhealthy == 0:
             continue
         down = min(max_scaled_down - cleaned, unhealthy)
         result[rs.revision] -= down
