@@ -324,7 +324,7 @@ def update_baselines(path: str | Path, results: list[CheckResult]) -> list[str]:
         if node is None:
             continue  # a limit-only check: limits are policy, not a baseline
         new = "null" if r.value is None else _yaml_number(r.value)
-        if r.baseline != r.value:
+        if text[node.start_mark.index:node.end_mark.index] != new:  # as written, not float noise
             moved.append(f"{r.variant}: {r.figure}: {_num(r.baseline)} → {_num(r.value)}")
         edits.append((node.start_mark.index, node.end_mark.index, new))
     for start, end, new in sorted(edits, reverse=True):
