@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 
 from simk8s.api.objects import Endpoint, EndpointPort, EndpointSlice, Service, ServicePort
-
 from simk8s.proxy.iptables import IptablesOptions, render_iptables
 from simk8s.proxy.ipvs import render_ipvs
 from simk8s.proxy.nftables import render_nftables

@@ -136,7 +136,7 @@ class NftTable:
         only chains whose rules changed are flushed and rewritten, elements added or deleted
         one by one, stale chains and sets deleted last. Simplification: the delta comes from
         comparing the two tables; the proxier derives it from its change trackers
-        (`syncProxyRules`, pkg/proxy/nftables/proxier.go, kubernetes/kubernetes#122296)."""
+        (`syncProxyRules`, pkg/proxy/nftables/proxier.go)."""
         tx: list[str] = []
         base = [n for n in self.chains if _is_base(self.chains[n])]
         regular = [n for n in self.chains if n not in base]
@@ -144,7 +144,8 @@ class NftTable:
         if old is None:
             tx.append(f'add table {_T} {{ comment "{TABLE_COMMENT}" ; }}')
             for name in base:
-                head = self.chains[name][0].replace(";", " ;")
+                # The proxier sets no policy (accept, the default, is what nft lists).
+                head = self.chains[name][0].replace(" policy accept;", "").replace(";", " ;")
                 tx += [f"add chain {_T} {name} {{ {head} }}", f"flush chain {_T} {name}"]
         for name in regular:
             if old is not None and old.chains.get(name) == self.chains[name]:
@@ -152,14 +153,16 @@ class NftTable:
             if old is None or name not in old.chains:
                 tx.append(f"add chain {_T} {name}" + _comment(name))
             tx.append(f"flush chain {_T} {name}")
-        for kind, coll, old_coll in (("set", self.sets, old and old.sets), ("map", self.maps, old and old.maps)):
+        old_sets = None if old is None else old.sets
+        old_maps = None if old is None else old.maps
+        for kind, coll, old_coll in (("set", self.sets, old_sets), ("map", self.maps, old_maps)):
             for name, (typ, _) in coll.items():
                 if old_coll is None or name not in old_coll:
                     tx.append(f"add {kind} {_T} {name} {{ {_object_props(typ)}{_comment(name, ';')} }}")
                     if old_coll is None and not name.startswith("affinity-"):
                         tx.append(f"flush {kind} {_T} {name}")  # affinity sets keep their entries
         if old is not None:
-            for kind, coll, old_coll in (("set", self.sets, old.sets), ("map", self.maps, old.maps)):
+            for coll, old_coll in ((self.sets, old.sets), (self.maps, old.maps)):
                 for name, (_, elems) in old_coll.items():
                     keep = set(coll[name][1]) if name in coll else set()
                     for e in elems:
@@ -169,7 +172,7 @@ class NftTable:
             if old is not None and old.chains.get(name) == self.chains[name]:
                 continue
             tx.extend(f"add rule {_T} {name} {r}" for r in self.chains[name] if not r.startswith("type "))
-        for coll, old_coll in ((self.sets, old and old.sets), (self.maps, old and old.maps)):
+        for coll, old_coll in ((self.sets, old_sets), (self.maps, old_maps)):
             for name, (_, elems) in coll.items():
                 had = set(old_coll[name][1]) if old_coll and name in old_coll else set()
                 tx.extend(f"add element {_T} {name} {{ {e} }}" for e in elems if e not in had)
