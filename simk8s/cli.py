@@ -165,7 +165,9 @@ def sizes(pod_counts: tuple[int, ...], long_names: bool, max_endpoints_per_slice
 @click.option("--node", required=True, help="Node name, e.g. node-3.")
 @click.option("--at", "at", required=True, help="Simulated time, e.g. 2m30s.")
 @click.option("--mode", type=click.Choice(["iptables", "ipvs", "nftables"]), help="Render as this mode.")
-def rules(results: str, variant: str | None, node: str, at: str, mode: str | None) -> None:
+@click.option("--all", "all_services", is_flag=True,
+              help="The complete ruleset: the static background Services too (made-up names and addresses).")
+def rules(results: str, variant: str | None, node: str, at: str, mode: str | None, all_services: bool) -> None:
     """Print what a node's kube-proxy had programmed at a time (iptables-save, ipvsadm or nft
     listing), re-running the variant of a results directory deterministically."""
     from simk8s.results.inspect import node_rules
@@ -176,7 +178,7 @@ def rules(results: str, variant: str | None, node: str, at: str, mode: str | Non
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--at") from None
     try:
-        text = node_rules(results, variant=variant, node=node, at=when, mode=mode)
+        text = node_rules(results, variant=variant, node=node, at=when, mode=mode, all_services=all_services)
     except LookupError as err:
         raise UsageError(err.args[0]) from None
     click.echo(text, nl=not text.endswith("\n"))

@@ -170,3 +170,23 @@ def test_nftables_cluster_ips_is_a_set_with_each_ip_once():
     t = render_nftables(ProxyState.from_slices(NODE, [two_ports], []))
     assert t.sets["cluster-ips"][1] == ["172.30.0.41"]
     assert len(t.maps["no-endpoint-services"][1]) == 2  # but a verdict per port
+
+
+def test_nftables_transaction_writes_numeric_priorities_and_lists_names():
+    """knftables writes numbers (nft < 1.0.9 refuses `dstnat` in the output hook); nft lists names."""
+    t = render_nftables(ProxyState.from_slices(NODE, [svc()], [sl("a", Endpoint(("10.180.0.1",)))]))
+    tx = t.transaction()
+    assert "add chain ip kube-proxy nat-output { type nat hook output priority -100 ; }" in tx
+    assert "dstnat" not in tx and "srcnat" not in tx
+    assert "type nat hook prerouting priority dstnat; policy accept;" in t.listing()
+    assert "meta mark set meta mark | 0x00004000" in t.listing()
+    assert t.transaction(previous=t) == "\n"  # nothing changed, nothing written
+
+
+def test_nftables_partial_transaction_touches_only_the_changed_service():
+    one = ProxyState.from_slices(NODE, [svc()], [sl("a", Endpoint(("10.180.0.1",)))])
+    two = ProxyState.from_slices(NODE, [svc()], [sl("a", Endpoint(("10.180.0.2",)))])
+    delta = render_nftables(two).transaction(previous=render_nftables(one)).splitlines()
+    assert delta[0] == "flush chain ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80"
+    assert delta[-1] == "delete chain ip kube-proxy endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80"
+    assert not any("add element" in x or "service-ips" in x for x in delta)

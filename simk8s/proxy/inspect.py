@@ -4,10 +4,12 @@ real tools would print it (`iptables-save`, `ipvsadm -Ln`, `nft list table`)."""
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from typing import Any
 
 import numpy as np
 
+from simk8s.api.objects import Endpoint, EndpointPort, EndpointSlice, Service, ServicePort
 from simk8s.proxy.iptables import IptablesOptions, render_iptables
 from simk8s.proxy.ipvs import render_ipvs
 from simk8s.proxy.nftables import render_nftables
@@ -29,7 +31,41 @@ def programmed_objects(stage: Any, node: int, at: float) -> tuple[int, list[Any]
     return applied, list(current.values())
 
 
-def render_node_rules(stage: Any, scenario: Any, world: Any, node_name: str, at: float, mode: str | None = None) -> str:
+def background_objects(scenario: Any, world: Any) -> tuple[list[Service], list[EndpointSlice]]:
+    """The static `background:` Services as objects, for rendering a node's complete ruleset.
+    The simulation only counts them; here each gets a name (`background/bg-N`), a ClusterIP
+    taken downwards from the top of the service CIDR (user Services are allocated upwards from
+    its bottom) and `endpointsPerService` ready endpoints on port 8080, pods at the top of the
+    nodes' pod CIDRs, spread round-robin over the nodes. Simplification: names and addresses
+    are made up; only the shape (one TCP port, all endpoints ready) matters for the rules."""
+    bg = scenario.background
+    net = ipaddress.ip_network(str(scenario.cluster.service_cidr))
+    pod_cidrs = world.nodes.pod_cidrs
+    names = world.nodes.names
+    n = len(names)
+    services: list[Service] = []
+    slices: list[EndpointSlice] = []
+    k = 0
+    for i in range(bg.services):
+        name = f"bg-{i}"
+        services.append(Service(name=name, namespace="background", cluster_ip=str(net.broadcast_address - 1 - i),
+                                ports=(ServicePort(port=80, name="http", target_port=8080),)))
+        eps = []
+        for _ in range(bg.endpoints_per_service):
+            node = k % n
+            ip = pod_cidrs[node].broadcast_address - 1 - k // n
+            eps.append(Endpoint((str(ip),), node_name=names[node], zone=world.nodes.zone_of(node)))
+            k += 1
+        slices.append(EndpointSlice(name=f"{name}-0", namespace="background",
+                                    labels=(("kubernetes.io/service-name", name),),
+                                    ports=(EndpointPort(port=8080, name="http"),), endpoints=tuple(eps)))
+    return services, slices
+
+
+def node_state(stage: Any, scenario: Any, world: Any, node_name: str, at: float,
+               all_services: bool = False) -> tuple[int, ProxyState]:
+    """(writes applied, the ProxyState a node's kube-proxy had at `at`); with `all_services`
+    the static background Services too."""
     node = world.nodes.index(node_name)
     applied, objs = programmed_objects(stage, node, at)
     pnode = ProxyNode(name=node_name, zone=world.nodes.zone_of(node), ip=world.nodes.node_ips[node])
@@ -38,13 +74,25 @@ def render_node_rules(stage: Any, scenario: Any, world: Any, node_name: str, at:
         state = ProxyState.from_endpoints(pnode, services, objs)
     else:
         state = ProxyState.from_slices(pnode, services, objs)
+    if all_services:
+        # Background Services as slices in either watch mode: their rules do not depend on it.
+        bg = ProxyState.from_slices(pnode, *background_objects(scenario, world)).ports
+        ports = sorted(bg + state.ports, key=lambda sp: sp.name + sp.protocol)  # as _service_ports
+        state = dataclasses.replace(state, ports=tuple(ports))
     state = dataclasses.replace(
         state, terminating_fallback=scenario.cluster.feature_gates.proxy_terminating_endpoints
     )
+    return applied, state
+
+
+def render_node_rules(stage: Any, scenario: Any, world: Any, node_name: str, at: float, mode: str | None = None,
+                      all_services: bool = False) -> str:
+    applied, state = node_state(stage, scenario, world, node_name, at, all_services)
     mode = mode or scenario.cluster.kube_proxy.mode
+    shown = "included" if all_services else "not shown (--all renders them)"
     header = (
         f"# node {node_name} at {at:g}s: {applied} of {len(stage.objects)} {stage.kind} writes programmed; "
-        f"{scenario.background.services} static background Services not shown\n"
+        f"{scenario.background.services} static background Services {shown}\n"
     )
     if mode == "iptables":
         options = IptablesOptions(cluster_cidr=str(scenario.cluster.cluster_cidr))

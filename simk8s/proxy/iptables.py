@@ -95,6 +95,18 @@ class IptablesRuleset:
         """Lines of restore input: 2 table headers, 2 COMMITs, chain and rule lines."""
         return 4 + len(self.filter_chains) + len(self.filter_rules) + len(self.nat_chains) + len(self.nat_rules)
 
+    def restore_input(self, deleted_chains: Iterable[str] = ()) -> str:
+        """What the proxier pipes into `iptables-restore --noflush --counters`: per table the
+        chain lines, then the rules, in emission order (`syncProxyRules`). A partial sync
+        declares only the chains it rewrites (declaring flushes them), so the others keep their
+        rules. `deleted_chains` are stale nat chains: declared (emptied), then `-X` deleted.
+        Simplification: Services in name order where the proxier follows Go map order."""
+        stale = list(deleted_chains)
+        out = ["*filter", *(f":{c} - [0:0]" for c in self.filter_chains), *(r.line for r in self.filter_rules),
+               "COMMIT", "*nat", *(f":{c} - [0:0]" for c in (*self.nat_chains, *stale)),
+               *(r.line for r in self.nat_rules), *(f"-X {c}" for c in stale), "COMMIT"]
+        return "\n".join(out) + "\n"
+
     def text(self) -> str:
         out: list[str] = []
         for table, chains, rules in (

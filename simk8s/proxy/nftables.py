@@ -1,13 +1,15 @@
 """nftables mode: one node's `kube-proxy` table (`pkg/proxy/nftables/proxier.go`, KEP-3866).
 
-`render_nftables` builds the table; `.listing()` prints it in the style of
-`nft list table ip kube-proxy` (chains and maps sorted by name for determinism).
-Simplification: only the service-dispatch part is rendered in detail; base chains and
-hooks (filter-prerouting, nat-output, …) are listed with one line each.
+`render_nftables` builds the table. `.transaction()` is the `nft -f` input the proxier's
+knftables transaction writes (a full sync, or the delta from a previous table for a partial
+sync); `.listing()` is what `nft list table ip kube-proxy` prints back (nft 1.0.6; objects
+sorted by name where nft keeps creation order). Simplification: only the service-dispatch part
+is rendered in detail; the base chains and their jump rules are a fixed set.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from simk8s.proxy.names import (
@@ -18,8 +20,12 @@ from simk8s.proxy.names import (
 )
 from simk8s.proxy.state import ProxyServicePort, ProxyState
 
+# knftables (since v0.0.12) writes base-chain priorities as numbers (`Chain.writeOperation`
+# in sigs.k8s.io/knftables objects.go): nft before 1.0.9 refuses `dstnat` in the output hook.
+# The proxier asks for dstnat-10 / dstnat / srcnat (`nftablesBaseChains` in
+# pkg/proxy/nftables/proxier.go), i.e. -110 / -100 / 100.
 _BASE_CHAINS = {
-    "filter-prerouting": ["type filter hook prerouting priority dstnat - 10; policy accept;",
+    "filter-prerouting": ["type filter hook prerouting priority -110; policy accept;",
                           "ct state new jump firewall-check"],
     "filter-forward": ["type filter hook forward priority -110; policy accept;",
                        "ct state new jump service-endpoints-check", "ct state new jump cluster-ips-check"],
@@ -27,10 +33,64 @@ _BASE_CHAINS = {
                      "ct state new jump nodeport-endpoints-check", "ct state new jump service-endpoints-check"],
     "filter-output": ["type filter hook output priority -110; policy accept;",
                       "ct state new jump service-endpoints-check", "ct state new jump cluster-ips-check"],
-    "nat-prerouting": ["type nat hook prerouting priority dstnat; policy accept;", "jump services"],
-    "nat-output": ["type nat hook output priority dstnat; policy accept;", "jump services"],
-    "nat-postrouting": ["type nat hook postrouting priority srcnat; policy accept;", "jump masquerading"],
+    "nat-prerouting": ["type nat hook prerouting priority -100; policy accept;", "jump services"],
+    "nat-output": ["type nat hook output priority -100; policy accept;", "jump services"],
+    "nat-postrouting": ["type nat hook postrouting priority 100; policy accept;", "jump masquerading"],
 }
+
+# How nft 1.0.6 prints back what the proxier wrote (`nft list`): standard priorities by name
+# where that hook has one, mark expressions in their canonical form.
+_LISTED = {
+    "type filter hook prerouting priority -110;": "type filter hook prerouting priority dstnat - 10;",
+    "type nat hook prerouting priority -100;": "type nat hook prerouting priority dstnat;",
+    "type nat hook postrouting priority 100;": "type nat hook postrouting priority srcnat;",
+}
+
+# Comments the proxier sets on its table objects (`setupNFTables`, pkg/proxy/nftables/proxier.go).
+TABLE_COMMENT = "rules for kube-proxy"
+_COMMENTS = {
+    "cluster-ips": "Active ClusterIPs",
+    "service-ips": "ClusterIP, ExternalIP and LoadBalancer IP traffic",
+    "service-nodeports": "NodePort traffic",
+    "no-endpoint-services": "vmap to drop or reject packets to services with no endpoints",
+    "no-endpoint-nodeports": "vmap to drop or reject packets to service nodeports with no endpoints",
+    "firewall-ips": "destinations that are subject to LoadBalancerSourceRanges",
+    "reject-chain": "helper for @no-endpoint-services / @no-endpoint-nodeports",
+}
+
+
+def _listed_props(typ: str) -> list[str]:
+    """A set's type/flags/timeout lines as nft prints them: dynamic sets get the kernel's
+    default `size 65535`, timeouts in d/h/m/s."""
+    out = []
+    for line in typ.split("\n\t\t"):
+        m = re.fullmatch(r"timeout (\d+)s", line)
+        out.append(f"timeout {_nft_duration(int(m[1]))}" if m else line)
+        if line.startswith("type ") and "flags dynamic" in typ:
+            out.append("size 65535")
+    return out
+
+
+def _nft_duration(seconds: int) -> str:
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts) or "0s"
+
+
+def _listed_rule(rule: str) -> str:
+    for head, printed in _LISTED.items():
+        if rule.startswith(head):
+            return printed + rule[len(head):]
+    m = re.fullmatch(r"mark set mark (or|xor) (0x[0-9a-f]+)", rule)
+    if m:
+        return f"meta mark set meta mark {'|' if m[1] == 'or' else '^'} {int(m[2], 16):#010x}"
+    m = re.fullmatch(r"mark and (0x[0-9a-f]+) == 0 return", rule)
+    if m:
+        return f"meta mark & {int(m[1], 16):#010x} == 0x00000000 return"
+    return rule
 
 
 @dataclass
@@ -48,21 +108,98 @@ class NftTable:
         return sum(len(e) for _, e in self.maps.values()) + sum(len(e) for _, e in self.sets.values())
 
     def listing(self) -> str:
-        out = ["table ip kube-proxy {", '\tcomment "rules for kube-proxy"']
+        out = ["table ip kube-proxy {", f'\tcomment "{TABLE_COMMENT}"']
+        blocks: list[list[str]] = []
         for kind, coll in (("set", self.sets), ("map", self.maps)):
             for name in sorted(coll):
                 typ, elems = coll[name]
-                out.append(f"\n\t{kind} {name} {{")
-                out.append(f"\t\t{typ}")
+                block = [f"\t{kind} {name} {{", *(f"\t\t{x}" for x in _listed_props(typ))]
+                if name in _COMMENTS:
+                    block.append(f'\t\tcomment "{_COMMENTS[name]}"')
                 if elems:
-                    out.append("\t\telements = { " + ",\n\t\t\t     ".join(elems) + " }")
-                out.append("\t}")
+                    block.append("\t\telements = { " + ",\n\t\t\t     ".join(elems) + " }")
+                blocks.append([*block, "\t}"])
         for name in sorted(self.chains):
-            out.append(f"\n\tchain {name} {{")
-            out.extend(f"\t\t{r}" for r in self.chains[name])
-            out.append("\t}")
+            block = [f"\tchain {name} {{"]
+            if name in _COMMENTS:
+                block.append(f'\t\tcomment "{_COMMENTS[name]}"')
+            block.extend(f"\t\t{_listed_rule(r)}" for r in self.chains[name])
+            blocks.append([*block, "\t}"])
+        for i, block in enumerate(blocks):
+            out.extend(([""] if i else []) + block)
         out.append("}")
         return "\n".join(out) + "\n"
+
+    def transaction(self, previous: NftTable | None = None) -> str:
+        """`nft -f` input as the proxier's knftables transaction writes it. Without `previous`
+        a full sync (every object added and flushed, then refilled); with it a partial sync:
+        only chains whose rules changed are flushed and rewritten, elements added or deleted
+        one by one, stale chains and sets deleted last. Simplification: the delta comes from
+        comparing the two tables; the proxier derives it from its change trackers
+        (`syncProxyRules`, pkg/proxy/nftables/proxier.go)."""
+        tx: list[str] = []
+        base = [n for n in self.chains if _is_base(self.chains[n])]
+        regular = [n for n in self.chains if n not in base]
+        old = previous
+        if old is None:
+            tx.append(f'add table {_T} {{ comment "{TABLE_COMMENT}" ; }}')
+            for name in base:
+                # The proxier sets no policy (accept, the default, is what nft lists).
+                head = self.chains[name][0].replace(" policy accept;", "").replace(";", " ;")
+                tx += [f"add chain {_T} {name} {{ {head} }}", f"flush chain {_T} {name}"]
+        for name in regular:
+            if old is not None and old.chains.get(name) == self.chains[name]:
+                continue
+            if old is None or name not in old.chains:
+                tx.append(f"add chain {_T} {name}" + _comment(name))
+            tx.append(f"flush chain {_T} {name}")
+        old_sets = None if old is None else old.sets
+        old_maps = None if old is None else old.maps
+        for kind, coll, old_coll in (("set", self.sets, old_sets), ("map", self.maps, old_maps)):
+            for name, (typ, _) in coll.items():
+                if old_coll is None or name not in old_coll:
+                    tx.append(f"add {kind} {_T} {name} {{ {_object_props(typ)}{_comment(name, ';')} }}")
+                    if old_coll is None and not name.startswith("affinity-"):
+                        tx.append(f"flush {kind} {_T} {name}")  # affinity sets keep their entries
+        if old is not None:
+            for coll, old_coll in ((self.sets, old.sets), (self.maps, old.maps)):
+                for name, (_, elems) in old_coll.items():
+                    keep = set(coll[name][1]) if name in coll else set()
+                    for e in elems:
+                        if e not in keep and name in coll:
+                            tx.append(f"delete element {_T} {name} {{ {e.split(' : ')[0]} }}")
+        for name in (*base, *regular) if old is None else regular:
+            if old is not None and old.chains.get(name) == self.chains[name]:
+                continue
+            tx.extend(f"add rule {_T} {name} {r}" for r in self.chains[name] if not r.startswith("type "))
+        for coll, old_coll in ((self.sets, old_sets), (self.maps, old_maps)):
+            for name, (_, elems) in coll.items():
+                had = set(old_coll[name][1]) if old_coll and name in old_coll else set()
+                tx.extend(f"add element {_T} {name} {{ {e} }}" for e in elems if e not in had)
+        if old is not None:
+            tx.extend(f"delete chain {_T} {n}" for n in old.chains if n not in self.chains)
+            for kind, coll, old_coll in (("set", self.sets, old.sets), ("map", self.maps, old.maps)):
+                tx.extend(f"delete {kind} {_T} {n}" for n in old_coll if n not in coll)
+        return "\n".join(tx) + "\n"
+
+
+_T = "ip kube-proxy"
+
+
+def _is_base(rules: list[str]) -> bool:
+    return bool(rules) and rules[0].startswith("type ")
+
+
+def _comment(name: str, sep: str = "") -> str:
+    if name not in _COMMENTS:
+        return ""
+    text = f'comment "{_COMMENTS[name]}" ;'
+    return f" {text}" if sep else f" {{ {text} }}"
+
+
+def _object_props(typ: str) -> str:
+    """The listing's `type …`, `flags …`, `timeout …` lines as knftables' `{ … ; … ; }` body."""
+    return " ".join(f"{line.strip()} ;" for line in typ.split("\n\t\t"))
 
 
 def render_nftables(state: ProxyState, cluster_cidr: str | None = "10.0.0.0/8",

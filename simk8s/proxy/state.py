@@ -119,7 +119,10 @@ class ProxyServicePort:
 
     @property
     def uses_cluster_endpoints(self) -> bool:
-        return (not self.internal_local) or (self.externally_accessible and not self.external_local)
+        # Externally accessible ports always do, even with externalTrafficPolicy Local: pod and
+        # host traffic to their external IPs short-circuits to the cluster chain
+        # (`UsesClusterEndpoints`, pkg/proxy/serviceport.go).
+        return (not self.internal_local) or self.externally_accessible
 
     @property
     def uses_local_endpoints(self) -> bool:

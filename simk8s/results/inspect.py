@@ -37,7 +37,8 @@ def load_resolved_variant(results: str | Path, variant: str | None) -> tuple[str
                           "written by another simk8s version? run the scenario again)") from None
 
 
-def node_rules(results: str | Path, *, variant: str | None, node: str, at: float, mode: str | None = None) -> str:
+def node_rules(results: str | Path, *, variant: str | None, node: str, at: float, mode: str | None = None,
+               all_services: bool = False) -> str:
     name, scenario = load_resolved_variant(results, variant)
     if at > scenario.duration:  # checked before the re-run, which takes a while
         raise LookupError(f"--at {format_duration(at)} is after the end of the run ({format_duration(scenario.duration)})")
@@ -46,4 +47,4 @@ def node_rules(results: str | Path, *, variant: str | None, node: str, at: float
         raise LookupError(f"no node {node!r} (nodes are {cl.node_name_prefix}0 … {cl.node_name_prefix}{cl.nodes - 1})")
     result = run_variant(scenario, name, stages=("cluster", "watch", "proxy"))
     assert result.cluster is not None
-    return render_node_rules(result.fleet, scenario, result.cluster.world, node, at, mode)
+    return render_node_rules(result.fleet, scenario, result.cluster.world, node, at, mode, all_services)
