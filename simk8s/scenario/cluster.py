@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import (
     ConfigDict,
@@ -179,7 +179,7 @@ class Cluster(SchemaModel):
 
     @model_validator(mode="wrap")
     @classmethod
-    def _release_defaults(cls, data: Any, handler: ModelWrapValidatorHandler[Cluster]) -> Cluster:
+    def _release_defaults(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
         filled: tuple[str, ...] = ()
         if isinstance(data, Mapping):
             try:

@@ -5,7 +5,7 @@ traffic, compare) — and the checks that span several parts are here."""
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from typing import Any, Self
 
 from pydantic import (
     Field,
@@ -58,7 +58,7 @@ class Scenario(SchemaModel):
 
     @model_validator(mode="wrap")
     @classmethod
-    def _expand_copies(cls, data: Any, handler: ModelWrapValidatorHandler[Scenario], info: ValidationInfo[Any]) -> Scenario:
+    def _expand_copies(cls, data: Any, handler: ModelWrapValidatorHandler[Self], info: ValidationInfo) -> Self:
         # `copies` and traffic globs are expanded before anything is validated; a caller that
         # passes a context dict gets the Expansion back in it, even when validation fails
         # (the loader maps problem locations back to the entries as written).
