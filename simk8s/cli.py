@@ -282,6 +282,12 @@ def check(checkfile: str, junit_xml: str | None, markdown: str | None, perfdata:
         check_markdown_target(markdown, inputs)
     if perfdata is not None:
         check_perfdata_dir(perfdata, load_scenario(doc["scenario"], doc.get("set", [])).name, inputs)
+    if update:  # the file itself is rewritten (through a link, its target), probed now
+        from pathlib import Path
+
+        from simk8s.results.output import probe_writable
+
+        probe_writable(Path(os.path.realpath(checkfile)).parent, "--update", Path(checkfile))
     run = run_check_file(checkfile, jobs=jobs or _cpus())
     click.echo(format_checks(run.results))
     if junit_xml is not None:
@@ -292,7 +298,7 @@ def check(checkfile: str, junit_xml: str | None, markdown: str | None, perfdata:
         for path in write_perfdata(run, perfdata, inputs):
             click.echo(f"wrote {path}")
     if update:
-        moved = update_baselines(checkfile, run.results)
+        moved = update_baselines(os.path.realpath(checkfile), run.results)
         for line in moved:
             click.echo(f"updated {line}")
         click.echo(f"{checkfile}: {len(moved)} baseline value(s) moved" if moved else f"{checkfile}: every baseline value already matches")

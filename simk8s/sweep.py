@@ -176,10 +176,12 @@ def typed_value(scenario: Any, path: str) -> tuple[str | None, Any]:
     return unit, obj
 
 
-def _typed_columns(job: PointJob) -> dict[str, Any]:
-    """`<path>_<unit>` for each swept value with a unit (seconds, bytes, …)."""
+def _typed_columns(job: PointJob, variant: str | None = None) -> dict[str, Any]:
+    """`<path>_<unit>` for each swept value with a unit (seconds, bytes, …), as the named
+    variant ran it (a variant may set the swept path itself)."""
     out = {}
-    sc = job.variants[0][1] if job.variants else None
+    scenarios = dict(job.variants)
+    sc = scenarios.get(variant) if variant in scenarios else (job.variants[0][1] if job.variants else None)
     for key in job.point:
         if sc is None:
             continue
@@ -329,7 +331,7 @@ def run_sweep(
         for i, rows in _run_jobs(runnable, todo, executor, workers):
             finished = jobs[i]
             assert finished is not None
-            data = _frame_bytes([{**row, **_typed_columns(finished)} for row in rows], finished.key, finished.point)
+            data = _frame_bytes([{**row, **_typed_columns(finished, row.get("variant"))} for row in rows], finished.key, finished.point)
             frames[i] = data
             if store is not None and not any(r.get("exception") for r in rows):
                 store.put(finished.key, data)

@@ -66,6 +66,8 @@ CASES = [
          "simk8s: --out inputs: holds the input inputs/scen.yaml", {"inputs/scen.yaml": QUICK}),
     Case("run-out-simk8s-dir-with-a-user-file", ["run", "scen.yaml", "--out", "res"], 2,
          "simk8s: --out res: holds notes.txt, which simk8s did not write", OLD_SIMK8S),
+    Case("run-out-dotdot-normalised", ["run", "scen.yaml", "--out", "mydata/missing/.."], 2,
+         "simk8s: --out mydata: exists and is not a simk8s results directory", RESULTS_USER),
     Case("run-out-bad-manifest", ["run", "scen.yaml", "--out", "res"], 2,
          "simk8s: --out res: its .simk8s-results.json is unreadable",
          {"res/.simk8s-results.json": "{", "res/x.parquet": "x"}),
@@ -239,3 +241,54 @@ def test_the_corpus_covers_every_command() -> None:
     commands = {c.args[0] for c in CASES}
     assert {"run", "validate", "sizes", "rules", "check", "sweep"} <= commands
     assert len(CASES) >= 60
+
+
+def test_a_link_inside_a_results_directory_is_refused_and_its_target_untouched(tmp_path):
+    """A results directory whose variant folder was replaced by a link to the user's data:
+    replacing it would hard-link (or copy) the user's files into the results and list them
+    as simk8s's own. Refused, nothing changed."""
+    out = tmp_path / "res"
+    quick = str(ROOT / "scenarios" / "quick.yaml")
+    assert CliRunner().invoke(main, ["run", quick, "--variant", "slices-ipvs", "--out", str(out)]).exit_code == 0
+    user = tmp_path / "userdata"
+    user.mkdir()
+    (user / "precious.txt").write_text("mine\n")
+    import shutil
+
+    shutil.rmtree(out / "slices-ipvs")
+    (out / "slices-ipvs").symlink_to(user, target_is_directory=True)
+    before = _fingerprint(tmp_path)
+    result = CliRunner().invoke(main, ["run", quick, "--variant", "slices-iptables", "--out", str(out)])
+    assert result.exit_code == 2
+    assert "holds a link, slices-ipvs, which simk8s never writes" in result.stderr
+    assert _fingerprint(tmp_path) == before and (user / "precious.txt").stat().st_nlink == 1
+
+
+def test_a_user_directory_is_refused_without_walking_it(tmp_path, monkeypatch):
+    """No manifest and no summary.json: refused at once, whatever is below (a home directory)."""
+    from pathlib import Path as P
+
+    home = tmp_path / "home"
+    (home / "deep" / "er").mkdir(parents=True)
+    (home / "deep" / "er" / "f").write_text("x")
+
+    def no_walk(self, pattern):
+        raise AssertionError("walked the user's directory")
+
+    monkeypatch.setattr(P, "rglob", no_walk)
+    from simk8s.results.output import not_ours
+
+    assert not_ours(home) == "exists and is not a simk8s results directory (no .simk8s-results.json)"
+
+
+def test_check_update_through_a_link_rewrites_the_real_file(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    target = real / "c.yaml"
+    target.write_text(f"scenario: {ROOT / 'scenarios' / 'quick.yaml'}\nchecks:\n"
+                      "  - {variant: slices-ipvs, figure: apiserver.writes.Endpoints, value: 1}\n")
+    link = tmp_path / "link.yaml"
+    link.symlink_to(target)
+    result = CliRunner().invoke(main, ["check", str(link), "--update"])
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and "value: 37}" in target.read_text()

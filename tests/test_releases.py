@@ -53,6 +53,9 @@ def test_a_setting_written_in_the_scenario_wins(make_scenario):
 
 def test_ipvs_gets_the_v1alpha1_min_sync_period_of_zero(make_scenario):
     assert _cluster(make_scenario, "  kubeProxy: {mode: ipvs}\n").kube_proxy.min_sync_period == 0.0
+    # the snake_case spelling the schema also accepts chooses the same defaults
+    assert _cluster(make_scenario, "  kube_proxy: {mode: ipvs}\n").kube_proxy.min_sync_period == 0.0
+    assert load_scenario(QUICK, ["cluster.kube_proxy.mode=ipvs"]).cluster.kube_proxy.min_sync_period == 0.0
 
 
 def test_variants_resolve_defaults_under_their_own_release_and_mode(make_scenario, tmp_path):

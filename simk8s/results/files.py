@@ -117,7 +117,7 @@ def _merge_previous(out: Path, scenario_name: str, resolved: dict, summaries: di
     chosen = {n: new_chosen[n] if n in new_chosen else old_chosen[n] for n in order if n in new_chosen or n in old_chosen}
     for name in old_variants:
         if name not in summaries and (out / name).is_dir():
-            shutil.copytree(out / name, tmp / name, copy_function=_link_or_copy)
+            shutil.copytree(out / name, tmp / name, symlinks=True, copy_function=_link_or_copy)
     return {**resolved, "resolvedVariants": docs, "releaseDefaults": chosen}, merged
 
 

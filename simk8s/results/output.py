@@ -52,7 +52,7 @@ def check_results_dir(out: str | Path, *, inputs: Iterable[str | Path] = (), lab
     """Refuse a results directory simk8s may not replace; probe that it can be written."""
     if str(out).strip() == "":
         raise OutputError(f"{label}: empty path")
-    out = Path(out)
+    out = Path(os.path.normpath(out))  # `a/missing/..` is `a`, here and for every later step
     resolved = out.resolve()
     if _inside(Path.cwd().resolve(), resolved):
         raise OutputError(f"{label} {out}: is the current directory or holds it; results need a directory of their own")
@@ -71,15 +71,22 @@ def check_results_dir(out: str | Path, *, inputs: Iterable[str | Path] = (), lab
 
 
 def not_ours(folder: Path) -> str | None:
-    """None when simk8s may replace `folder` (empty, or only what simk8s wrote); else why not."""
+    """None when simk8s may replace `folder` (empty, or only what simk8s wrote); else why not.
+    A folder with neither a manifest nor a summary.json is refused without walking it (it
+    may be a home directory); a link anywhere inside is refused (its target is not ours)."""
     try:
-        present = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir())
-        empty = not any(folder.iterdir())
+        if not any(folder.iterdir()):
+            return None
+        manifest = folder / MANIFEST
+        if not manifest.is_file() and not (folder / "summary.json").is_file():
+            return f"exists and is not a simk8s results directory (no {MANIFEST})"
+        entries = list(folder.rglob("*"))
     except OSError as err:
         return f"cannot be read ({describe_os_error(err)})"
-    if empty:
-        return None
-    manifest = folder / MANIFEST
+    links = [p for p in entries if p.is_symlink()]
+    if links:
+        return f"holds a link, {links[0].relative_to(folder).as_posix()}, which simk8s never writes"
+    present = sorted(p.relative_to(folder).as_posix() for p in entries if not p.is_dir())
     if manifest.is_file():
         try:
             listed = set(json.loads(manifest.read_text())["files"])
@@ -156,7 +163,8 @@ def parquet_written_by_simk8s(path: Path) -> bool:
         return False
     if PARQUET_KEY in (schema.metadata or {}):
         return True
-    return {"variant", "exception"} <= set(schema.names)  # a sweep from before the marker
+    # A sweep from before the marker: its columns are the flattened summary's.
+    return {"variant", "exception", "sim.end_time_s", "sim.events"} <= set(schema.names)
 
 
 def write_file_atomically(target: Path, write: Callable[[Path], object]) -> None:

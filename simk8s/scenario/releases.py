@@ -175,7 +175,7 @@ def fill_release_defaults(cluster: Mapping[str, Any]) -> tuple[dict[str, Any], t
     key = "kubernetesVersion" if "kubernetesVersion" in data or "kubernetes_version" not in data else "kubernetes_version"
     release = parse_release(data.get(key, format_release(NEWEST)))
     data[key] = format_release(release)  # one spelling: "1.33" (not v1.33, 1.33.4 or the number 1.33)
-    proxy = data.get("kubeProxy") or {}
+    proxy = data.get("kubeProxy", data.get("kube_proxy")) or {}  # either spelling (populate_by_name)
     mode = proxy.get("mode", "iptables") if isinstance(proxy, Mapping) else "iptables"
     filled = []
     for path, value in defaults_for(release, mode if mode in ALL_MODES else "iptables").items():
