@@ -61,10 +61,10 @@ def profile_document(result: dict[str, Any], host: dict[str, str], seconds: floa
             "wall_s": round(seconds, 1),
         },
         "medians": [
-            {"op": r.op, "services": int(r.services), "endpoints": int(r.endpoints), "lines": int(r.lines),
-             "repeats": int(r.repeats), "wall_s": round(float(r.wall), 6), "cpu_s": round(float(r.cpu), 6),
-             "model_s": round(float(r.model), 6), "status": r.status}
-            for r in res.itertuples()
+            {"op": r["op"], "services": int(r["services"]), "endpoints": int(r["endpoints"]), "lines": int(r["lines"]),
+             "repeats": int(r["repeats"]), "wall_s": round(float(r["wall"]), 6), "cpu_s": round(float(r["cpu"]), 6),
+             "model_s": round(float(r["model"]), 6), "status": str(r["status"])}
+            for r in res.to_dict("records")
         ],
     }
 

@@ -6,7 +6,8 @@ runs the tools the way kube-proxy does and prints the wall and CPU seconds of ea
 - `iptables-restore -w 5 --noflush --counters` with the full and the partial input
   (pkg/util/iptables/iptables.go `restoreInternal`; the partial one from KEP-3453);
 - `iptables-save -t nat` (the stale-chain cleanup of iptables `syncProxyRules`);
-- `nft -f -` with the full transaction and with partial ones (sigs.k8s.io/knftables exec.go).
+- `nft -f -` with the full transaction and with partial ones (sigs.k8s.io/knftables nftables.go
+  `realNFTables.Run`).
 The first full load of each tool is not timed: kube-proxy's timed syncs replace rules that exist.
 """
 

@@ -22,13 +22,12 @@ measured on its host, over the published parameters (`load_machine_profile`).
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-
-import math
-import os
 
 import numpy as np
 import yaml

@@ -189,9 +189,9 @@ def _machine_relative_to(raw: dict[str, Any], base_dir: Path) -> None:
     """cluster.kubeProxy.machine names a file relative to the scenario, as manifests do
     (a `--set` value stays relative to the working directory)."""
     kube_proxy = (raw.get("cluster") or {}).get("kubeProxy") if isinstance(raw.get("cluster"), dict) else None
-    if isinstance(kube_proxy, dict) and isinstance(kube_proxy.get("machine"), str):
-        if not Path(kube_proxy["machine"]).is_absolute():
-            raw["cluster"] = {**raw["cluster"], "kubeProxy": {**kube_proxy, "machine": str(base_dir / kube_proxy["machine"])}}
+    machine = kube_proxy.get("machine") if isinstance(kube_proxy, dict) else None
+    if isinstance(kube_proxy, dict) and isinstance(machine, str) and not Path(machine).is_absolute():
+        raw["cluster"] = {**raw["cluster"], "kubeProxy": {**kube_proxy, "machine": str(base_dir / machine)}}
 
 
 def _import_manifests(entries: Any, base_dir: Path, sources: _Sources, errors: list[str]) -> ManifestImport:
