@@ -205,12 +205,76 @@ def metrics(results: str, variant: str | None, openmetrics: bool) -> None:
     click.echo(text, nl=False)
 
 
-@main.command(short_help="Published measurements beside the model's figures.")
-def calibrate() -> None:
-    """Published measurements beside the model's figures, with the error of each."""
-    from simk8s.calibration.report import format_calibration
+@main.command(short_help="Published measurements beside the model's figures; --host: this host's prices.")
+@click.option("--host", is_flag=True, help="Time iptables-restore, iptables-save and nft on this host (root or "
+              "CAP_NET_ADMIN; a network namespace of their own), fit the model's prices, write a machine profile.")
+@click.option("--machine-profile", "profile", metavar="FILE", help="With --host: the profile to write (default "
+              "machine-profile.yaml; only a file simk8s wrote is replaced). Alone: show that profile's fit.")
+@click.option("--sizes", metavar="SxE,...", help="With --host: ruleset sizes as SERVICESxENDPOINTS (e.g. "
+              "250x2,1000x8) instead of the default 250 to 9,100 Services.")
+@click.option("--repeats", type=click.IntRange(1, 50), default=3, show_default=True,
+              help="With --host: timed runs per size (their median is fitted).")
+def calibrate(host: bool, profile: str | None, sizes: str | None, repeats: int) -> None:
+    """Published measurements beside the model's figures, with the error of each.
+    With --host, this host's netfilter prices as a machine profile that a scenario names
+    with cluster.kubeProxy.machine (docs/host-calibration.md)."""
+    if not host:
+        if sizes is not None:
+            raise UsageError("--sizes needs --host")
+        if profile is not None:
+            _show_profile(profile)
+            return
+        from simk8s.calibration.report import format_calibration
 
-    click.echo(format_calibration())
+        click.echo(format_calibration())
+        return
+    _calibrate_host(profile or "machine-profile.yaml", sizes, repeats)
+
+
+def _show_profile(profile: str) -> None:
+    import yaml
+
+    from simk8s.calibration.host import format_host_report
+    from simk8s.proxy.cost import MachineProfileError, load_machine_profile
+
+    try:
+        load_machine_profile(profile)
+        with open(profile, encoding="utf-8") as fh:
+            click.echo(format_host_report(yaml.safe_load(fh)))
+    except (MachineProfileError, KeyError, TypeError) as err:
+        raise UsageError(f"--machine-profile {profile}: {err}") from None
+
+
+def _calibrate_host(profile: str, sizes: str | None, repeats: int) -> None:
+    from pathlib import Path
+
+    from simk8s.calibration.host import calibrate_host, format_host_report, profile_text
+    from simk8s.calibration.host_timing import DEFAULT_SIZES, Size, missing_privileges
+    from simk8s.proxy.cost import PROFILE_MARKER
+    from simk8s.results.output import check_output_file, write_file_atomically
+
+    why = missing_privileges()
+    if why is not None:
+        click.echo(f"simk8s: calibrate --host {why}", err=True)
+        sys.exit(2)
+    try:
+        plan = tuple(Size.parse(t) for t in sizes.split(",")) if sizes else DEFAULT_SIZES
+    except ValueError as err:
+        raise UsageError(f"--sizes: {err}") from None
+
+    def ours(path: Path) -> bool:
+        try:
+            with path.open(encoding="utf-8") as f:
+                return f.readline().rstrip("\n") == PROFILE_MARKER
+        except (OSError, UnicodeDecodeError):
+            return False
+
+    target = check_output_file(profile, label="--machine-profile", owned=ours)  # before minutes of timing
+    doc = calibrate_host(plan, repeats, progress=lambda m: click.echo(f"timed {m}", err=True))
+    text = profile_text(doc)
+    write_file_atomically(target, lambda tmp: tmp.write_text(text))
+    click.echo(format_host_report(doc))
+    click.echo(f"wrote {target} (name it in a scenario: cluster.kubeProxy.machine: {target})")
 
 
 @main.command(short_help="Release-dependent behaviours (docs/versions.md).")

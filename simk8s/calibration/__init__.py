@@ -9,4 +9,7 @@ model inputs, and the fits here only reproduce them.
   comparison; refits latency_params.yaml.
 * kep3453 (with loadtest, cl2): the KEP-3453 5000-node NPL figure, fleet-level.
 * report: all of them side by side (`simk8s calibrate`).
+* host (with host_rulesets, host_timing, host_fit): this host's tool prices, timed with the
+  real iptables and nft, as a machine profile (`simk8s calibrate --host`,
+  docs/host-calibration.md).
 """

@@ -7,17 +7,23 @@ is the per-node slowness multiplier the fleet draws (1.0 = the calibration machi
 Model (parameters and their sources in cost_params.yaml; fitted by
 simk8s/calibration/sync_cost.py; what each term stands for: docs/model.md "Cost model"):
 - iptables: T = t_fixed [+ t_full_extra] + t_compute × (ports + endpoints)
-            + t_restore × lines_written [+ t_save × nat lines when stale-chain cleanup runs]
+            + t_restore × lines_written [+ t_restore_sq × lines_written²]
+            [+ t_save × nat lines when stale-chain cleanup runs]
 - IPVS:     T = t_fixed + t_reconcile × VS + t_op(VS) × netlink ops for changes
             + t_restore × static lines   (every IPVS syncProxyRules reconciles all VSs)
 - nftables: T = t_fixed + t_compute × (services + endpoints)
-            + full:    c_s × S² + c_e × E
-            + partial: c_s × (2·S·ΔS) + c_e × ΔE   (marginal cost of the changed part,
-                                                   kubernetes/kubernetes#126013)
+            + full:    c_s × S² [+ c_svc × S] + c_e × E
+            + partial: c_s × (2·S·ΔS) [+ c_svc × ΔS] + c_e × ΔE   (marginal cost of the
+                                                   changed part, kubernetes/kubernetes#126013)
+The bracketed terms are 0 in the published parameters; a machine profile written by
+`simk8s calibrate --host` (docs/host-calibration.md) sets them, with the tool prices it
+measured on its host, over the published parameters (`load_machine_profile`).
 """
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -44,6 +50,69 @@ class CostParams:
 def load_params(path: str | None = None) -> CostParams:
     with open(path or PARAMS_PATH, encoding="utf-8") as fh:
         return CostParams(yaml.safe_load(fh))
+
+
+#: First line of every machine profile; `simk8s calibrate --host` replaces only such files.
+PROFILE_MARKER = "# simk8s machine profile, written by `simk8s calibrate --host`"
+PROFILE_KIND = "MachineProfile"
+#: What a machine profile may set: the prices of the tools, measured on its host. The
+#: proxier's own compute (t_compute_per_object), t_fixed and cpu_fraction stay published.
+PROFILE_PARAMS = {
+    "iptables": ("t_restore_per_line", "t_restore_per_line_sq", "t_save_per_line"),
+    "nftables": ("c_service_sq", "c_service", "c_endpoint"),
+}
+
+
+class MachineProfileError(ValueError):
+    """A machine profile that is missing, unreadable or not one simk8s wrote."""
+
+
+def load_machine_profile(path: str | os.PathLike[str]) -> CostParams:
+    """The published parameters with a machine profile's measured prices over them."""
+    path = os.fspath(path)
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        raise MachineProfileError(f"no such machine profile: {path}") from None
+    except OSError as err:
+        raise MachineProfileError(f"cannot read machine profile {path}: {err.strerror or err}") from None
+    return _load_profile(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=8)
+def _load_profile(path: str, _mtime_ns: int, _size: int) -> CostParams:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = yaml.safe_load(fh)
+    except IsADirectoryError:
+        raise MachineProfileError(f"machine profile {path} is a directory") from None
+    except OSError as err:
+        raise MachineProfileError(f"cannot read machine profile {path}: {err.strerror or err}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise MachineProfileError(f"machine profile {path} is not YAML ({type(err).__name__})") from None
+    if not isinstance(doc, dict) or doc.get("kind") != PROFILE_KIND or not isinstance(doc.get("params"), dict):
+        raise MachineProfileError(f"{path} is not a machine profile (expected `kind: {PROFILE_KIND}` "
+                                  "and `params`, as `simk8s calibrate --host` writes)")
+    raw = {k: dict(v) if isinstance(v, dict) else v for k, v in load_params().raw.items()}
+    for mode, values in doc["params"].items():
+        allowed = PROFILE_PARAMS.get(mode)
+        if allowed is None or not isinstance(values, dict):
+            raise MachineProfileError(f"machine profile {path}: params.{mode}: expected one of "
+                                      f"{', '.join(PROFILE_PARAMS)} with a mapping of prices")
+        for key, value in values.items():
+            if key not in allowed:
+                raise MachineProfileError(f"machine profile {path}: params.{mode}.{key}: not a measured "
+                                          f"price (expected {', '.join(allowed)})")
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+                raise MachineProfileError(f"machine profile {path}: params.{mode}.{key}: expected a "
+                                          f"number >= 0, got {value!r}")
+            raw[mode][key] = float(value)
+    return CostParams(raw)
+
+
+def params_for_machine(profile: str | None) -> CostParams:
+    """Parameters of a scenario: published, or with the named machine profile over them."""
+    return load_params() if profile is None else load_machine_profile(profile)
 
 
 def _p(params: CostParams | None) -> CostParams:
@@ -118,6 +187,7 @@ def iptables_sync_seconds(
     t = (q["t_fixed"] + (q["t_full_extra"] if kind == "full" else 0.0)
          + q["t_compute_per_object"] * (_a(n_ports) + _a(n_endpoints))
          + q["t_restore_per_line"] * lines
+         + q.get("t_restore_per_line_sq", 0.0) * lines * lines  # superlinear restores (iptables-nft)
          + np.where(np.asarray(cleanup, dtype=bool),
                     q["t_save_per_line"] * iptables_save_lines(n_ports, n_endpoints, n_empty_ports), 0.0))
     return t * _a(speed)
@@ -191,11 +261,12 @@ def nftables_sync_seconds(
     q = _p(params)["nftables"]
     s, e = _a(n_services), _a(n_endpoints)
     base = q["t_fixed"] + q["t_compute_per_object"] * (s + e)
+    c_svc = q.get("c_service", 0.0)  # per-Service price; only machine profiles set it
     if kind == "full":
-        tx = q["c_service_sq"] * s * s + q["c_endpoint"] * e
+        tx = q["c_service_sq"] * s * s + q["c_endpoint"] * e + c_svc * s
     elif kind == "partial":
         ds = np.minimum(_a(changed_services), s)
-        tx = q["c_service_sq"] * (2.0 * s * ds) + q["c_endpoint"] * _a(changed_endpoints)
+        tx = q["c_service_sq"] * (2.0 * s * ds) + q["c_endpoint"] * _a(changed_endpoints) + c_svc * ds
     else:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     return (base + tx) * _a(speed)

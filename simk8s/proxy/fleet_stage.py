@@ -132,7 +132,7 @@ def run_proxy_stage(scenario: Any, cluster: Any, fanout: FanOut) -> ProxyStage:
     kp = scenario.cluster.kube_proxy
     n = scenario.cluster.nodes
     stream, services, objects, ops, init = build_stream(scenario, cluster, fanout)
-    params = cost_model.load_params()
+    params = cost_model.params_for_machine(kp.machine)  # published, or a host profile (docs/host-calibration.md)
     rng = component_rng(scenario.seed, "kube-proxy/node-speed")
     speed = rng.lognormal(0.0, kp.node_speed_spread, size=n) if kp.node_speed_spread > 0 else np.ones(n)
     config = fleet_config(scenario, init["initial_counts"], speed, float(params[kp.mode]["cpu_fraction"]))

@@ -17,6 +17,8 @@ from pydantic import (
     model_validator,
 )
 
+from simk8s.proxy.cost import MachineProfileError, load_machine_profile
+
 from .base import Loc, SchemaModel, field_alias
 from .errors import Problems
 from .releases import REQUIREMENTS, fill_release_defaults, format_release, parse_release
@@ -132,6 +134,19 @@ class KubeProxy(SchemaModel):
     # false: kube-proxies were already running at t = 0 (rules programmed, each node's hourly
     # full sync at its own phase); true: every kube-proxy restarts at t = 0 with a full sync.
     restart_at_start: bool = False
+    # A machine profile (`simk8s calibrate --host`, docs/host-calibration.md): the sync
+    # prices measured on one host replace the published ones. Relative to the scenario file.
+    machine: str | None = None
+
+    @field_validator("machine")
+    @classmethod
+    def _machine_profile_loads(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                load_machine_profile(value)
+            except MachineProfileError as err:
+                raise ValueError(str(err)) from None
+        return value
 
     @model_validator(mode="after")
     def _periods_in_order(self) -> KubeProxy:

@@ -51,6 +51,7 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
     errors: list[str] = []
 
     imported = _import_manifests(raw.pop("manifests", None), Path(path).parent, sources, errors)
+    _machine_relative_to(raw, Path(path).parent)
     merged = _merge(raw, imported, sources)
 
     with_overrides = copy.deepcopy(merged)
@@ -182,6 +183,15 @@ def _read_scenario_document(path: Path, display: str) -> YamlDocument:
         raise ScenarioError([error_line(display, document.node.start_mark.line + 1, "",
                                         f"the top level must be a mapping of scenario keys, got {describe(document.data)}")])
     return document
+
+
+def _machine_relative_to(raw: dict[str, Any], base_dir: Path) -> None:
+    """cluster.kubeProxy.machine names a file relative to the scenario, as manifests do
+    (a `--set` value stays relative to the working directory)."""
+    kube_proxy = (raw.get("cluster") or {}).get("kubeProxy") if isinstance(raw.get("cluster"), dict) else None
+    machine = kube_proxy.get("machine") if isinstance(kube_proxy, dict) else None
+    if isinstance(kube_proxy, dict) and isinstance(machine, str) and not Path(machine).is_absolute():
+        raw["cluster"] = {**raw["cluster"], "kubeProxy": {**kube_proxy, "machine": str(base_dir / machine)}}
 
 
 def _import_manifests(entries: Any, base_dir: Path, sources: _Sources, errors: list[str]) -> ManifestImport:
