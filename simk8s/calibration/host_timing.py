@@ -55,8 +55,8 @@ DEFAULT_SIZES = (Size(250, 2), Size(1000, 2), Size(3000, 2), Size(9100, 2, repea
                  Size(250, 8), Size(1000, 8))
 
 
-def missing_privileges() -> str | None:
-    """Why the timing cannot run here, or None."""
+def missing_privileges(tools: tuple[str, ...] = TOOLS) -> str | None:
+    """Why the real tools cannot run here (privileges, `tools` on PATH, a namespace), or None."""
     if os.geteuid() != 0:
         try:
             with open("/proc/self/status", encoding="ascii") as fh:
@@ -65,9 +65,9 @@ def missing_privileges() -> str | None:
             eff = 0
         if not eff & (1 << 12) or not eff & (1 << 21):  # CAP_NET_ADMIN, CAP_SYS_ADMIN (for unshare -n)
             return "needs root (or CAP_NET_ADMIN and CAP_SYS_ADMIN) to time iptables and nft in a network namespace"
-    absent = [t for t in TOOLS if shutil.which(t) is None]
+    absent = [t for t in tools if shutil.which(t) is None]
     if absent:
-        return f"needs {', '.join(absent)} on PATH (Debian packages iptables, nftables, util-linux)"
+        return f"needs {', '.join(absent)} on PATH (scripts/netfilter-tools installs the Debian packages)"
     probe = subprocess.run(["unshare", "-n", "nft", "list", "ruleset"], capture_output=True, text=True)
     if probe.returncode != 0:
         return f"`unshare -n nft list ruleset` failed: {probe.stderr.strip()[:200]}"

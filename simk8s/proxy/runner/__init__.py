@@ -6,7 +6,8 @@ completion). The per-node reference (simk8s/proxy/reference.py) runs them as the
 vectorized fleet (simk8s/proxy/fleet/schedule.py) reproduces their schedules in closed form.
 """
 
-from simk8s.proxy.runner.async_runner import BURST_SYNCS, AsyncRunner, SyncFn, TokenBucket
+from simk8s.proxy.runner.async_runner import BURST_SYNCS, AsyncRunner, TokenBucket
+from simk8s.proxy.runner.channel import SyncFn
 from simk8s.proxy.runner.clock import LATE, AbsoluteTimeEnvironment
 from simk8s.proxy.runner.proxy_runner import ProxyRunner
 from simk8s.proxy.runner.registry import RUNNERS, make_runner

@@ -26,17 +26,17 @@ not modelled: syncs never fail.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 
 import simpy
 
-from simk8s.proxy.runner.clock import LATE, AbsoluteTimeEnvironment
+from simk8s.proxy.runner.channel import RunChannel, SyncFn
+from simk8s.proxy.runner.clock import AbsoluteTimeEnvironment
 
 # kube-proxy builds its runners with burstSyncs = 2 in the iptables, IPVS and nftables
 # proxiers (NewProxier).
 BURST_SYNCS = 2
 
-SyncFn = Callable[[bool], Generator[simpy.Event, None, None]]
 
 
 class TokenBucket:
@@ -59,7 +59,7 @@ class TokenBucket:
         return True
 
 
-class AsyncRunner:
+class AsyncRunner(RunChannel):
     """The ≤ v1.33 runner driving `fn(forced)`, a SimPy generator that performs one sync.
 
     `forced` is true for a run the maxInterval timer started with no Run() since the last
@@ -71,36 +71,22 @@ class AsyncRunner:
     def __init__(
         self, env: AbsoluteTimeEnvironment, fn: SyncFn, min_interval: float, max_interval: float
     ) -> None:
-        if max_interval < min_interval:  # construct() panics
-            raise ValueError(f"maxInterval ({max_interval}) must be >= minInterval ({min_interval})")
-        self.env, self.fn = env, fn
-        self.min_interval, self.max_interval = min_interval, max_interval
+        super().__init__(env, fn, min_interval, max_interval)
         self.limiter = TokenBucket(min_interval)
-        self.pending = False  # the run channel holds a token
         self.requested = False  # a Run() since the last run started
         self.last_run = -math.inf  # end of the last run
         self.deadline = math.inf  # the timer
-        self._wake: simpy.Event | None = None
         env.process(self._loop())
 
     def run(self) -> None:
-        """Run(): put a token in the channel unless one is already there."""
         self.requested = True
-        if self.pending:
-            return
-        self.pending = True
-        if self._wake is not None and not self._wake.triggered:
-            self._wake.succeed()
+        super().run()
 
     def _loop(self) -> Generator[simpy.Event, None, None]:
         env = self.env
         self.deadline = env.now + self.max_interval
         while True:
-            if not self.pending:
-                self._wake = env.event()
-                yield self._wake | env.at(self.deadline, LATE)
-                self._wake = None
-            yield env.at(env.now, LATE)  # every delivery at this instant first
+            yield from self._token_or_timer(self.deadline)
             if self.pending:
                 self.pending = False  # the token wins a tie with the timer
             elif env.now < self.deadline:

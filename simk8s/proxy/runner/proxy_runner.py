@@ -22,11 +22,11 @@ from collections.abc import Generator
 
 import simpy
 
-from simk8s.proxy.runner.async_runner import SyncFn
+from simk8s.proxy.runner.channel import RunChannel, SyncFn
 from simk8s.proxy.runner.clock import LATE, AbsoluteTimeEnvironment
 
 
-class ProxyRunner:
+class ProxyRunner(RunChannel):
     """The v1.34+ runner driving `fn(forced)`, a SimPy generator that performs one sync.
 
     `forced` is true for a run the maxInterval timer started (no token was waiting).
@@ -37,32 +37,15 @@ class ProxyRunner:
     def __init__(
         self, env: AbsoluteTimeEnvironment, fn: SyncFn, min_interval: float, max_interval: float
     ) -> None:
-        if max_interval < min_interval:  # construct() panics
-            raise ValueError(f"maxInterval ({max_interval}) must be >= minInterval ({min_interval})")
-        self.env, self.fn = env, fn
-        self.min_interval, self.max_interval = min_interval, max_interval
-        self.pending = False  # the run channel holds a token
+        super().__init__(env, fn, min_interval, max_interval)
         self.max_deadline = 0.0
-        self._wake: simpy.Event | None = None
         env.process(self._loop())
-
-    def run(self) -> None:
-        """Run(): put a token in the channel unless one is already there."""
-        if self.pending:
-            return
-        self.pending = True
-        if self._wake is not None and not self._wake.triggered:
-            self._wake.succeed()
 
     def _loop(self) -> Generator[simpy.Event, None, None]:
         env = self.env
         self.max_deadline = env.now + self.max_interval
         while True:
-            if not self.pending:
-                self._wake = env.event()
-                yield self._wake | env.at(self.max_deadline, LATE)
-                self._wake = None
-            yield env.at(env.now, LATE)  # every delivery at this instant first
+            yield from self._token_or_timer(self.max_deadline)
             forced = not self.pending  # the token wins a tie with the timer
             self.pending = False
             yield from self.fn(forced)

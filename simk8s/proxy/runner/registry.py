@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from simk8s.proxy.runner.async_runner import AsyncRunner, SyncFn
+from simk8s.proxy.runner.async_runner import AsyncRunner
+from simk8s.proxy.runner.channel import SyncFn
 from simk8s.proxy.runner.clock import AbsoluteTimeEnvironment
 from simk8s.proxy.runner.proxy_runner import ProxyRunner
 
