@@ -464,6 +464,10 @@ class World:
         elif ev.node_loss is not None:
             for node in self._node_targets(ev.node_loss):
                 self.lose_node(node)
+        elif ev.zone_outage is not None:
+            from simk8s.cluster.zone_outage import lose_zone
+
+            lose_zone(self, ev.zone_outage, monitor_grace=NODE_MONITOR_GRACE)
 
     def _node_targets(self, target: str | int) -> list[int]:
         if isinstance(target, int):

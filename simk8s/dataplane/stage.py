@@ -25,6 +25,7 @@ from simk8s.dataplane.inputs import (
 from simk8s.dataplane.ipvs_schedulers import node_time_order
 from simk8s.dataplane.outcomes import FAILURE_CODES, OUTCOME_NAMES
 from simk8s.dataplane.traffic import TrafficResult, simulate_traffic
+from simk8s.network.connections import apply_network
 from simk8s.proxy.stream import MergedEndpoints, service_key_of
 from simk8s.rng import component_rng
 
@@ -216,8 +217,12 @@ def run_dataplane_stage(scenario: Any, cluster: Any, stage: Any) -> dict[str, Tr
         )
         rng = component_rng(scenario.seed, f"dataplane/traffic/{i}/{key[0]}/{key[1]}")
         history, own_programming = histories[key]
-        results[f"{i}:{key[0]}/{key[1]}"] = simulate_traffic(
+        result = simulate_traffic(
             history, own_programming or programming, pods, spec, mode=kp.mode, ipvs_scheduler=kp.ipvs_scheduler, rng=rng
+        )
+        # The network between zones: path RTT on the first packet; convergence after an outage.
+        results[f"{i}:{key[0]}/{key[1]}"] = apply_network(
+            result, history, pods, world, scenario, stage, source=spec.source, proxied=own_programming is None
         )
     return results
 

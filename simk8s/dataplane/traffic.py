@@ -67,6 +67,8 @@ class TrafficResult:
     requests_per_connection: int = 1
     steady_backends: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     steady_version: int = 0
+    # After a zone outage: when surviving nodes stopped routing to lost pods (simk8s/network/outage.py)
+    outage_convergence: dict | None = None
 
     @property
     def n(self) -> int:

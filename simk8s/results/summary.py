@@ -44,6 +44,12 @@ def build_summary(result: VariantResult) -> dict[str, Any]:
         from simk8s.dataplane.stage import dataplane_section
 
         summary["dataplane"] = dataplane_section(result.traffic)
+    if result.fanout is not None:
+        from simk8s.network.summary import network_summary
+
+        summary["network"], outage = network_summary(result)  # bytes and price by zone pair
+        if outage is not None:
+            summary["zone_outage"] = outage
     return summary
 
 
@@ -123,4 +129,8 @@ def build_tables(result: VariantResult) -> dict[str, pd.DataFrame]:
         from simk8s.dataplane.stage import dataplane_tables
 
         tables.update(dataplane_tables(result.traffic))
+    if result.fanout is not None:
+        from simk8s.network.summary import zone_traffic
+
+        tables["zone_traffic"] = zone_traffic(result)
     return tables

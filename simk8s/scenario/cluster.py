@@ -1,5 +1,5 @@
 """`cluster:` in a scenario: nodes and their pod CIDRs, scheduler, kubelet, apiserver, etcd,
-kube-controller-manager and kube-proxy settings; and `watchers:`, the apiserver's other
+kube-controller-manager and kube-proxy settings, the network between zones; and `watchers:`, the apiserver's other
 watch clients. Field names follow the flag or config field they model."""
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from simk8s.proxy.cost import MachineProfileError, load_machine_profile
 
 from .base import Loc, SchemaModel, field_alias
 from .errors import Problems
+from .network import Network
 from .releases import REQUIREMENTS, fill_release_defaults, format_release, parse_release
 from .types import (
     CIDR,
@@ -184,6 +185,7 @@ class Cluster(SchemaModel):
     controller_manager: ControllerManager = ControllerManager()
     kube_proxy: KubeProxy = KubeProxy()
     feature_gates: FeatureGates = FeatureGates()
+    network: Network = Network()  # links between zones, apiserver placement (simk8s/network/)
     # Settings that the release chose (not written in the scenario), dotted under `cluster`.
     _chosen_by_release: tuple[str, ...] = PrivateAttr(default=())
 
@@ -239,6 +241,7 @@ class Cluster(SchemaModel):
         if self.kube_proxy.watch == "EndpointSlices" and not cm.endpoint_slice_controller:
             problems.append((("kubeProxy", "watch"),
                              "kube-proxy watches EndpointSlices but controllerManager.endpointSliceController is false"))
+        problems += [(("network", *loc), message) for loc, message in self.network.problems(self.zones)]
         if problems:
             raise Problems(problems)
         return self

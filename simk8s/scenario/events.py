@@ -10,11 +10,11 @@ from pydantic import Field, model_validator
 from .base import SchemaModel
 from .cluster import MAX_NODES
 from .errors import Problems
-from .types import DAY, WEEK, Count, Duration, Name, NodeRef, Rate
+from .types import DAY, WEEK, Bytes, Count, Duration, Name, NodeRef, Rate
 from .units import format_duration
 from .workloads import MAX_REPLICAS
 
-EVENT_ACTIONS = ("rollout", "scale", "drain", "nodeLoss")
+EVENT_ACTIONS = ("rollout", "scale", "drain", "nodeLoss", "zoneOutage")
 
 
 class Event(SchemaModel):
@@ -24,6 +24,8 @@ class Event(SchemaModel):
     replicas: Count | None = Field(default=None, ge=0, le=MAX_REPLICAS)  # with scale
     drain: NodeRef | None = None  # node name, or that many nodes (lowest index first)
     node_loss: NodeRef | None = None  # the node dies: its pods vanish without termination
+    # every node of the zone dies at once, and the apiserver replicas placed there (cluster/zone_outage.py)
+    zone_outage: Name | None = None
 
     @property
     def action(self) -> str:
@@ -38,7 +40,7 @@ class Event(SchemaModel):
         actions = [a for a in EVENT_ACTIONS if getattr(self, event_attr(a)) is not None]
         if len(actions) != 1:
             got = "none" if not actions else ", ".join(actions)
-            raise Problems([((), f"an event needs exactly one of rollout, scale, drain, nodeLoss; got {got}")])
+            raise Problems([((), f"an event needs exactly one of rollout, scale, drain, nodeLoss, zoneOutage; got {got}")])
         if actions[0] == "scale" and self.replicas is None:
             raise Problems([((), "scale needs replicas")])
         if actions[0] != "scale" and self.replicas is not None:
@@ -54,6 +56,10 @@ class Traffic(SchemaModel):
     clients: Count = Field(default=1000, ge=1, le=10_000_000)
     requests_per_connection: Count = Field(default=1, ge=1, le=1_000_000)
     connection_duration: Duration = Field(default=1.0, ge=0, le=DAY)
+    # Bytes per request and per response, for the bytes by zone pair (simk8s/network/). An
+    # assumption (a small API call), not a measurement: set them for the service at hand.
+    request_bytes: Bytes = Field(default=1024, ge=0, le=2**40)
+    response_bytes: Bytes = Field(default=4096, ge=0, le=2**40)
     start: Duration = Field(default=0.0, ge=0, le=WEEK)
     end: Duration | None = Field(default=None, ge=0, le=WEEK)  # None: the end of the run
 
@@ -72,4 +78,4 @@ class Variant(SchemaModel):
 
 def event_attr(action: str) -> str:
     """The attribute of an event action (`nodeLoss` → `node_loss`)."""
-    return "node_loss" if action == "nodeLoss" else action
+    return {"nodeLoss": "node_loss", "zoneOutage": "zone_outage"}.get(action, action)

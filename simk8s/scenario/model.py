@@ -174,6 +174,9 @@ class Scenario(SchemaModel):
             if action in ("rollout", "scale"):
                 # A glob may name several Deployments; it must match at least one.
                 message = find_problem(str(event.target), self.workloads, "Deployment")
+            elif action == "zoneOutage":
+                zones = self.cluster.zones
+                message = None if event.target in zones else f"no zone {event.target!r} in cluster.zones ({', '.join(zones)})"
             else:
                 message = self._node_problem(event.target)
             if message:
