@@ -3,7 +3,13 @@ nodes and apiserver replicas sit; bytes by (zone, zone) pair for the watch fan-o
 client traffic, what they cost, the path RTT of each connection, and the recovery from a
 zone outage. Settings: `cluster.network` (scenario/network.py)."""
 
-from simk8s.network.accounting import client_matrix, cross_zone, usd, watch_matrix, zone_traffic_table
+from simk8s.network.accounting import (
+    client_matrix,
+    cross_zone,
+    usd,
+    watch_matrix,
+    zone_traffic_table,
+)
 from simk8s.network.topology import GB, ZoneNetwork, build_network, outages
 from simk8s.network.watch_bytes import derive_watcher_bytes, watcher_bytes
 

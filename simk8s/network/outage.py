@@ -41,11 +41,11 @@ def convergence(history: Any, syncs: Any, commit_time: np.ndarray, pods: Any, no
     bad = np.zeros(len(route), dtype=bool)
     has_pool = route >= 0
     bad[has_pool] = lost_in_pool[route[has_pool]]
-    bad = bad.reshape(len(ids), len(zones))
+    per_zone = bad.reshape(len(ids), len(zones))
     done = np.full(len(node_zone), np.nan)
     for j, z in enumerate(zones.tolist()):
         members = np.flatnonzero(alive & (node_zone == z))
-        rows = np.flatnonzero(bad[:, j])
+        rows = np.flatnonzero(per_zone[:, j])
         if len(rows) == 0:
             done[members] = 0.0  # its nodes never routed to the lost zone after the outage
             continue
@@ -58,7 +58,7 @@ def convergence(history: Any, syncs: Any, commit_time: np.ndarray, pods: Any, no
     done = np.maximum(done[alive], 0.0)
     finite = done[np.isfinite(done)]
     return {
-        "nodes": int(len(done)),
+        "nodes": len(done),
         "p50_s": round(float(np.percentile(finite, 50)), 6) if len(finite) else None,
         "max_s": round(float(done.max()), 6) if len(done) and np.isfinite(done.max()) else None,
         "never": int((~np.isfinite(done)).sum()),

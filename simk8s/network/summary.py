@@ -8,7 +8,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simk8s.network.accounting import client_matrix, cross_zone, usd, watch_matrix, zone_traffic_table
+from simk8s.network.accounting import (
+    client_matrix,
+    cross_zone,
+    usd,
+    watch_matrix,
+    zone_traffic_table,
+)
 from simk8s.network.topology import ZoneNetwork, build_network, outages
 
 FAILED = (2, 3, 4)  # dataplane.outcomes FAILURE_CODES less REFUSED: a connection that went nowhere

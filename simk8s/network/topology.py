@@ -15,7 +15,7 @@ finest placement (no racks); a GB is 10^9 bytes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import combinations
+from itertools import combinations, pairwise
 from typing import Any
 
 import networkx as nx
@@ -56,7 +56,7 @@ def build_network(cluster: Any) -> ZoneNetwork:
         paths = nx.single_source_dijkstra_path(graph, a, weight="latency_s")
         for j, b in enumerate(zones):
             path = paths[b]  # validation guarantees the zones are connected
-            hops = list(zip(path, path[1:], strict=False))
+            hops = list(pairwise(path))
             rtt[i, j] = 2e3 * sum(graph.edges[h]["latency_s"] for h in hops)
             usd[i, j] = sum(2 * graph.edges[h]["price_per_gb"] for h in hops) / GB
     placed = net.apiserver_zones or zones
