@@ -109,12 +109,14 @@ def _zone_load(result: Any, inp: _Inputs) -> dict[str, Any]:
     """Steady-state connections per Ready endpoint, per zone, for the first traffic entry
     (the zone view of TrafficResult.imbalance): PreferClose makes it follow the clients."""
     r = next(iter(result.traffic.values()), None)
-    if r is None or len(r.steady_backends) == 0:
+    zone = _zone_of_pods(inp.pod_zone)
+    backends = zone(r.steady_backends) if r is not None else np.zeros(0, np.int64)
+    if r is None or not (backends >= 0).any():  # no pods in the cluster (e.g. selector-less)
         return {"load_per_endpoint_by_zone": None, "zone_load_max_over_mean": None}
     n = len(inp.net.zones)
-    eps = np.bincount(inp.pod_zone[r.steady_backends.astype(np.int64)].clip(0), minlength=n)
-    sel = (r.version == r.steady_version) & (r.backend >= 0) & (r.backend < len(inp.pod_zone))
-    got = np.bincount(inp.pod_zone[r.backend[sel].astype(np.int64)].clip(0), minlength=n)
+    eps = np.bincount(backends[backends >= 0], minlength=n)
+    steady = zone(r.backend[(r.version == r.steady_version) & (r.backend >= 0)])
+    got = np.bincount(steady[steady >= 0], minlength=n)
     has = eps > 0
     load = np.where(has, got / np.maximum(eps, 1), np.nan)
     mean = np.nanmean(load) if has.any() else np.nan
@@ -122,6 +124,19 @@ def _zone_load(result: Any, inp: _Inputs) -> dict[str, Any]:
         "load_per_endpoint_by_zone": {z: _num(load[i]) for i, z in enumerate(inp.net.zones)},
         "zone_load_max_over_mean": _num(np.nanmax(load) / mean) if has.any() and mean > 0 else None,
     }
+
+
+def _zone_of_pods(pod_zone: np.ndarray):
+    """pod ids → zone index; -1 for unscheduled pods and endpoints outside the cluster."""
+
+    def zone(ids: np.ndarray) -> np.ndarray:
+        ids = np.asarray(ids, np.int64)
+        inside = (ids >= 0) & (ids < len(pod_zone))
+        out = np.full(len(ids), -1, np.int64)
+        out[inside] = pod_zone[ids[inside]]
+        return out
+
+    return zone
 
 
 def _outage_section(result: Any, inp: _Inputs) -> dict[str, Any] | None:
