@@ -36,6 +36,13 @@ ROWS: list[tuple[str, str, str]] = [
     ("dataplane.imbalance.max_over_mean", "backend load max/mean", "{:.2f}"),
     ("dataplane.first_packet_ms.p50", "first packet p50", "{:.3f} ms"),
     ("dataplane.first_packet_ms.p99", "first packet p99", "{:.3f} ms"),
+    # the network between zones (simk8s/network/)
+    ("network.watch.cross_zone_bytes", "cross-zone watch bytes", "bytes"),
+    ("network.client.cross_zone_share", "cross-zone connections", "{:.1%}"),
+    ("network.client.cross_zone_bytes", "cross-zone client bytes", "bytes"),
+    ("network.cross_zone_usd", "cross-zone price", "${:,.2f}"),
+    ("zone_outage.connections_failed", "failed after the zone outage", "{:,.0f}"),
+    ("zone_outage.converged_s.max_s", "  surviving nodes clean after", "{:.1f} s"),
 ]
 
 PROXY_KIND = {"EndpointSlices": "EndpointSlice", "Endpoints": "Endpoints"}
