@@ -102,13 +102,15 @@ def _run_stages(scenario, name, progress, stages, cluster) -> VariantResult:
 
 
 def cluster_key(scenario: Any) -> str:
-    """What the cluster stage depends on: the resolved scenario minus kube-proxy and traffic."""
+    """What the cluster stage depends on: the resolved scenario minus kube-proxy, the network
+    between zones and traffic."""
     import json
 
     from simk8s.scenario import resolved_dict
 
     doc = resolved_dict(scenario)
     doc.get("cluster", {}).pop("kubeProxy", None)
+    doc.get("cluster", {}).pop("network", None)  # read after the run (simk8s/network/), never by the world
     for key in ("traffic", "watchers", "compare", "name", "description"):
         doc.pop(key, None)
     return json.dumps(doc, sort_keys=True, default=str)

@@ -246,3 +246,14 @@ def test_a_zone_outage_loses_its_nodes_and_the_survivors_converge(tmp_path):
     assert close.summary["zone_outage"]["converged_s"]["max_s"] == 0.0
     assert close.summary["zone_outage"]["connections_failed"] == 0
     assert out["connections_failed"] > 0
+
+
+def test_variants_that_differ_only_in_the_network_share_one_cluster_run(tmp_path):
+    from simk8s.pipeline import cluster_key
+
+    sc = load_scenario(_scenario(tmp_path))
+    pricier = load_scenario(_scenario(tmp_path), ["cluster.network.defaultLink.pricePerGB=0.02"])
+    assert cluster_key(sc) == cluster_key(pricier)
+    v = _run(_scenario(tmp_path), "cluster.network.defaultLink.pricePerGB=0.02")
+    assert v.summary["network"]["watch"]["cross_zone_usd"] == pytest.approx(
+        round(v.summary["network"]["watch"]["cross_zone_bytes"] * 0.04 / GB, 6))
