@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from simk8s.calibration.sync_cost import fit_parameters
 from simk8s.calibration.validation import summary, validation_frame
@@ -50,8 +51,8 @@ def refit(path: Path = cost.PARAMS_PATH, *, write: bool = True) -> list[tuple[st
     """(parameter, stored, refit) for every fitted price; prices further than TOLERANCE from
     their refit are rewritten in place (comments kept) when `write`."""
     lines = path.read_text(encoding="utf-8").split("\n")
-    stored = cost.load_params(str(path)).raw
-    rows = []
+    stored = yaml.safe_load("\n".join(lines))
+    rows, moved = [], False
     for key, value in fit_parameters().items():
         node = stored
         for part in key.split("."):
@@ -60,7 +61,8 @@ def refit(path: Path = cost.PARAMS_PATH, *, write: bool = True) -> list[tuple[st
         if write and abs(float(node) / float(value) - 1.0) > TOLERANCE:
             i = _line_of(lines, key.split("."))
             lines[i] = re.sub(r"^(\s*[\w]+:\s*)(\S+)", lambda m: m.group(1) + f"{float(value):.4g}", lines[i])
-    if write:
+            moved = True
+    if moved:
         path.write_text("\n".join(lines), encoding="utf-8")
         cost.load_params.cache_clear()
     return rows
