@@ -60,7 +60,9 @@ def refit(path: Path = cost.PARAMS_PATH, *, write: bool = True) -> list[tuple[st
         rows.append((key, float(node), float(value)))
         if write and abs(float(node) / float(value) - 1.0) > TOLERANCE:
             i = _line_of(lines, key.split("."))
-            lines[i] = re.sub(r"^(\s*[\w]+:\s*)(\S+)", lambda m: m.group(1) + f"{float(value):.4g}", lines[i])
+            head = re.match(r"^\s*\w+:\s*", lines[i])
+            assert head is not None  # _line_of found "key:" on this line
+            lines[i] = head.group(0) + f"{float(value):.4g}" + re.sub(r"^\S+", "", lines[i][head.end():])
             moved = True
     if moved:
         path.write_text("\n".join(lines), encoding="utf-8")

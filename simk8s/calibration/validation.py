@@ -15,6 +15,7 @@ is not the quantity the model computes (the reason is in `source`). Groups:
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pandas as pd
 
@@ -35,10 +36,10 @@ def npl_points() -> list[dict]:
 
     t = kep3453_table(machines=("gce-n1-standard-1",), phases=("A", "B"))
     label = {"A": "full restores", "B": "partial restores (KEP-3453)"}
-    return [{"group": "NPL", "row": "10" if r.phase == "A" else "11", "what": f"iptables NPL, {label[r.phase]}",
-             "condition": "5000 nodes, minSyncPeriod 10 s", "metric": f"{r.metric} s", "published": r.published,
-             "simulated": float(r.simulated), "role": "fit" if r.fitted else "prediction",
-             "source": "[KEP-3453] figure (digitized)"} for r in t.itertuples()]
+    return [{"group": "NPL", "row": "10" if r["phase"] == "A" else "11", "what": f"iptables NPL, {label[r['phase']]}",
+             "condition": "5000 nodes, minSyncPeriod 10 s", "metric": f"{r['metric']} s", "published": r["published"],
+             "simulated": float(r["simulated"]), "role": "fit" if r["fitted"] else "prediction",
+             "source": "[KEP-3453] figure (digitized)"} for r in _records(t)]
 
 
 def first_packet_points() -> list[dict]:
@@ -46,19 +47,20 @@ def first_packet_points() -> list[dict]:
     from simk8s.calibration.first_packet import calibration_table
 
     out = []
-    for r in calibration_table().itertuples():
-        if r.row == 25 and r.services != 5000:
+    for r in _records(calibration_table()):
+        row, services = int(r["row"]), int(r["services"])
+        if row == 25 and services != 5000:
             continue  # the nftables bars are the same at 10k and 30k: one set of points
         role, source = "fit", "[blog-nftables] chart (digitized)"
-        if r.row == 26:
+        if row == 26:
             role, source = "context", "derived: a line through rows 22 and 24, not a measurement"
-        elif r.row in (27, 29):
+        elif row in (27, 29):
             role, source = "prediction", "[tigera-2019]"
-        elif r.row == 28:
+        elif row == 28:
             role, source = "context", "[tigera-2019]: 'trivially insignificant', no figure"
-        out.append({"group": "first packet", "row": str(r.row), "what": f"{r.mode} first packet",
-                    "condition": f"{r.services:,} services", "metric": r.metric, "published": r.published,
-                    "simulated": float(r.simulated), "role": role, "source": source})
+        out.append({"group": "first packet", "row": str(row), "what": f"{r['mode']} first packet",
+                    "condition": f"{services:,} services", "metric": r["metric"], "published": r["published"],
+                    "simulated": float(r["simulated"]), "role": role, "source": source})
     return out
 
 
@@ -132,16 +134,20 @@ def validation_frame(*, fleet: bool = True) -> pd.DataFrame:
     rows = sync_cost_points() + (npl_points() if fleet else []) + first_packet_points() + size_points()
     rows += rule_count_points()
     df = pd.DataFrame(rows, columns=COLUMNS)
-    err = []
-    for r in df.itertuples():
-        if r.simulated is None or not r.published or (isinstance(r.simulated, float) and math.isnan(r.simulated)):
-            err.append(float("nan"))
-        elif r.row == "37":
-            err.append(min(0.0, r.simulated / r.published - 1.0))
-        else:
-            err.append(r.simulated / r.published - 1.0)
-    df["rel_error"] = err
+    df["rel_error"] = [_error(r) for r in _records(df)]
     return df
+
+
+def _error(r: dict[str, Any]) -> float:
+    sim, pub = r["simulated"], r["published"]
+    if sim is None or not pub or math.isnan(float(sim)):
+        return float("nan")
+    err = float(sim) / float(pub) - 1.0
+    return min(0.0, err) if r["row"] == "37" else err  # row 37 is a lower bound
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{str(k): v for k, v in row.items()} for row in df.to_dict("records")]
 
 
 def summary(df: pd.DataFrame) -> dict[str, float | int]:

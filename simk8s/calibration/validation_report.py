@@ -48,7 +48,7 @@ def fingerprint() -> str:
 def committed_fingerprint(text: str) -> str | None:
     for line in text.splitlines():
         if line.startswith(FINGERPRINT):
-            return line[len(FINGERPRINT):].strip("` ")
+            return line[len(FINGERPRINT):].split("`")[1]
     return None
 
 
@@ -64,10 +64,10 @@ def _num(x: float | None) -> str:
 def _table(df: pd.DataFrame) -> list[str]:
     out = ["| row | what | condition | metric | published | simulated | error | role | source |",
            "| --- | --- | --- | --- | ---: | ---: | ---: | --- | --- |"]
-    for r in df.itertuples():
-        err = "" if pd.isna(r.rel_error) else f"{r.rel_error:+.0%}"
-        out.append(f"| {r.row} | {r.what} | {r.condition} | {r.metric} | {_num(r.published)} | "
-                   f"{_num(r.simulated)} | {err} | {r.role} | {r.source} |")
+    for r in df.to_dict("records"):
+        err = "" if pd.isna(r["rel_error"]) else f"{r['rel_error']:+.0%}"
+        out.append(f"| {r['row']} | {r['what']} | {r['condition']} | {r['metric']} | {_num(r['published'])} | "
+                   f"{_num(r['simulated'])} | {err} | {r['role']} | {r['source']} |")
     return out
 
 
@@ -93,8 +93,9 @@ def render(df: pd.DataFrame | None = None) -> str:
         "KEP-3453 5000-node fleet replay; the data-path latency model; the object-size code.",
         "",
     ]
-    for group, part in df.groupby("group", sort=False):
-        lines += [f"## {group[0].upper()}{group[1:]}", "", *_table(part), ""]
+    for group in df["group"].unique():
+        name = str(group)
+        lines += [f"## {name[0].upper()}{name[1:]}", "", *_table(df[df["group"] == group]), ""]
     lines += ["## Published figures not reproduced", ""]
     lines += [f"- row {row}: {why}" for row, why in NOT_REPRODUCED.items()]
     lines += ["", "## The tutorial's claims, checked", "",

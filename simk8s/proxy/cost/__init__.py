@@ -24,7 +24,13 @@ from simk8s.proxy.cost.iptables import (
     iptables_save_lines,
     iptables_sync_seconds,
 )
-from simk8s.proxy.cost.ipvs import ipvs_netlink_reads, ipvs_op_seconds, ipvs_ops, ipvs_phases, ipvs_sync_seconds
+from simk8s.proxy.cost.ipvs import (
+    ipvs_netlink_reads,
+    ipvs_op_seconds,
+    ipvs_ops,
+    ipvs_phases,
+    ipvs_sync_seconds,
+)
 from simk8s.proxy.cost.nftables import (
     ENDPOINT_CHAINS_KEPT,
     LIST_ALL,
