@@ -6,6 +6,7 @@ prices measured on one host; they replace the published ones of the same name.
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
 from dataclasses import dataclass
@@ -32,7 +33,10 @@ class CostParams:
 
 @lru_cache(maxsize=4)
 def load_params(path: str | None = None) -> CostParams:
-    with open(path or PARAMS_PATH, encoding="utf-8") as fh:
+    """The published parameters: `simk8s.proxy.cost.PARAMS_PATH` (set it, then
+    `load_params.cache_clear()`, to run the model on another file)."""
+    default = getattr(importlib.import_module("simk8s.proxy.cost"), "PARAMS_PATH", PARAMS_PATH)
+    with open(path or default, encoding="utf-8") as fh:
         return CostParams(yaml.safe_load(fh))
 
 
