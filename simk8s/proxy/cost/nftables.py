@@ -62,9 +62,9 @@ def table_weight(n_services: ArrayLike, n_endpoints: ArrayLike, params: CostPara
 
 
 def written_endpoints(changed_endpoints: ArrayLike, endpoint_changes: ArrayLike, release: Release = NEWEST) -> np.ndarray:
-    """Endpoint chains a partial sync writes: the added ones (1.33+), else every endpoint of
-    the changed Services. `endpoint_changes` counts adds + removes; a removed chain is only
-    flushed (and deleted a sync later), which is not charged."""
+    """Endpoint chains a partial sync writes: the changed ones (1.33+), else every endpoint
+    of the changed Services. `endpoint_changes` counts adds + removes. Simplification: a
+    removed endpoint's chain (flushed now, deleted a sync later) is priced like an added one."""
     return as_array(endpoint_changes) if release >= ENDPOINT_CHAINS_KEPT else as_array(changed_endpoints)
 
 
