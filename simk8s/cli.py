@@ -214,10 +214,27 @@ def metrics(results: str, variant: str | None, openmetrics: bool) -> None:
               "250x2,1000x8) instead of the default 250 to 9,100 Services.")
 @click.option("--repeats", type=click.IntRange(1, 50), default=3, show_default=True,
               help="With --host: timed runs per size (their median is fitted).")
-def calibrate(host: bool, profile: str | None, sizes: str | None, repeats: int) -> None:
+@click.option("--fit", is_flag=True, help="Refit the sync-cost prices from their published points and write "
+              "the ones that moved into simk8s/proxy/cost_params.yaml.")
+@click.option("--write", "write_to", metavar="FILE", help="Write the validation report (every published point, "
+              "fit or prediction, and the tutorial's claims) to FILE, e.g. docs/validation.md.")
+def calibrate(host: bool, profile: str | None, sizes: str | None, repeats: int, fit: bool,
+              write_to: str | None) -> None:
     """Published measurements beside the model's figures, with the error of each.
     With --host, this host's netfilter prices as a machine profile that a scenario names
     with cluster.kubeProxy.machine (docs/host-calibration.md)."""
+    if fit or write_to is not None:
+        if host or sizes is not None or profile is not None:
+            raise UsageError("--fit and --write take no --host, --sizes or --machine-profile")
+        from simk8s.calibration.report import format_fit, refit
+        from simk8s.calibration.validation_report import write
+
+        if fit:
+            click.echo(format_fit(refit()))
+        if write_to is not None:
+            s = write(write_to)
+            click.echo(f"wrote {write_to}: predictions median error {s['median']:.0%}, worst {s['worst']:.0%}")
+        return
     if not host:
         if sizes is not None:
             raise UsageError("--sizes needs --host")

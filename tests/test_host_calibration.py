@@ -93,9 +93,10 @@ def test_without_a_profile_the_published_parameters_are_used():
 
 def test_a_profile_with_the_published_prices_changes_nothing(tmp_path):
     pub = cost.load_params()
+    # The published nftables transaction (q_tx × W², simk8s/proxy/cost/nftables.py) has no
+    # profile form: an nftables profile replaces it (test below), so only iptables here.
     same = {"iptables": {k: pub["iptables"][k] for k in ("t_restore_per_line", "t_save_per_line")}
-            | {"t_restore_per_line_sq": 0.0},
-            "nftables": {k: pub["nftables"][k] for k in ("c_service_sq", "c_endpoint")} | {"c_service": 0.0}}
+            | {"t_restore_per_line_sq": 0.0}}
     params = cost.load_machine_profile(_profile(tmp_path, same))
     for kind in cost.KINDS:
         for mode in cost.MODES:
@@ -110,6 +111,7 @@ def test_a_profile_overrides_only_the_tool_prices(tmp_path):
     assert params["nftables"]["c_service"] == pytest.approx(4e-5)
     assert params["iptables"]["t_fixed"] == pub["iptables"]["t_fixed"]
     assert params["ipvs"] == pub["ipvs"]
+    assert params["nftables"]["q_tx"] == 0.0 and pub["nftables"]["q_tx"] > 0  # the host's shape replaces it
     assert "t_restore_per_line_sq" not in pub["iptables"]  # the cached published set is not modified
     # 100k lines: the L² price dominates on this synthetic host
     assert float(cost.iptables_sync_seconds("full", 10_000, 20_000, params=params)) > 20.0

@@ -1,78 +1,87 @@
-"""`simk8s calibrate`: every published figure the model is held against, side by side.
+"""`simk8s calibrate`: every published point beside the model's figure; `--fit`: the prices.
 
-Sync-cost rows come from sync_cost.py, first-packet latency rows from first_packet.py,
-fleet-level NPL rows from the KEP-3453 replay (kep3453.py). The `row` column numbers the
-published figures as docs/model.md "Published figures" lists them, each with its source.
+The points and their roles come from validation.py (docs/validation.md is the same table,
+written by `calibrate --write`). `--fit` refits the sync-cost prices from their points
+(sync_cost.fit_parameters) and writes the ones that moved into cost_params.yaml.
 """
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pandas as pd
+import yaml
 
-from simk8s.calibration.first_packet import calibration_table as dataplane_table
-from simk8s.calibration.sync_cost import calibration_table as sync_cost_table
+from simk8s.calibration.sync_cost import fit_parameters
+from simk8s.calibration.validation import summary, validation_frame
+from simk8s.proxy import cost
 
-
-def kep3453_rows() -> pd.DataFrame:
-    """Fleet-level NPL at 5000 nodes (KEP-3453 phases A and B; rows 10 and 11)."""
-    from simk8s.calibration.kep3453 import kep3453_table
-
-    t = kep3453_table(machines=("gce-n1-standard-1",), phases=("A", "B"))
-    return pd.DataFrame(
-        {
-            "stage": "kube-proxy fleet NPL",
-            "row": t["phase"].map({"A": 10, "B": 11}),
-            "mode": "iptables " + t["phase"].map({"A": "full restores", "B": "partial restores"}),
-            "condition": "5000 nodes, min-sync 10s (" + t["machine"] + ")",
-            "metric": "NPL " + t["metric"].astype(str),
-            "published": t["published"],
-            "simulated": t["simulated"],
-            "rel_error": t["rel_error"],
-            "status": t["fitted"].map({True: "fitted (line-cost factor)", False: "predicted"}),
-        }
-    )
-
-
-def calibration_frame(*, fleet: bool = True) -> pd.DataFrame:
-    cost = sync_cost_table().rename(columns={"quantity": "metric"})
-    cost = cost[~cost["status"].astype(str).str.contains("data plane")]  # listed below with their figures
-    cost["stage"] = "kube-proxy sync cost"
-    data = dataplane_table().rename(columns={"services": "condition"})
-    data["condition"] = data["condition"].map(lambda n: f"{n:,} services")
-    data["stage"] = "data path first packet"
-    cols = ["stage", "row", "mode", "condition", "metric", "published", "simulated", "rel_error"]
-    parts = [cost, data]
-    if fleet:
-        parts[0] = cost[~cost["status"].astype(str).str.contains("fleet")]
-        parts.append(kep3453_rows())
-    return pd.concat([p.reindex(columns=[*cols, "status"]) for p in parts], ignore_index=True)
+TOLERANCE = 2e-3  # a stored price within this relative distance of its refit is left as written
 
 
 def format_calibration() -> str:
-    """One section per stage, fit for an 100-column terminal; figures the model does not
-    compute (context rows) are listed by name under each section, not as rows of blanks."""
-    frame = calibration_frame()
+    """One section per group, fit for a 100-column terminal."""
+    frame = validation_frame()
     out = []
-    for stage, part in frame.groupby("stage", sort=False):
-        known = part[part["published"].notna() & part["simulated"].notna()]
+    for group, part in frame.groupby("group", sort=False):
         shown = pd.DataFrame({
-            "row": known["row"],
-            "mode": known["mode"].astype(str),
-            "condition": known["condition"].astype(str).str.replace(r" \(.*", "", regex=True),
-            "metric": known["metric"].astype(str),
-            "published": known["published"].map(_figure),
-            "simulated": known["simulated"].map(_figure),
-            "error": known["rel_error"].map(lambda e: "" if pd.isna(e) else f"{e:+.0%}"),
-            "status": known["status"].fillna("").astype(str).str.replace(r" \(.*", "", regex=True),
+            "row": part["row"],
+            "what": part["what"].str.slice(0, 44),
+            "published": part["published"].map(_figure),
+            "simulated": part["simulated"].map(_figure),
+            "error": part["rel_error"].map(lambda e: "" if pd.isna(e) else f"{e:+.0%}"),
+            "role": part["role"],
         })
-        out.append(f"== {stage} ==")
-        out.append(shown.to_string(index=False))
-        for _, row in part.drop(known.index).iterrows():
-            out.append(f"  row {row['row']}: {row['mode']} ({row['condition']}): {row['status']}")
-        out.append("")
-    out.append('Rows are numbered as docs/model.md "Published figures" lists them, each with its source.')
+        out += [f"== {group} ==", shown.to_string(index=False), ""]
+    s = summary(frame)
+    out.append(f"Predictions ({s['prediction']} points held out of every fit): median error {s['median']:.0%}, "
+               f"worst {s['worst']:.0%}; {s['fit']} fit points.")
+    out.append('Rows are numbered as docs/model.md "Published figures" lists them; docs/validation.md has sources.')
     return "\n".join(out)
 
 
-def _figure(x: float) -> str:
+def _figure(x: float | None) -> str:
+    if x is None or pd.isna(x):
+        return ""
     return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
+
+
+def refit(path: Path = cost.PARAMS_PATH, *, write: bool = True) -> list[tuple[str, float, float]]:
+    """(parameter, stored, refit) for every fitted price; prices further than TOLERANCE from
+    their refit are rewritten in place (comments kept) when `write`."""
+    lines = path.read_text(encoding="utf-8").split("\n")
+    stored = yaml.safe_load("\n".join(lines))
+    rows, moved = [], False
+    for key, value in fit_parameters().items():
+        node = stored
+        for part in key.split("."):
+            node = node[part]
+        rows.append((key, float(node), float(value)))
+        if write and abs(float(node) / float(value) - 1.0) > TOLERANCE:
+            i = _line_of(lines, key.split("."))
+            head = re.match(r"^\s*\w+:\s*", lines[i])
+            assert head is not None  # _line_of found "key:" on this line
+            lines[i] = head.group(0) + f"{float(value):.4g}" + re.sub(r"^\S+", "", lines[i][head.end():])
+            moved = True
+    if moved:
+        path.write_text("\n".join(lines), encoding="utf-8")
+        cost.load_params.cache_clear()
+    return rows
+
+
+def _line_of(lines: list[str], parts: list[str]) -> int:
+    i = 0
+    for depth, part in enumerate(parts):
+        pattern = re.compile(rf"^{'  ' * depth}{re.escape(part)}:")
+        while not pattern.match(lines[i]):
+            i += 1
+    return i
+
+
+def format_fit(rows: list[tuple[str, float, float]]) -> str:
+    out = [f"{'parameter':<34} {'stored':>12} {'refit':>12}"]
+    out += [f"{k:<34} {a:>12.4g} {b:>12.4g}" + ("  (rewritten)" if abs(a / b - 1) > TOLERANCE else "")
+            for k, a, b in rows]
+    out.append("Which points fixed each price: the comments of cost_params.yaml and docs/validation.md.")
+    return "\n".join(out)

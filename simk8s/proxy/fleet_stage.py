@@ -38,12 +38,14 @@ class ProxyStage:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
-def make_cost_fn(mode: str, *, params: Any = None):
+def make_cost_fn(mode: str, *, params: Any = None, release: tuple[int, int] = cost_model.nftables.NEWEST):
     """Adapt the calibrated cost model (simk8s.proxy.cost) to the fleet's batch interface.
 
-    Simplification: every Service has one port. iptables needs the fleet's ``cleanup=``
-    flag (FleetConfig.cleanup_period set): whether the sync runs the stale-chain
-    iptables-save, on the schedule of iptables `syncProxyRules` (kubernetes/kubernetes#110334).
+    `release` (cluster.kubernetesVersion) picks what an nftables sync writes and lists
+    (simk8s/proxy/cost/nftables.py). Simplification: every Service has one port. iptables
+    needs the fleet's ``cleanup=`` flag (FleetConfig.cleanup_period set): whether the sync
+    runs the stale-chain iptables-save, on the schedule of iptables `syncProxyRules`
+    (kubernetes/kubernetes#110334).
     """
 
     def cost(full, periodic, changed_services, changed_endpoints, total_services, total_endpoints, speed,
@@ -62,20 +64,19 @@ def make_cost_fn(mode: str, *, params: Any = None):
                     params=params,
                 )
             elif mode == "ipvs":
-                # IPVS syncProxyRules applies netlink operations for the difference only.
+                # Every IPVS sync reads every virtual server and real server back; it writes
+                # netlink operations for the difference only. Simplification: weight-0 real
+                # servers in graceful termination are not counted (n_terminating = 0).
                 out[mask] = cost_model.ipvs_sync_seconds(
                     kind, total_services[mask], total_endpoints[mask], changed_services[mask], diff[mask],
                     speed=speed[mask], params=params,
                 )
             else:
-                # A partial nftables transaction rewrites the changed services' chains and
-                # numgen maps but adds/deletes endpoint chains only for the difference
-                # (nftables syncProxyRules, kubernetes/kubernetes#126013).
-                # Simplification: its cost is charged per endpoint added or removed.
-                changed = diff if kind == "partial" else changed_endpoints
+                written = (cost_model.written_endpoints(changed_endpoints[mask], diff[mask], release)
+                           if kind == "partial" else changed_endpoints[mask])
                 out[mask] = cost_model.nftables_sync_seconds(
                     kind, total_services[mask], total_endpoints[mask], changed_services[mask],
-                    changed[mask], speed=speed[mask], params=params,
+                    written, release=release, speed=speed[mask], params=params,
                 )
         return out
 
@@ -136,7 +137,7 @@ def run_proxy_stage(scenario: Any, cluster: Any, fanout: FanOut) -> ProxyStage:
     rng = component_rng(scenario.seed, "kube-proxy/node-speed")
     speed = rng.lognormal(0.0, kp.node_speed_spread, size=n) if kp.node_speed_spread > 0 else np.ones(n)
     config = fleet_config(scenario, init["initial_counts"], speed, float(params[kp.mode]["cpu_fraction"]))
-    cost_fn = make_cost_fn(kp.mode, params=params)
+    cost_fn = make_cost_fn(kp.mode, params=params, release=_release(scenario.cluster.kubernetes_version))
     fleet = run_fleet(stream, config, cost_fn)
     stage = ProxyStage(
         fleet, stream, services, objects, ops, fanout.proxy_kind, init["initial"],
@@ -146,6 +147,12 @@ def run_proxy_stage(scenario: Any, cluster: Any, fanout: FanOut) -> ProxyStage:
     stage.summary = _summary(scenario, fleet, stream, config, init["initial_counts"], ports)
     stage.tables = _tables(fleet, config.warm_start, cluster.world.nodes.names)
     return stage
+
+
+def _release(version: str) -> tuple[int, int]:
+    """"1.36" (already validated by the scenario loader) → (1, 36)."""
+    major, minor = str(version).split(".")[:2]
+    return int(major), int(minor)
 
 
 def fleet_config(scenario: Any, initial_counts: np.ndarray, speed: np.ndarray, cpu_fraction: float) -> FleetConfig:

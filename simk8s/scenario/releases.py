@@ -136,9 +136,13 @@ NOTES: tuple[Note, ...] = (
     Note("IPVS mode deprecated (a warning and an event at startup)", (1, 35),
          "kubernetes/kubernetes#134539; KEP-5495", "no behaviour change"),
     Note("v1 Endpoints API deprecated", (1, 33), "KEP-4974", "no behaviour change"),
-    Note("nftables proxier lists the whole table on every sync (ListAll)", (1, 29),
-         "kubernetes/kubernetes#139513 (fixes #139531 closed, #139878 open)",
+    Note("nftables proxier lists chain and set names on every sync", (1, 29),
+         "pkg/proxy/nftables/proxier.go syncProxyRules", "part of the sync cost model, not a setting"),
+    Note("nftables proxier lists the whole table on every sync (ListAll)", (1, 36),
+         "kubernetes/kubernetes#137501; #139513 (fixes #139531 closed, #139878 open)",
          "part of the sync cost model, not a setting"),
+    Note("nftables partial syncs keep existing endpoint chains", (1, 33),
+         "kubernetes/kubernetes#130119", "part of the sync cost model, not a setting"),
 )
 
 
