@@ -27,8 +27,10 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from simk8s.calibration import host_dataplane_rules as rules
+from simk8s.calibration.host_dataplane_fit import fit_dataplane
 from simk8s.calibration.host_timing import _pythonpath
 
 TOOLS = ("unshare", "ip", "iptables-restore", "iptables-save", "nft")
@@ -41,6 +43,15 @@ NFT_CHUNK = 500  # nft 1.0.6 on kernel 6.x: smaller transactions load a large ta
 VETH_CLIENT, VETH_SERVER = "simk8s-c", "simk8s-s"
 SOURCE_PORT_BASE = 20_000  # one fresh source port per connect: never a conntrack hit
 WORKER_MODULE = "simk8s.calibration.host_dataplane"  # `__name__` is "__main__" inside the worker
+
+
+def calibrate_dataplane(services: Iterable[int] = DEFAULT_SERVICES, repeats: int = DEFAULT_REPEATS,
+                        progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+    """Measure and fit: the profile's `dataplane` section (host_dataplane_fit.fit_dataplane)."""
+    start = time.monotonic()
+    section = fit_dataplane(measure_dataplane(services, MODES, repeats, progress))
+    section["fit"].update(repeats=repeats, wall_s=round(time.monotonic() - start, 1))
+    return section
 
 
 def measure_dataplane(services: Iterable[int] = DEFAULT_SERVICES, modes: Iterable[str] = MODES,
