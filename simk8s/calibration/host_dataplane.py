@@ -36,7 +36,7 @@ from simk8s.calibration.host_timing import _pythonpath
 TOOLS = ("unshare", "ip", "iptables-restore", "iptables-save", "nft")
 MODES = ("iptables", "nftables")
 DEFAULT_SERVICES = (1000, 5000, 10_000, 30_000)
-DEFAULT_REPEATS = 25
+DEFAULT_REPEATS = 51
 CONNECT_TIMEOUT_S = 1.0
 DEADLINE_S = 60.0  # connect phase of one worker
 NFT_CHUNK = 500  # nft 1.0.6 on kernel 6.x: smaller transactions load a large table faster

@@ -39,7 +39,7 @@ def fit_dataplane(records: list[dict]) -> dict[str, Any]:
     ipt = (m["mode"] == "iptables").to_numpy(float)
     n = m["services"].to_numpy(float)
     cols = [np.ones(len(m)), ipt * walked(m["rank"].to_numpy(float)), ipt * n]
-    base_ms, rule_ms, table_ms = nonnegative_relative_ls(cols, y)
+    base_ms, rule_ms, table_ms = (float(c) for c in nonnegative_relative_ls(cols, y))
     model = np.stack(cols, axis=1) @ np.array([base_ms, rule_ms, table_ms])
     nft = m["mode"] == "nftables"
     nft_slope = 0.0
@@ -54,8 +54,8 @@ def fit_dataplane(records: list[dict]) -> dict[str, Any]:
     }
     fit = {"base_ms": round(float(base_ms), 6), "nftables_ns_per_service": round(nft_slope * 1e6, 4),
            "chain_rules": CHAIN_RULES}
-    medians = [{**{k: (round(v, 6) if isinstance(v, float) else v) for k, v in r.items()},
-                "model_ms": round(float(mv), 6)} for r, mv in zip(m.to_dict("records"), model, strict=True)]
+    medians = [{**{k: (round(float(v), 6) if isinstance(v, float) else v) for k, v in r.items()},
+                "model_ms": round(float(mv), 6)} for r, mv in zip(records, model, strict=True)]
     return {"params": params, "fit": fit, "medians": medians}
 
 
