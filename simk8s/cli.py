@@ -291,7 +291,7 @@ def _calibrate_host(profile: str, sizes: str | None, repeats: int, host: bool,
     from simk8s.results.output import check_output_file, write_file_atomically
 
     flag = " ".join(["--host"] * host + ["--dataplane"] * (services is not None))
-    why = missing_privileges(tuple(dict.fromkeys(TOOLS + (host_dataplane.TOOLS if services is not None else ()))))
+    why = missing_privileges() if services is None else missing_privileges(tuple(dict.fromkeys(TOOLS + host_dataplane.TOOLS)))
     if why is not None:
         click.echo(f"simk8s: calibrate {flag} {why}", err=True)
         sys.exit(2)

@@ -15,6 +15,7 @@ processes (on Ctrl-C too); the host's own namespace is never changed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -126,9 +127,11 @@ def _serve() -> None:
                 return  # the client is done (or gone)
             try:
                 conn, _ = listener.accept()
-                conn.close()
             except BlockingIOError:
-                pass
+                continue
+            with contextlib.suppress(OSError):  # the address reached: the DNAT target (timed ones reset first)
+                conn.sendall("{}:{}\n".format(*conn.getsockname()).encode())
+            conn.close()
 
 
 def _load(plan: dict, d: Path) -> None:
@@ -152,6 +155,13 @@ def connect_once(vip: str, port: int, source_port: int) -> float:
         return time.perf_counter() - t0
     finally:
         s.close()
+
+
+def reached(vip: str, port: int, source_port: int) -> str:
+    """The endpoint address the server saw a connection to `vip` arrive at."""
+    with socket.create_connection((vip, port), timeout=CONNECT_TIMEOUT_S,
+                                  source_address=(rules.CLIENT_IP, source_port)) as s:
+        return s.makefile().readline().strip()
 
 
 def _client(plan_path: str) -> None:
@@ -189,8 +199,10 @@ def _client(plan_path: str) -> None:
 def _time_targets(plan: dict, load_s: float) -> list[dict]:
     targets = plan["targets"]
     port = iter(range(SOURCE_PORT_BASE, SOURCE_PORT_BASE + 40_000))
-    for t in targets:  # warm-up: neighbour entry, route and socket caches
-        connect_once(t["vip"], rules.SERVICE_PORT, next(port))
+    for t in targets:  # through the DNAT rule to this Service's endpoint; warms the caches too
+        got, want = reached(t["vip"], rules.SERVICE_PORT, next(port)), f"{t['endpoint']}:{rules.TARGET_PORT}"
+        if got != want:
+            raise RuntimeError(f"{t['label']} Service {t['vip']}: reached {got or 'nothing'}, expected {want}")
     samples: dict[str, list[float]] = {t["label"]: [] for t in targets}
     deadline = time.monotonic() + DEADLINE_S
     for _ in range(plan["repeats"]):
@@ -202,7 +214,7 @@ def _time_targets(plan: dict, load_s: float) -> list[dict]:
     for t in targets:
         ms = sorted(samples[t["label"]])
         out.append({"mode": plan["mode"], "services": plan["services"], "target": t["label"], "rank": t["rank"],
-                    "repeats": len(ms), "median_ms": statistics.median(ms),
+                    "endpoint": t["endpoint"], "repeats": len(ms), "median_ms": statistics.median(ms),
                     "p10_ms": ms[len(ms) // 10], "p90_ms": ms[(len(ms) * 9) // 10], "load_s": round(load_s, 2)})
     return out
 

@@ -131,6 +131,7 @@ class Target:
     index: int  # Service index
     rank: int  # position of its rule in KUBE-SERVICES
     vip: str
+    endpoint: str
 
 
 def targets(services: int) -> tuple[Target, ...]:
@@ -139,4 +140,4 @@ def targets(services: int) -> tuple[Target, ...]:
     Simplification: kube-proxy writes them in Go map order (a new order every sync); a fixed
     rank is what lets the run time a known position."""
     picks = (("first", 0), ("middle", (services - 1) // 2), ("last", services - 1))
-    return tuple(Target(label, i, i + 1, service_ip(i)) for label, i in picks)
+    return tuple(Target(label, i, i + 1, service_ip(i), endpoint_ip(i)) for label, i in picks)
