@@ -264,8 +264,9 @@ def _show_profile(profile: str) -> None:
         params_for_machine(profile)
         with open(profile, encoding="utf-8") as fh:
             doc = yaml.safe_load(fh)
-        click.echo("\n\n".join([format_host_report(doc)] * bool(doc.get("medians"))
-                                + [format_dataplane_report(doc["dataplane"])] * ("dataplane" in doc)))
+        shown = ([format_host_report(doc)] if doc.get("medians") else []) + (
+            [format_dataplane_report(doc["dataplane"])] if "dataplane" in doc else [])
+        click.echo("\n\n".join(shown))
     except (MachineProfileError, KeyError, TypeError) as err:
         raise UsageError(f"--machine-profile {profile}: {err}") from None
 
@@ -319,8 +320,9 @@ def _calibrate_host(profile: str, sizes: str | None, repeats: int, host: bool,
         doc["dataplane"] = host_dataplane.calibrate_dataplane(services, progress=progress)
     text = profile_text(doc)
     write_file_atomically(target, lambda tmp: tmp.write_text(text))
-    click.echo("\n\n".join([format_host_report(doc)] * host
-                            + [format_dataplane_report(doc["dataplane"])] * (services is not None)))
+    shown = ([format_host_report(doc)] if host else []) + (
+        [format_dataplane_report(doc["dataplane"])] if services is not None else [])
+    click.echo("\n\n".join(shown))
     click.echo(f"wrote {target} (name it in a scenario: cluster.kubeProxy.machine: {target})")
 
 

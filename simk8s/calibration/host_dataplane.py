@@ -38,6 +38,7 @@ TOOLS = ("unshare", "ip", "iptables-restore", "iptables-save", "nft")
 MODES = ("iptables", "nftables")
 DEFAULT_SERVICES = (1000, 5000, 10_000, 30_000)
 DEFAULT_REPEATS = 51
+WARMUP = 10  # untimed connects per target first: the first ones after loading are slower
 CONNECT_TIMEOUT_S = 1.0
 DEADLINE_S = 60.0  # connect phase of one worker
 NFT_CHUNK = 500  # nft 1.0.6 on kernel 6.x: smaller transactions load a large table faster
@@ -203,6 +204,9 @@ def _time_targets(plan: dict, load_s: float) -> list[dict]:
         got, want = reached(t["vip"], rules.SERVICE_PORT, next(port)), f"{t['endpoint']}:{rules.TARGET_PORT}"
         if got != want:
             raise RuntimeError(f"{t['label']} Service {t['vip']}: reached {got or 'nothing'}, expected {want}")
+    for _ in range(WARMUP):
+        for t in targets:
+            connect_once(t["vip"], rules.SERVICE_PORT, next(port))
     samples: dict[str, list[float]] = {t["label"]: [] for t in targets}
     deadline = time.monotonic() + DEADLINE_S
     for _ in range(plan["repeats"]):
