@@ -223,7 +223,8 @@ def test_connections_reach_the_server_through_the_dnat_rules():
         for label, rank in (("first", 1), ("middle", 100), ("last", 200))]
     for r in rows:  # the worker checked that each Service's connection arrived at its endpoint
         assert r["endpoint"] == rules.endpoint_ip(r["rank"] - 1)
-        assert r["repeats"] == 3
+        assert r["repeats"] == 3 * host_dataplane.ROUNDS and len(r["round_medians_ms"]) == host_dataplane.ROUNDS
+        assert r["median_ms"] == pytest.approx(min(r["round_medians_ms"]), abs=1e-6)
         assert 0 < r["p10_ms"] <= r["median_ms"] <= r["p90_ms"] < 1000 * host_dataplane.CONNECT_TIMEOUT_S
         assert r["load_s"] >= 0
 
