@@ -3,7 +3,9 @@
 Only the first packet of a connection is matched against kube-proxy's rules; conntrack
 carries the rest, so keepalive divides the cost by requests per connection (as Tigera's
 iptables-vs-IPVS comparison shows, docs/references.md [tigera-2019]). The parameters and
-their sources live in latency_params.yaml; the model is written there too.
+their sources live in latency_params.yaml; the model is written there too. A machine
+profile's `dataplane` section (`simk8s calibrate --dataplane`, docs/host-calibration.md)
+replaces the base and iptables terms measured on one host (`params_for_machine`).
 """
 
 from __future__ import annotations
