@@ -310,12 +310,14 @@ def _calibrate_host(profile: str, sizes: str | None, repeats: int, host: bool,
 
     target = check_output_file(profile, label="--machine-profile", owned=ours)  # before minutes of timing
     progress = lambda m: click.echo(f"timed {m}", err=True)  # noqa: E731
+    # ours if it exists (checked above): one option alone keeps the other's section
+    kept = yaml.safe_load(target.read_text(encoding="utf-8")) if target.exists() else {}
     if host:
         doc = calibrate_host(plan, repeats, progress=progress)
-    elif target.exists():  # ours (checked above): keep its sync prices
-        doc = yaml.safe_load(target.read_text(encoding="utf-8"))
+        if "dataplane" in kept:
+            doc["dataplane"] = kept["dataplane"]
     else:
-        doc = sync_free_profile(host_description())
+        doc = kept or sync_free_profile(host_description())
     if services is not None:
         doc["dataplane"] = host_dataplane.calibrate_dataplane(services, progress=progress)
     text = profile_text(doc)

@@ -209,6 +209,19 @@ def test_dataplane_alone_keeps_the_profiles_sync_prices(monkeypatch, tmp_path):
     assert shown.exit_code == 0 and shown.output == format_dataplane_report(section) + "\n"
 
 
+def test_host_alone_keeps_the_profiles_dataplane_section(monkeypatch, tmp_path):
+    monkeypatch.setattr(host_timing, "missing_privileges", lambda tools=None: None)
+    fresh = sync_free_profile({"kernel": "new"}) | {"params": {"iptables": {"t_save_per_line": 7e-6}}}
+    monkeypatch.setattr("simk8s.calibration.host.calibrate_host", lambda *a, **k: copy.deepcopy(fresh))
+    monkeypatch.setattr("simk8s.calibration.host.format_host_report", lambda doc: "host report")
+    path = _profile(tmp_path)
+    section = yaml.safe_load(path.read_text())["dataplane"]
+    result = CliRunner().invoke(main, ["calibrate", "--host", "--machine-profile", str(path)])
+    assert result.exit_code == 0, result.output
+    written = yaml.safe_load(path.read_text())
+    assert written["params"] == fresh["params"] and written["dataplane"] == section
+
+
 # --- real namespaces ---------------------------------------------------------------------------
 
 _MISSING = host_timing.missing_privileges(tuple(dict.fromkeys(host_timing.TOOLS + host_dataplane.TOOLS)))
