@@ -222,7 +222,8 @@ def calibrate(host: bool, profile: str | None, sizes: str | None, repeats: int, 
               services: str | None) -> None:
     """Published measurements beside the model's figures, with the error of each.
     With --host, this host's netfilter prices as a machine profile that a scenario names
-    with cluster.kubeProxy.machine (docs/host-calibration.md)."""
+    with cluster.kubeProxy.machine; with --dataplane, the first-packet latency through real
+    rules into the same profile (docs/host-calibration.md)."""
     if services is not None and not dataplane:
         raise UsageError("--services needs --dataplane")
     if not host and not dataplane:
