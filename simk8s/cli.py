@@ -218,14 +218,19 @@ def metrics(results: str, variant: str | None, openmetrics: bool) -> None:
               "the ones that moved into simk8s/proxy/cost_params.yaml.")
 @click.option("--write", "write_to", metavar="FILE", help="Write the validation report (every published point, "
               "fit or prediction, and the tutorial's claims) to FILE, e.g. docs/validation.md.")
+@click.option("--dataplane", is_flag=True, help="Time connect() through N Services' iptables and nftables rules "
+              "between two network namespaces joined by a veth pair (root); fit the first-packet latency model "
+              "into the profile's dataplane section (alone: the profile's sync prices are kept).")
+@click.option("--services", metavar="N,...", help="With --dataplane: Service counts (default 1000,5000,10000,30000).")
 def calibrate(host: bool, profile: str | None, sizes: str | None, repeats: int, fit: bool,
-              write_to: str | None) -> None:
+              write_to: str | None, dataplane: bool, services: str | None) -> None:
     """Published measurements beside the model's figures, with the error of each.
     With --host, this host's netfilter prices as a machine profile that a scenario names
-    with cluster.kubeProxy.machine (docs/host-calibration.md)."""
+    with cluster.kubeProxy.machine; with --dataplane, the first-packet latency through real
+    rules into the same profile (docs/host-calibration.md)."""
     if fit or write_to is not None:
-        if host or sizes is not None or profile is not None:
-            raise UsageError("--fit and --write take no --host, --sizes or --machine-profile")
+        if host or dataplane or sizes is not None or profile is not None or services is not None:
+            raise UsageError("--fit and --write take no --host, --dataplane, --sizes, --services or --machine-profile")
         from simk8s.calibration.report import format_fit, refit
         from simk8s.calibration.validation_report import write
 
@@ -235,7 +240,9 @@ def calibrate(host: bool, profile: str | None, sizes: str | None, repeats: int, 
             s = write(write_to)
             click.echo(f"wrote {write_to}: predictions median error {s['median']:.0%}, worst {s['worst']:.0%}")
         return
-    if not host:
+    if services is not None and not dataplane:
+        raise UsageError("--services needs --dataplane")
+    if not host and not dataplane:
         if sizes is not None:
             raise UsageError("--sizes needs --host")
         if profile is not None:
@@ -245,34 +252,66 @@ def calibrate(host: bool, profile: str | None, sizes: str | None, repeats: int, 
 
         click.echo(format_calibration())
         return
-    _calibrate_host(profile or "machine-profile.yaml", sizes, repeats)
+    if sizes is not None and not host:
+        raise UsageError("--sizes needs --host")
+    _calibrate_host(profile or "machine-profile.yaml", sizes, repeats, host, _service_counts(services) if dataplane else None)
+
+
+def _service_counts(text: str | None) -> tuple[int, ...]:
+    from simk8s.calibration.host_dataplane import DEFAULT_SERVICES
+
+    if text is None:
+        return DEFAULT_SERVICES
+    counts = [t.strip() for t in text.split(",")]
+    if not all(c.isdigit() and 1 <= int(c) <= 100_000 for c in counts):
+        raise UsageError(f"--services: expected Service counts from 1 to 100000, e.g. 1000,5000; got {text!r}")
+    return tuple(int(c) for c in counts)
 
 
 def _show_profile(profile: str) -> None:
     import yaml
 
     from simk8s.calibration.host import format_host_report
+    from simk8s.calibration.host_dataplane_fit import format_dataplane_report
+    from simk8s.dataplane.latency import params_for_machine
     from simk8s.proxy.cost import MachineProfileError, load_machine_profile
 
     try:
         load_machine_profile(profile)
+        params_for_machine(profile)
         with open(profile, encoding="utf-8") as fh:
-            click.echo(format_host_report(yaml.safe_load(fh)))
+            doc = yaml.safe_load(fh)
+        shown = ([format_host_report(doc)] if doc.get("medians") else []) + (
+            [format_dataplane_report(doc["dataplane"])] if "dataplane" in doc else [])
+        click.echo("\n\n".join(shown))
     except (MachineProfileError, KeyError, TypeError) as err:
         raise UsageError(f"--machine-profile {profile}: {err}") from None
 
 
-def _calibrate_host(profile: str, sizes: str | None, repeats: int) -> None:
+def _calibrate_host(profile: str, sizes: str | None, repeats: int, host: bool,
+                    services: tuple[int, ...] | None) -> None:
+    """--host, --dataplane or both; --dataplane alone keeps an existing profile's sync prices."""
     from pathlib import Path
 
-    from simk8s.calibration.host import calibrate_host, format_host_report, profile_text
-    from simk8s.calibration.host_timing import DEFAULT_SIZES, Size, missing_privileges
+    import yaml
+
+    from simk8s.calibration import host_dataplane
+    from simk8s.calibration.host import (
+        calibrate_host,
+        format_host_report,
+        host_description,
+        profile_text,
+        sync_free_profile,
+    )
+    from simk8s.calibration.host_dataplane_fit import format_dataplane_report
+    from simk8s.calibration.host_timing import DEFAULT_SIZES, TOOLS, Size, missing_privileges
     from simk8s.proxy.cost import PROFILE_MARKER
     from simk8s.results.output import check_output_file, write_file_atomically
 
-    why = missing_privileges()
+    flag = " ".join(["--host"] * host + ["--dataplane"] * (services is not None))
+    why = missing_privileges() if services is None else missing_privileges(tuple(dict.fromkeys(TOOLS + host_dataplane.TOOLS)))
     if why is not None:
-        click.echo(f"simk8s: calibrate --host {why}", err=True)
+        click.echo(f"simk8s: calibrate {flag} {why}", err=True)
         sys.exit(2)
     try:
         plan = tuple(Size.parse(t) for t in sizes.split(",")) if sizes else DEFAULT_SIZES
@@ -287,10 +326,22 @@ def _calibrate_host(profile: str, sizes: str | None, repeats: int) -> None:
             return False
 
     target = check_output_file(profile, label="--machine-profile", owned=ours)  # before minutes of timing
-    doc = calibrate_host(plan, repeats, progress=lambda m: click.echo(f"timed {m}", err=True))
+    progress = lambda m: click.echo(f"timed {m}", err=True)  # noqa: E731
+    # ours if it exists (checked above): one option alone keeps the other's section
+    kept = yaml.safe_load(target.read_text(encoding="utf-8")) if target.exists() else {}
+    if host:
+        doc = calibrate_host(plan, repeats, progress=progress)
+        if "dataplane" in kept:
+            doc["dataplane"] = kept["dataplane"]
+    else:
+        doc = kept or sync_free_profile(host_description())
+    if services is not None:
+        doc["dataplane"] = host_dataplane.calibrate_dataplane(services, progress=progress)
     text = profile_text(doc)
     write_file_atomically(target, lambda tmp: tmp.write_text(text))
-    click.echo(format_host_report(doc))
+    shown = ([format_host_report(doc)] if host else []) + (
+        [format_dataplane_report(doc["dataplane"])] if services is not None else [])
+    click.echo("\n\n".join(shown))
     click.echo(f"wrote {target} (name it in a scenario: cluster.kubeProxy.machine: {target})")
 
 

@@ -15,4 +15,7 @@ model inputs, and the fits here only reproduce them.
 * host (with host_rulesets, host_timing, host_fit): this host's tool prices, timed with the
   real iptables and nft, as a machine profile (`simk8s calibrate --host`,
   docs/host-calibration.md).
+* host_dataplane (with host_dataplane_rules, host_dataplane_fit): first-packet latency
+  through real iptables and nft rules between two network namespaces, fitted into the
+  profile's `dataplane` section (`simk8s calibrate --dataplane`).
 """

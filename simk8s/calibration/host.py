@@ -69,6 +69,12 @@ def profile_document(result: dict[str, Any], host: dict[str, str], seconds: floa
     }
 
 
+def sync_free_profile(host: dict[str, str]) -> dict[str, Any]:
+    """A profile without sync prices (`calibrate --dataplane` alone, nothing to keep)."""
+    return {"kind": PROFILE_KIND, "writtenBy": f"simk8s {__version__} calibrate --dataplane", "host": host,
+            "params": {}}
+
+
 def profile_text(doc: dict[str, Any]) -> str:
     return PROFILE_MARKER + "\n" + yaml.safe_dump(doc, sort_keys=False, width=120)
 

@@ -3,17 +3,23 @@
 Only the first packet of a connection is matched against kube-proxy's rules; conntrack
 carries the rest, so keepalive divides the cost by requests per connection (as Tigera's
 iptables-vs-IPVS comparison shows, docs/references.md [tigera-2019]). The parameters and
-their sources live in latency_params.yaml; the model is written there too.
+their sources live in latency_params.yaml; the model is written there too. A machine
+profile's `dataplane` section (`simk8s calibrate --dataplane`, docs/host-calibration.md)
+replaces the base and iptables terms measured on one host (`params_for_machine`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cache
+import math
+import os
+from dataclasses import dataclass, replace
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
 import yaml
+
+from simk8s.proxy.cost import MachineProfileError
 
 PARAMS_PATH = Path(__file__).with_name("latency_params.yaml")
 
@@ -45,6 +51,51 @@ def load_params(path: str | None = None) -> LatencyParams:
         jitter=float(raw["iptables"]["jitter"]),
         ipvs_scale=float(raw["ipvs"]["scale"]),
     )
+
+
+#: What a machine profile's `dataplane.params` may set (`simk8s calibrate --dataplane`,
+#: simk8s/calibration/host_dataplane_fit.py); the spread (sigma, jitter) and IPVS stay published.
+PROFILE_PARAMS = {"base": ("shift", "median"), "iptables": ("rule_ns", "table_fraction")}
+
+
+def params_for_machine(profile: str | None) -> LatencyParams:
+    """A scenario's data-plane parameters: published, or a machine profile's over them."""
+    if profile is None:
+        return load_params()
+    try:
+        stat = os.stat(profile)
+    except OSError as err:
+        raise MachineProfileError(f"cannot read machine profile {profile}: {err.strerror or err}") from None
+    return _profile_params(os.fspath(profile), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=8)
+def _profile_params(path: str, _mtime_ns: int, _size: int) -> LatencyParams:
+    try:
+        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as err:
+        raise MachineProfileError(f"cannot read machine profile {path}: {type(err).__name__}") from None
+    section = doc.get("dataplane") if isinstance(doc, dict) else None
+    if section is None:
+        return load_params()  # a profile of sync prices only
+    values = section.get("params") if isinstance(section, dict) else None
+    if not isinstance(values, dict):
+        raise MachineProfileError(f"machine profile {path}: dataplane: expected a mapping with `params`")
+    new: dict[str, float] = {}
+    for group, prices in values.items():
+        allowed = PROFILE_PARAMS.get(group)
+        if allowed is None or not isinstance(prices, dict):
+            raise MachineProfileError(f"machine profile {path}: dataplane.params.{group}: expected one of "
+                                      f"{', '.join(PROFILE_PARAMS)} with a mapping of numbers")
+        for key, value in prices.items():
+            if key not in allowed:
+                raise MachineProfileError(f"machine profile {path}: dataplane.params.{group}.{key}: not a "
+                                          f"fitted parameter (expected {', '.join(allowed)})")
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+                raise MachineProfileError(f"machine profile {path}: dataplane.params.{group}.{key}: expected a "
+                                          f"number >= 0, got {value!r}")
+            new[key] = float(value)
+    return replace(load_params(), **new)
 
 
 def base_latency(n: int, params: LatencyParams, rng: np.random.Generator) -> np.ndarray:

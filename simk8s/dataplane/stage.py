@@ -23,6 +23,7 @@ from simk8s.dataplane.inputs import (
     TrafficSpec,
 )
 from simk8s.dataplane.ipvs_schedulers import node_time_order
+from simk8s.dataplane.latency import params_for_machine as latency_params_for_machine
 from simk8s.dataplane.outcomes import FAILURE_CODES, OUTCOME_NAMES
 from simk8s.dataplane.traffic import TrafficResult, simulate_traffic
 from simk8s.network.connections import apply_network
@@ -201,6 +202,7 @@ def run_dataplane_stage(scenario: Any, cluster: Any, stage: Any) -> dict[str, Tr
                 histories[key] = _proxy_history(key, stage, world, scenario, index)
     pods = pod_table(world, index)
     kp = scenario.cluster.kube_proxy
+    latency = latency_params_for_machine(kp.machine)  # published, or a host profile's `dataplane`
     results: dict[str, TrafficResult] = {}
     for i, traffic in enumerate(scenario.traffic):
         spec_svc = scenario.service(traffic.service)
@@ -218,7 +220,8 @@ def run_dataplane_stage(scenario: Any, cluster: Any, stage: Any) -> dict[str, Tr
         rng = component_rng(scenario.seed, f"dataplane/traffic/{i}/{key[0]}/{key[1]}")
         history, own_programming = histories[key]
         result = simulate_traffic(
-            history, own_programming or programming, pods, spec, mode=kp.mode, ipvs_scheduler=kp.ipvs_scheduler, rng=rng
+            history, own_programming or programming, pods, spec, mode=kp.mode, ipvs_scheduler=kp.ipvs_scheduler, rng=rng,
+            latency_params=latency,
         )
         # The network between zones: path RTT on the first packet; convergence after an outage.
         results[f"{i}:{key[0]}/{key[1]}"] = apply_network(

@@ -24,6 +24,7 @@ from simk8s.dataplane import ipvs_schedulers as ipvs
 from simk8s.dataplane.affinity import affinity_state
 from simk8s.dataplane.inputs import NodeProgramming, PodTable, ServiceHistory, TrafficSpec
 from simk8s.dataplane.latency import (
+    LatencyParams,
     base_latency,
     first_packet_ms,
     iptables_rules_walked,
@@ -307,8 +308,10 @@ def simulate_traffic(
     mode: str,
     ipvs_scheduler: str = "rr",
     rng: np.random.Generator,
+    latency_params: LatencyParams | None = None,
 ) -> TrafficResult:
-    """Route every new connection of ``spec`` through ``history``'s Service (module docstring)."""
+    """Route every new connection of ``spec`` through ``history``'s Service (module docstring).
+    ``latency_params``: a machine profile's (latency.params_for_machine); None: published."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if mode == "ipvs" and ipvs_scheduler not in ipvs.SCHEDULERS:
@@ -384,7 +387,7 @@ def simulate_traffic(
     # First-packet latency (latency.py): iptables pays the rule walk, others ~constant.
     if headless:
         rules = np.zeros(n, np.int64)
-        ms = base_latency(n, load_params(), rng_latency)
+        ms = base_latency(n, latency_params or load_params(), rng_latency)
     else:
         if mode == "iptables":
             chain = service_chain_rules(index, length, hit_rank)
@@ -392,7 +395,8 @@ def simulate_traffic(
             rules = iptables_rules_walked(history.service_ports_total, chain, walk_all, rng_latency)
         else:
             rules = np.zeros(n, np.int64)
-        ms = first_packet_ms(mode, rules_walked=rules, service_ports_total=history.service_ports_total, rng=rng_latency)
+        ms = first_packet_ms(mode, rules_walked=rules, service_ports_total=history.service_ports_total,
+                             rng=rng_latency, params=latency_params)
     # No reply (or only a timeout) for drops and dead / not-yet-listening pods.
     ms = np.where((outcome == OK) | (outcome == REFUSED), ms, np.nan)
 

@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from simk8s.dataplane.latency import params_for_machine as latency_params_for_machine
 from simk8s.proxy.cost import MachineProfileError, load_machine_profile
 
 from .base import Loc, SchemaModel, field_alias
@@ -136,7 +137,8 @@ class KubeProxy(SchemaModel):
     # full sync at its own phase); true: every kube-proxy restarts at t = 0 with a full sync.
     restart_at_start: bool = False
     # A machine profile (`simk8s calibrate --host`, docs/host-calibration.md): the sync
-    # prices measured on one host replace the published ones. Relative to the scenario file.
+    # prices measured on one host replace the published ones, and its `dataplane` section (if
+    # any, `--dataplane`) the first-packet latency parameters. Relative to the scenario file.
     machine: str | None = None
 
     @field_validator("machine")
@@ -145,6 +147,7 @@ class KubeProxy(SchemaModel):
         if value is not None:
             try:
                 load_machine_profile(value)
+                latency_params_for_machine(value)
             except MachineProfileError as err:
                 raise ValueError(str(err)) from None
         return value
