@@ -187,7 +187,8 @@ def _judge(row: dict[str, Any], limits: list[Limit], nodes: int) -> str:
     """'' when every limit holds; else what broke (the limits, or the run's error)."""
     error = row.get("exception")
     if isinstance(error, str) and error:
-        return f"error: {error.splitlines()[0]}"
+        first = error.splitlines()[0]
+        return f"error: {first if len(first) <= 90 else first[:89] + '…'}"
     return ", ".join(lim.name for lim in limits if not lim.keeps(row, nodes))
 
 
