@@ -55,7 +55,8 @@ class Frontier:
         for lim in self.limits:
             column = f"{lim.name} at largest"
             show[column] = [format_value(v, lim.unit) for v in show[column]]
-        lines.append(show.fillna("–").to_string(index=False))
+        show = show.astype(object).where(show.notna(), "–")
+        lines.append(show.to_string(index=False))
         return "\n".join([*lines, *self.notes])
 
 
@@ -217,7 +218,11 @@ def _table(grow: str, limits: list[Limit], names: list[str], brackets: dict[str,
         for lim in limits:
             row[f"{lim.name} at largest"] = at[lim.name].iloc[0] if not at.empty else None
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if integer:  # whole numbers, with <NA> where nothing broke
+        for column in ("largest ok", "first broken"):
+            table[column] = table[column].astype("Int64")
+    return table
 
 
 def _as_number(value: float | None, integer: bool) -> float | int | None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from matplotlib.axes import Axes
 
 _STYLES = [("-", "o", 3.2), ("--", "s", 2.4), (":", "^", 1.8), ("-.", "D", 1.2), ((0, (5, 1)), "v", 0.9)]
@@ -177,7 +178,7 @@ def plot_frontier(result: Any, axes: Any = None) -> Any:
             st = {**style(i), "markevery": 1}
             (line,) = ax.plot(part[grow], part[lim.name] / div, label=str(name), **st)
             row = result.table[result.table["variant"] == name].iloc[0]
-            if row["first broken"] is not None and not _isnan(row["first broken"]):
+            if not pd.isna(row["first broken"]):
                 ax.axvline(row["first broken"], color=line.get_color(), ls=":", lw=1)
                 ax.annotate(f"{name}: breaks at {row['first broken']:,}", (row["first broken"], lim.max / div),
                             fontsize="x-small", color=line.get_color(), rotation=90, va="bottom", ha="right")
@@ -190,9 +191,3 @@ def plot_frontier(result: Any, axes: Any = None) -> Any:
     fig.tight_layout()
     return fig
 
-
-def _isnan(value: Any) -> bool:
-    try:
-        return bool(np.isnan(value))
-    except TypeError:
-        return False
