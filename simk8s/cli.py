@@ -479,6 +479,7 @@ def report(results: str) -> None:
               help="A limit to keep (repeatable): npl.p99=5s, failed.ratio=1%, etcd.rejections=0, egress=20GB, "
               "proxy.cpu_per_node=30s, sync.p99=1s, or any summary figure (kube_proxy.syncs=5000).")
 @click.option("--variant", "variants", multiple=True, help="Variants to search (default: all).")
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help="A fixed scenario value for every probe (repeatable).")
 @click.option("--start", type=float, help="First value probed (default: the scenario's).")
 @click.option("--max", "highest", type=float, help="Stop growing here (default: 1024 × start).")
 @click.option("--jobs", type=JOBS, help="Local worker processes (default: the CPUs available).")
@@ -487,7 +488,7 @@ def report(results: str) -> None:
               "finished probes are kept in <name>.points.parquet, so a rerun runs only the missing ones.")
 @click.option("--progress/--no-progress", default=None, help="Probe counter (default: on a terminal).")
 @click.option("--quiet", is_flag=True, help="No progress, only the table.")
-def frontier(scenario: str, grow: str, limits: tuple[str, ...], variants: tuple[str, ...], start: float | None,
+def frontier(scenario: str, grow: str, limits: tuple[str, ...], variants: tuple[str, ...], overrides: tuple[str, ...], start: float | None,
              highest: float | None, jobs: int | None, dask_address: str | None, out: str | None,
              progress: bool | None, quiet: bool) -> None:
     """Per variant, the largest value of --grow that keeps every --limit: doubling from the
@@ -501,6 +502,7 @@ def frontier(scenario: str, grow: str, limits: tuple[str, ...], variants: tuple[
     from simk8s.frontier.output import check_frontier_plot, write_frontier_plot
     from simk8s.results.output import check_output_file, parquet_written_by_simk8s
     from simk8s.results.progress import PointsBar
+    from simk8s.scenario.overrides import parse_override
     from simk8s.sweep import PointStore, write_sweep
 
     parsed = []
@@ -509,7 +511,8 @@ def frontier(scenario: str, grow: str, limits: tuple[str, ...], variants: tuple[
             parsed.append(parse_limit(text))
         except ValueError as err:
             raise click.BadParameter(str(err), param_hint="--limit") from None
-    sc = load_scenario(scenario)
+    sc = load_scenario(scenario, list(overrides))  # bad --set values: FILE:LINE answers now
+    fixed = {o.partition("=")[0].strip(): parse_override(o)[1] for o in overrides}
     target = Path(out) if out is not None else Path("results") / "frontiers" / f"{sc.name}.parquet"
     inputs = scenario_inputs(scenario)
     check_output_file(target, inputs=inputs, owned=parquet_written_by_simk8s)  # before the runs
@@ -527,7 +530,7 @@ def frontier(scenario: str, grow: str, limits: tuple[str, ...], variants: tuple[
             executor = stack.enter_context(Client(dask_address)).get_executor()
         bar = stack.enter_context(PointsBar(enabled=False if quiet else progress, desc="frontier"))
         try:
-            result = search(scenario, grow, parsed, variants=variants, start=start, highest=highest,
+            result = search(scenario, grow, parsed, variants=variants, overrides=fixed, start=start, highest=highest,
                             executor=executor, workers=jobs or _cpus(), points_store=store.path, progress=bar.update)
         except ValueError as err:
             raise UsageError(str(err)) from None

@@ -110,7 +110,7 @@ def prepare_point(scenario: str | Path, point: dict[str, Any], variants: Sequenc
     from simk8s.experiment import resolved_document
     from simk8s.scenario import load_scenario, load_variants
 
-    overrides = [f"{k}={_override_text(v)}" for k, v in point.items()]
+    overrides = [f"{k}={override_text(v)}" for k, v in point.items()]
     try:
         sc = load_scenario(scenario, overrides)
         chosen = load_variants(sc)
@@ -132,7 +132,7 @@ def prepare_point(scenario: str | Path, point: dict[str, Any], variants: Sequenc
     return PointJob(point, chosen, key)
 
 
-def _override_text(value: Any) -> str:
+def override_text(value: Any) -> str:
     """A grid value as `--set` text that reads back as the same value ("1.20" stays a string)."""
     from simk8s.scenario.yamlsource import parse_value
 

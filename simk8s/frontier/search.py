@@ -16,7 +16,7 @@ two probes.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +66,7 @@ def frontier(
     limits: Sequence[str | Limit],
     *,
     variants: Sequence[str] = (),
+    overrides: Mapping[str, Any] | None = None,
     start: float | None = None,
     lowest: float = 1,
     highest: float | None = None,
@@ -77,16 +78,21 @@ def frontier(
 ) -> Frontier:
     """Search `grow` (a dotted scenario path holding a number, e.g. `workloads.0.replicas`)
     for each variant's largest value keeping every limit (`npl.p99=5s`, … see
-    simk8s.frontier.limits). `start`: the first probe (default: the scenario's value);
+    simk8s.frontier.limits). `overrides`: fixed scenario values for every probe (`--set`
+    style paths). `start`: the first probe (default: the scenario's value);
     `highest`: give up growing there (default 1024 × start); `resolution`: stop bisecting
     when the bracket is this narrow (default 1 for whole numbers, 1 % of start otherwise)."""
     from simk8s.scenario import load_scenario, load_variants
-    from simk8s.sweep import PointStore, run_points, typed_value
+    from simk8s.sweep import PointStore, override_text, run_points, typed_value
 
     parsed = [lim if isinstance(lim, Limit) else parse_limit(lim) for lim in limits]
     if not parsed:
         raise ValueError("a frontier needs at least one limit")
-    sc = load_scenario(scenario)
+    fixed = dict(overrides or {})
+    if grow in fixed:
+        raise ValueError(f"{grow} is both grown and fixed")
+    first_point = {**fixed, **({grow: start} if start is not None else {})}
+    sc = load_scenario(scenario, [f"{k}={override_text(v)}" for k, v in first_point.items()])
     names = [n for n, _ in load_variants(sc)]
     if variants:
         unknown = [v for v in variants if v not in names]
@@ -99,7 +105,7 @@ def frontier(
         raise ValueError(f"{grow}: not a field of this scenario") from None
     if isinstance(current, bool) or not isinstance(current, int | float):
         raise ValueError(f"{grow}: holds {current!r}, not a number to grow")
-    integer = isinstance(current, int) and (start is None or float(start).is_integer())
+    integer = isinstance(current, int)
     first = start if start is not None else current
     first = max(first, lowest)
     top = highest if highest is not None else max(first * 1024, lowest)
@@ -120,7 +126,7 @@ def frontier(
         if not wanted:
             break
         values = sorted(wanted)
-        requests = [({grow: int(v) if integer else v}, wanted[v]) for v in values]
+        requests = [({**fixed, grow: int(v) if integer else v}, wanted[v]) for v in values]
         base = done_points
 
         def counted(done: int, total: int, _base: int = base) -> None:
@@ -131,7 +137,7 @@ def frontier(
         done_points += len(requests)
         reused += ran.reused
         for value, frame in zip(values, ran.frames, strict=True):
-            nodes = nodes_at.setdefault(value, _nodes(scenario, grow, int(value) if integer else value))
+            nodes = nodes_at.setdefault(value, _nodes(scenario, {**fixed, grow: int(value) if integer else value}))
             for name in wanted[value]:
                 row = _row_of(frame, name)
                 verdict = _judge(row, parsed, nodes.get(name, 0))
@@ -197,12 +203,14 @@ def _figures(row: dict[str, Any], limits: list[Limit], nodes: int) -> dict[str, 
     return {lim.name: lim.value(row, nodes) for lim in limits}
 
 
-def _nodes(scenario: str | Path, grow: str, value: float) -> dict[str, int]:
-    """Each variant's node count at this value (for per-node limits)."""
+def _nodes(scenario: str | Path, point: Mapping[str, Any]) -> dict[str, int]:
+    """Each variant's node count at this point (for per-node limits)."""
     from simk8s.scenario import load_scenario, load_variants
+    from simk8s.sweep import override_text
 
     try:
-        return {n: s.cluster.nodes for n, s in load_variants(load_scenario(scenario, [f"{grow}={value}"]))}
+        overrides = [f"{k}={override_text(v)}" for k, v in point.items()]
+        return {n: s.cluster.nodes for n, s in load_variants(load_scenario(scenario, overrides))}
     except Exception:  # the point itself reports why it does not load
         return {}
 
