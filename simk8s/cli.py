@@ -115,7 +115,7 @@ def validate(files: tuple[str, ...]) -> None:
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--jobs", type=JOBS, default=None, help="Processes for variants that need their own cluster run (default: the CPUs available).")
-@click.option("--report", "report", is_flag=True, help="Also write report.html and report.md into the results (see `simk8s report`).")
+@click.option("--report", "report", is_flag=True, help="Also write the shareable report (HTML page and Markdown twin) into the results (see `simk8s report`).")
 def run(
     scenario: str, overrides: tuple[str, ...], only: tuple[str, ...], out: str | None, progress: bool | None,
     quiet: bool, jobs: int | None, report: bool,
@@ -461,7 +461,7 @@ def sweep(scenario: str, params: tuple[str, ...], variants: tuple[str, ...], job
 @click.argument("results", type=click.Path(exists=True, file_okay=False))
 def report(results: str) -> None:
     """Write RESULTS/report.html (comparison table, plots embedded, resolved scenario,
-    versions; no script, nothing loaded from elsewhere) and its Markdown twin report.md
+    versions; no script, nothing loaded from elsewhere) and its Markdown twin
     (plots in RESULTS/report/), and list them in the directory's manifest."""
     from simk8s.results.html_report import write_report
 

@@ -13,6 +13,7 @@ from conftest import ROOT
 
 from simk8s.cli import main
 from simk8s.experiment import run_scenario
+from simk8s.results.html_report import HTML_NAME, MARKDOWN_NAME
 from simk8s.results.output import MANIFEST, not_ours
 
 QUICK = ROOT / "scenarios" / "quick.yaml"
@@ -38,13 +39,13 @@ def test_page_is_self_contained(reported):
 
 
 def test_markdown_twin_and_manifest(reported):
-    md = (reported / "report.md").read_text()
+    md = (reported / MARKDOWN_NAME).read_text()
     assert "| figure | endpoints-iptables | slices-iptables | slices-ipvs | slices-nftables |" in md
     for name in ("egress", "npl", "failures", "rollout"):
         assert f"](report/{name}.png)" in md
         assert (reported / "report" / f"{name}.png").read_bytes().startswith(b"\x89PNG")
     listed = json.loads((reported / MANIFEST).read_text())["files"]
-    assert {"report.html", "report.md", "report/npl.png"} <= set(listed)
+    assert {HTML_NAME, MARKDOWN_NAME, "report/npl.png"} <= set(listed)
     assert not_ours(reported) is None  # still a directory simk8s may replace
 
 

@@ -16,6 +16,7 @@ two probes.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -195,6 +196,9 @@ def _judge(row: dict[str, Any], limits: list[Limit], nodes: int) -> str:
     error = row.get("exception")
     if isinstance(error, str) and error:
         first = error.splitlines()[0]
+        refused = re.match(r"ScenarioError: --set:\d+: [^:]+: (.*)", first)
+        if refused:  # the model's own input limits (e.g. the cluster's room for pods)
+            return f"refused: {refused.group(1)}"
         return f"error: {first if len(first) <= 90 else first[:89] + '…'}"
     return ", ".join(lim.name for lim in limits if not lim.keeps(row, nodes))
 

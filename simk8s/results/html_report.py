@@ -19,7 +19,8 @@ from typing import Any
 from simk8s.errors import OutputError
 from simk8s.results.report_data import ReportData, load_report_data
 
-HTML_NAME, MARKDOWN_NAME, IMAGES_DIR = "report.html", "report.md", "report"
+STEM = "report"  # report.html, its Markdown twin (the same stem), the twin's images in report/
+HTML_NAME, MARKDOWN_NAME, IMAGES_DIR = f"{STEM}.html", f"{STEM}.md", STEM
 MARKER = "<!-- written by simk8s report -->"
 
 _CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222;background:#fff}
@@ -131,8 +132,12 @@ def render_markdown(data: ReportData, plots: list[Plot]) -> str:
     return "\n".join(lines)
 
 
+def _bytes_writer(data: bytes) -> Callable[[Path], object]:
+    return lambda tmp: tmp.write_bytes(data)
+
+
 def write_report(results: str | Path) -> tuple[Path, Path]:
-    """Write report.html, report.md and report/*.png into `results` (a directory simk8s
+    """Write the page, its Markdown twin and the twin's PNGs into `results` (a directory simk8s
     wrote) and list them in its manifest. LookupError when it is not a results directory,
     OutputError when it holds files simk8s did not write."""
     from simk8s.results.output import not_ours, write_file_atomically, write_manifest
@@ -146,7 +151,7 @@ def write_report(results: str | Path) -> tuple[Path, Path]:
     images = folder / IMAGES_DIR
     images.mkdir(exist_ok=True)
     for p in plots:
-        write_file_atomically(images / f"{p.key}.png", lambda tmp, _b=p.png: tmp.write_bytes(_b))
+        write_file_atomically(images / f"{p.key}.png", _bytes_writer(p.png))
     page, twin = folder / HTML_NAME, folder / MARKDOWN_NAME
     text = render_html(data, plots)
     write_file_atomically(page, lambda tmp: tmp.write_text(text, encoding="utf-8"))

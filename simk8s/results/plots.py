@@ -175,13 +175,13 @@ def plot_frontier(result: Any, axes: Any = None) -> Any:
         div, label = _unit_axis(largest, lim.unit)
         for i, name in enumerate(result.table["variant"]):
             part = data[data["variant"] == name].sort_values(grow)
-            st = {**style(i), "markevery": 1}
-            (line,) = ax.plot(part[grow], part[lim.name] / div, label=str(name), **st)
             row = result.table[result.table["variant"] == name].iloc[0]
-            if not pd.isna(row["first broken"]):
-                ax.axvline(row["first broken"], color=line.get_color(), ls=":", lw=1)
-                ax.annotate(f"{name}: breaks at {row['first broken']:,}", (row["first broken"], lim.max / div),
-                            fontsize="x-small", color=line.get_color(), rotation=90, va="bottom", ha="right")
+            broken = None if pd.isna(row["first broken"]) else row["first broken"]
+            named = f"{name} (breaks at {broken:,})" if broken is not None else f"{name} (no break)"
+            (line,) = ax.plot(part[grow], part[lim.name] / div, label=named, **{**style(i), "markevery": 1})
+            if broken is not None:  # the breaking point: a cross on the limit line, a dotted drop line
+                ax.axvline(broken, color=line.get_color(), ls=":", lw=1)
+                ax.plot([broken], [lim.max / div], marker="X", markersize=10, color=line.get_color(), ls="none")
         ax.axhline(lim.max / div, color="red", lw=1, ls="--", label=f"limit {lim}")
         ax.set_xscale("log")
         ax.set_title(f"{lim.what} against {grow}")
