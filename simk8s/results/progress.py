@@ -30,6 +30,7 @@ class ProgressBar:
         self.enabled = _wanted(enabled)
         self._bars: dict[str, tqdm] = {}  # variant → its bar
         self._lines: dict[str, int] = {}  # variant → terminal line (tqdm position)
+        self._stages: dict[str, str] = {}  # variant → the stage it is in
 
     def __enter__(self) -> ProgressBar:
         return self
@@ -46,13 +47,17 @@ class ProgressBar:
         if bar is None:
             line = self._lines.setdefault(variant, len(self._lines))
             bar = self._bars[variant] = tqdm(
-                desc=variant, total=len(STAGES), unit="stage", leave=False, file=sys.stderr, position=line,
+                desc=variant, total=len(STAGES), unit="stage", leave=False, file=sys.stderr, position=line, disable=False,
                 bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix} [{elapsed}]",
             )
         index = STAGES.index(stage) if stage in STAGES else 0
         share = min(1.0, now / total) if total else 0.0
+        moved_on = self._stages.get(variant) != stage
+        self._stages[variant] = stage
         bar.set_postfix_str(f"{STAGE_NAMES.get(stage, stage)} {now:,.0f}/{total or 0:,.0f} sim-s", refresh=False)
         bar.update(index + share - bar.n)
+        if moved_on:  # a new stage shows at once (tqdm otherwise redraws at most every 0.1 s)
+            bar.refresh()
         if stage == STAGES[-1] and total is not None and now >= total:  # the last stage is done: free the line
             bar.close()
             del self._bars[variant]
@@ -78,7 +83,7 @@ class PointsBar:
         if not self.enabled:
             return
         if self._bar is None:
-            self._bar = tqdm(desc=self.desc, total=total, unit="point", file=sys.stderr, leave=False)
+            self._bar = tqdm(desc=self.desc, total=total, unit="point", file=sys.stderr, leave=False, disable=False)
         if self._bar.total != total:
             self._bar.total = total
         self._bar.update(done - self._bar.n)
