@@ -43,12 +43,12 @@ def test_one_bar_per_variant_across_stages(monkeypatch):
     with ProgressBar(enabled=True) as bar:
         bar.update("a", "cluster", 300, 600)
         first = bar._bars["a"]
-        assert first.n == 0.5 and "cluster" in first.postfix
+        assert first.n == 0.5 and "cluster" in first.desc
         bar.update("b", "cluster", 600, 600)
         bar.update("a", "cluster", 600, 600)
         bar.update("a", "proxy", 0, 600)
         assert bar._bars["a"] is first and first.n == 2  # the same bar, two stages done
-        assert "kube-proxy" in first.postfix
+        assert "kube-proxy" in first.desc
         bar.update("a", "dataplane", 600, 600)
         assert "a" not in bar._bars  # done: its line is freed
         assert set(bar._lines) == {"a", "b"}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 
 from tqdm.auto import tqdm
 
@@ -24,37 +25,59 @@ def _wanted(enabled: bool | None) -> bool:
 
 
 class ProgressBar:
-    """`update(variant, stage, now, total)` from `simk8s.pipeline` (`Progress`)."""
+    """`update(variant, stage, now, total)` from `simk8s.pipeline` (`Progress`). While
+    entered, a ticker redraws the open bars every `tick` seconds, so a stage that reports
+    nothing until it ends (kube-proxy, data path) still shows its elapsed time."""
 
-    def __init__(self, enabled: bool | None = None):
+    def __init__(self, enabled: bool | None = None, tick: float = 1.0):
         self.enabled = _wanted(enabled)
+        self.tick = tick
         self._bars: dict[str, tqdm] = {}  # variant → its bar
         self._lines: dict[str, int] = {}  # variant → terminal line (tqdm position)
         self._stages: dict[str, str] = {}  # variant → the stage it is in
+        self._lock = threading.Lock()  # updates come from the relay thread of --jobs too
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
 
     def __enter__(self) -> ProgressBar:
+        if self.enabled:
+            self._ticker = threading.Thread(target=self._tick, name="simk8s-progress", daemon=True)
+            self._ticker.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for bar in self._bars.values():
-            bar.close()
-        self._bars.clear()
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+        with self._lock:
+            for bar in self._bars.values():
+                bar.close()
+            self._bars.clear()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.tick):
+            with self._lock:
+                for bar in self._bars.values():
+                    bar.refresh()
 
     def update(self, variant: str, stage: str, now: float, total: float | None = None) -> None:
-        if not self.enabled:
-            return
+        if self.enabled:
+            with self._lock:
+                self._update(variant, stage, now, total)
+
+    def _update(self, variant: str, stage: str, now: float, total: float | None) -> None:
         bar = self._bars.get(variant)
         if bar is None:
             line = self._lines.setdefault(variant, len(self._lines))
             bar = self._bars[variant] = tqdm(
                 desc=variant, total=len(STAGES), unit="stage", leave=False, file=sys.stderr, position=line, disable=False,
-                bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix} [{elapsed}]",
+                bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}]",
             )
         index = STAGES.index(stage) if stage in STAGES else 0
         share = min(1.0, now / total) if total else 0.0
         moved_on = self._stages.get(variant) != stage
         self._stages[variant] = stage
-        bar.set_postfix_str(f"{STAGE_NAMES.get(stage, stage)} {now:,.0f}/{total or 0:,.0f} sim-s", refresh=False)
+        bar.set_description_str(f"{variant}: {STAGE_NAMES.get(stage, stage)} {now:,.0f}/{total or 0:,.0f} sim-s", refresh=False)
         bar.update(index + share - bar.n)
         if moved_on:  # a new stage shows at once (tqdm otherwise redraws at most every 0.1 s)
             bar.refresh()
