@@ -71,13 +71,19 @@ def test_plots_have_titles_scaled_units_and_distinct_variants(quick):
     assert ax.get_ylabel() == "egress (kB/s)"  # quick's peak is a few hundred kB/s
     assert ax.get_xlabel() == "simulated time (min)"  # a 10-minute run
     lines = ax.get_lines()
-    assert [line.get_label() for line in lines] == [v.name for v in quick.variants]
+    # the three EndpointSlice variants send the same bytes: one line, all three named
+    assert [line.get_label() for line in lines] == ["endpoints-iptables", "slices-iptables = slices-ipvs = slices-nftables"]
     assert len({(line.get_linestyle(), line.get_marker()) for line in lines}) == len(lines)
     assert len({line.get_linewidth() for line in lines}) == len(lines)  # wide under narrow: coinciding lines show
     rollout = plots.plot_rollout(quick.variants[1])
     assert quick.variants[1].name in rollout.get_title()
     for make in (plots.plot_npl_cdf, plots.plot_failures):
         assert make(quick.variants).get_title()
+
+
+def test_identical_lines_are_drawn_once_and_named_together():
+    merged = plots.same_lines([("a", [0, 1], [1, 2]), ("b", [0, 1], [1, 2.5]), ("c", [0, 1], [1, 2])])
+    assert [name for name, _x, _y in merged] == ["a = c", "b"]
 
 
 def test_units_scale_to_the_data():

@@ -1,8 +1,9 @@
 """Plotting helpers for notebooks and reports. Each takes an optional `ax`, returns it, never shows.
 
 Every plot has a title and axes in units scaled to its data (kB … GB, ms … h). Variants
-whose lines coincide stay visible: each variant has its own line style and marker, named in
-the legend, and lines are drawn thinner on top of thicker ones.
+whose lines coincide stay visible: identical lines are drawn once, named "a = b" in the
+legend; otherwise each variant has its own line style and marker, and lines are drawn
+thinner on top of thicker ones.
 """
 
 from __future__ import annotations
@@ -42,6 +43,21 @@ def time_scale(largest: float) -> tuple[float, str]:
     return 1.0, "s"
 
 
+def same_lines(lines: list[tuple[str, Any, Any]]) -> list[tuple[str, Any, Any]]:
+    """(name, x, y) lines with identical data merged into one, named "a = b = c" in the
+    legend: a line drawn exactly over another would hide it."""
+    merged: list[tuple[list[str], Any, Any]] = []
+    for name, x, y in lines:
+        xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        for names, mx, my in merged:
+            if mx.shape == xs.shape and my.shape == ys.shape and np.array_equal(mx, xs) and np.array_equal(my, ys, equal_nan=True):
+                names.append(name)
+                break
+        else:
+            merged.append(([name], xs, ys))
+    return [(" = ".join(names), x, y) for names, x, y in merged]
+
+
 def _ax(ax: Axes | None) -> Axes:
     if ax is None:
         _fig, ax = plt.subplots(figsize=(7, 3.5))
@@ -70,8 +86,8 @@ def plot_egress(variants: list[Any], ax: Axes | None = None) -> Axes:
             series.append((v.name, eg.groupby("t_s")["bytes"].sum()))
     div, unit = byte_scale(max((float(s.max()) for _, s in series), default=0.0))
     tdiv, tunit = _sim_time(variants)
-    for i, (name, per_s) in enumerate(series):
-        ax.plot(per_s.index / tdiv, per_s.to_numpy() / div, label=name, **style(i))
+    for i, (name, x, y) in enumerate(same_lines([(n, s.index / tdiv, s.to_numpy() / div) for n, s in series])):
+        ax.plot(x, y, label=name, **style(i))
     ax.set_title("apiserver egress to watchers")
     ax.set_xlabel(f"simulated time ({tunit})")
     ax.set_ylabel(f"egress ({unit}/s)")
@@ -82,14 +98,15 @@ def plot_egress(variants: list[Any], ax: Axes | None = None) -> Axes:
 def plot_npl_cdf(variants: list[Any], ax: Axes | None = None) -> Axes:
     """Cumulative share of (node, change) programming latencies, from the real histogram buckets."""
     ax = _ax(ax)
-    for i, v in enumerate(variants):
+    lines = []
+    for v in variants:
         h = v.tables.get("network_programming_duration_seconds")
         if h is None or h.empty or h.cumulative_count.iloc[-1] == 0:
             continue
         finite = h[np.isfinite(h["le"])]
-        st = style(i)
-        st.pop("markevery")
-        ax.step(finite["le"], finite.cumulative_count / h.cumulative_count.iloc[-1], where="post", label=v.name, **st)
+        lines.append((v.name, finite["le"], finite.cumulative_count / h.cumulative_count.iloc[-1]))
+    for i, (name, x, y) in enumerate(same_lines(lines)):
+        ax.step(x, y, where="post", label=name, **style(i))
     ax.set_xscale("log")
     ax.set_title("network programming latency (CDF over nodes × changes)")
     ax.set_xlabel("network programming latency (s, log scale)")
@@ -103,13 +120,16 @@ def plot_failures(variants: list[Any], ax: Axes | None = None) -> Axes:
     """Failed or refused new connections per second."""
     ax = _ax(ax)
     tdiv, tunit = _sim_time(variants)
-    for i, v in enumerate(variants):
+    lines = []
+    for v in variants:
         ts = v.tables.get("connection_outcomes")
         if ts is None or ts.empty:
             continue
         failed = ts.drop(columns=["traffic", "t_s", "ok", "dns-answer"], errors="ignore").sum(axis=1)
         per_s = failed.groupby(ts["t_s"]).sum()
-        ax.plot(per_s.index / tdiv, per_s.to_numpy(), label=v.name, **style(i))
+        lines.append((v.name, per_s.index / tdiv, per_s.to_numpy()))
+    for i, (name, x, y) in enumerate(same_lines(lines)):
+        ax.plot(x, y, label=name, **style(i))
     ax.set_title("failed new connections")
     ax.set_xlabel(f"simulated time ({tunit})")
     ax.set_ylabel("failed connections / s")
