@@ -111,6 +111,7 @@ def plot_npl_cdf(variants: list[Any], ax: Axes | None = None) -> Axes:
     ax.set_title("network programming latency (CDF over nodes × changes)")
     ax.set_xlabel("network programming latency (s, log scale)")
     ax.set_ylabel("fraction ≤ x")
+    # the load test's NPL threshold (docs/references.md [cl2-measurements])
     ax.axvline(30, color="grey", lw=0.8, ls="--", label="30 s objective")
     _legend(ax)
     return ax
