@@ -394,8 +394,9 @@ def check(checkfile: str, junit_xml: str | None, markdown: str | None, perfdata:
 @click.option("--out", help="Parquet file (default results/sweeps/<name>.parquet); replaced only if simk8s wrote it. "
               "Finished points are kept beside it in <name>.points.parquet, so a rerun runs only the missing ones.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar counting points (default: on a terminal).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
 def sweep(scenario: str, params: tuple[str, ...], variants: tuple[str, ...], jobs: int | None, workers: int | None,
-          dask_address: str | None, out: str | None, progress: bool | None) -> None:
+          dask_address: str | None, out: str | None, progress: bool | None, quiet: bool) -> None:
     """Run a scenario over a grid of parameter values; one row per (point, variant).
 
     Each finished point is written as it finishes; a rerun of the same sweep (same
@@ -444,7 +445,7 @@ def sweep(scenario: str, params: tuple[str, ...], variants: tuple[str, ...], job
             except ImportError:
                 raise UsageError("--dask needs Dask: pip install 'simk8s[dask]'") from None
             executor = stack.enter_context(Client(dask_address)).get_executor()
-        bar = stack.enter_context(PointsBar(enabled=progress))
+        bar = stack.enter_context(PointsBar(enabled=False if quiet else progress))
         result = run_sweep(scenario, grid, variants=variants, executor=executor, workers=jobs or workers or _cpus(),
                            points_store=store.path, progress=bar.update)
     frame = result.frame
