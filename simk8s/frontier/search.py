@@ -33,7 +33,6 @@ class _Bracket:
     ok: float | None = None  # largest value known to keep every limit
     broken: float | None = None  # smallest value known to break one
     broken_by: str = ""
-    done: bool = False
 
 
 @dataclass
@@ -120,9 +119,7 @@ def frontier(
         wanted: dict[float, list[str]] = {}
         for name in names:
             value = _next_value(brackets[name], first, lowest, top, step, integer)
-            if value is None:
-                brackets[name].done = True
-            else:
+            if value is not None:  # None: this variant's search is over
                 wanted.setdefault(value, []).append(name)
         if not wanted:
             break

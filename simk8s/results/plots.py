@@ -200,9 +200,10 @@ def plot_frontier(result: Any, axes: Any = None) -> Any:
             broken = None if pd.isna(row["first broken"]) else row["first broken"]
             named = f"{name} (breaks at {broken:,})" if broken is not None else f"{name} (no break)"
             (line,) = ax.plot(part[grow], part[lim.name] / div, label=named, **{**style(i), "markevery": 1})
-            if broken is not None:  # the breaking point: a cross on the limit line, a dotted drop line
+            if broken is not None:  # the breaking point: a dotted line; a cross on the limit it broke
                 ax.axvline(broken, color=line.get_color(), ls=":", lw=1)
-                ax.plot([broken], [lim.max / div], marker="X", markersize=10, color=line.get_color(), ls="none")
+                if lim.name in str(row["broken by"]).split(", "):
+                    ax.plot([broken], [lim.max / div], marker="X", markersize=10, color=line.get_color(), ls="none")
         ax.axhline(lim.max / div, color="red", lw=1, ls="--", label=f"limit {lim}")
         ax.set_xscale("log")
         ax.set_title(f"{lim.what} against {grow}")
