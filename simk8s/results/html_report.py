@@ -114,6 +114,11 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _md_label(label: str) -> str:
+    """A comparison row's label; a sub-row ("  of which full") stays indented."""
+    return ("&nbsp;&nbsp;" if label.startswith("  ") else "") + _cell(label.strip())
+
+
 def render_markdown(data: ReportData, plots: list[Plot]) -> str:
     names = [v.name for v in data.variants]
     lines = [MARKER, f"# {data.name}", "", data.description, "", "## Variants", "",
@@ -122,8 +127,8 @@ def render_markdown(data: ReportData, plots: list[Plot]) -> str:
     table = _comparison(data)
     lines += ["", "## Comparison", "", "| figure | " + " | ".join(map(_cell, names)) + " |",
               "| --- |" + " ---: |" * len(names)]
-    lines += [f"| {_cell(str(label).strip()) if not str(label).startswith('  ') else '&nbsp;&nbsp;' + _cell(str(label).strip())} | "
-              + " | ".join(_cell(str(c)) for c in row) + " |" for label, row in zip(table.index, table.to_numpy().tolist(), strict=True)]
+    lines += [f"| {_md_label(str(label))} | " + " | ".join(_cell(str(c)) for c in row) + " |"
+              for label, row in zip(table.index, table.to_numpy().tolist(), strict=True)]
     lines += ["", "## Plots", ""]
     lines += [f"![{p.title}]({IMAGES_DIR}/{p.key}.png)\n" for p in plots]
     lines += ["## Versions", "", "| | |", "| --- | --- |"]
