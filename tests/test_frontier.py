@@ -162,3 +162,17 @@ def test_cli_refuses_bad_limits_and_paths(tmp_path):
     res = CliRunner().invoke(main, ["frontier", str(QUICK), "--grow", "workloads.0.replicas", "--limit", "npl.p99=1s",
                                     "--out", str(tmp_path / "mine.parquet")])
     assert res.exit_code == 2 and "not written by simk8s" in res.output
+
+
+def test_a_rate_is_searched_to_one_percent_of_its_start(monkeypatch):
+    """A non-integer dimension (traffic.0.rate, 50/s in quick) bisects to 1 % of the start."""
+
+    def rows(job):
+        rate = job.point["traffic.0.rate"]
+        return [{**job.point, "variant": n, "dataplane.failed_total": rate, "exception": None} for n, _ in job.variants]
+
+    monkeypatch.setattr(simk8s.sweep, "_run_job", rows)
+    result = frontier(QUICK, "traffic.0.rate", ["failed=333"], variants=["slices-ipvs"], executor=InProcess())
+    row = result.table.iloc[0]
+    assert row["largest ok"] <= 333 < row["first broken"]
+    assert row["first broken"] - row["largest ok"] <= 0.5
