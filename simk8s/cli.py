@@ -113,9 +113,12 @@ def validate(files: tuple[str, ...]) -> None:
     "non-empty directory is refused.",
 )
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--jobs", type=JOBS, default=None, help="Processes for variants that need their own cluster run (default: the CPUs available).")
+@click.option("--report", "report", is_flag=True, help="Also write the shareable report (HTML page and Markdown twin) into the results (see `simk8s report`).")
 def run(
-    scenario: str, overrides: tuple[str, ...], only: tuple[str, ...], out: str | None, progress: bool | None, jobs: int | None
+    scenario: str, overrides: tuple[str, ...], only: tuple[str, ...], out: str | None, progress: bool | None,
+    quiet: bool, jobs: int | None, report: bool,
 ) -> None:
     """Run a scenario (all its compare variants, or those given with --variant), write its
     results directory and print the comparison."""
@@ -126,12 +129,17 @@ def run(
     load_variants(loaded)
     for w in getattr(loaded, "warnings", ()) or ():
         click.echo(f"warning: {w}", err=True)
-    with ProgressBar(enabled=progress) as bar:
+    with ProgressBar(enabled=False if quiet else progress) as bar:
         exp = run_scenario(scenario, overrides=overrides, only=only, out=out, progress=bar.update, jobs=jobs or _cpus())
     click.echo(f"{exp.name}: {len(exp.variants)} variant(s), results in {exp.out}")
     if exp.write_note:
         click.echo(f"({exp.write_note})")
     click.echo(exp.format())
+    if report and exp.out is not None:
+        from simk8s.results.html_report import write_report
+
+        page, _twin = write_report(exp.out)
+        click.echo(f"report: {page}")
     failed = [v.name for v in exp.variants if v.summary["sim"]["exception"]]
     if failed:
         raise RunError(f"variant(s) failed: {', '.join(failed)} (see summary.json)")
@@ -454,8 +462,9 @@ def check(checkfile: str, junit_xml: str | None, markdown: str | None, perfdata:
 @click.option("--out", help="Parquet file (default results/sweeps/<name>.parquet); replaced only if simk8s wrote it. "
               "Finished points are kept beside it in <name>.points.parquet, so a rerun runs only the missing ones.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar counting points (default: on a terminal).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
 def sweep(scenario: str, params: tuple[str, ...], variants: tuple[str, ...], jobs: int | None, workers: int | None,
-          dask_address: str | None, out: str | None, progress: bool | None) -> None:
+          dask_address: str | None, out: str | None, progress: bool | None, quiet: bool) -> None:
     """Run a scenario over a grid of parameter values; one row per (point, variant).
 
     Each finished point is written as it finishes; a rerun of the same sweep (same
@@ -504,7 +513,7 @@ def sweep(scenario: str, params: tuple[str, ...], variants: tuple[str, ...], job
             except ImportError:
                 raise UsageError("--dask needs Dask: pip install 'simk8s[dask]'") from None
             executor = stack.enter_context(Client(dask_address)).get_executor()
-        bar = stack.enter_context(PointsBar(enabled=progress))
+        bar = stack.enter_context(PointsBar(enabled=False if quiet else progress))
         result = run_sweep(scenario, grid, variants=variants, executor=executor, workers=jobs or workers or _cpus(),
                            points_store=store.path, progress=bar.update)
     frame = result.frame
@@ -515,6 +524,90 @@ def sweep(scenario: str, params: tuple[str, ...], variants: tuple[str, ...], job
     click.echo(f"{result.points} points, {len(frame)} rows{reused} → {target}")
     if result.failed:
         raise RunError(f"{result.failed} of {result.points} points failed (see the exception column of {target})")
+
+
+@main.command(short_help="A results directory as one self-contained HTML page (and Markdown).")
+@click.argument("results", type=click.Path(exists=True, file_okay=False))
+def report(results: str) -> None:
+    """Write RESULTS/report.html (comparison table, plots embedded, resolved scenario,
+    versions; no script, nothing loaded from elsewhere) and its Markdown twin
+    (plots in RESULTS/report/), and list them in the directory's manifest."""
+    from simk8s.results.html_report import write_report
+
+    try:
+        page, twin = write_report(results)
+    except LookupError as err:
+        raise UsageError(err.args[0]) from None
+    click.echo(f"wrote {page} and {twin}")
+
+
+@main.command(short_help="The largest value of one dimension that keeps every limit, per variant.")
+@click.argument("scenario", type=click.Path(exists=True, dir_okay=False))
+@click.option("--grow", required=True, metavar="PATH", help="A numeric scenario field to grow, e.g. workloads.0.replicas or cluster.nodes.")
+@click.option("--limit", "limits", multiple=True, required=True, metavar="NAME=MAX",
+              help="A limit to keep (repeatable): npl.p99=5s, failed.ratio=1%, etcd.rejections=0, egress=20GB, "
+              "proxy.cpu_per_node=30s, sync.p99=1s, or any summary figure (kube_proxy.syncs=5000).")
+@click.option("--variant", "variants", multiple=True, help="Variants to search (default: all).")
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help="A fixed scenario value for every probe (repeatable).")
+@click.option("--start", type=float, help="First value probed (default: the scenario's).")
+@click.option("--max", "highest", type=float, help="Stop growing here (default: 1024 × start).")
+@click.option("--jobs", type=JOBS, help="Local worker processes (default: the CPUs available).")
+@click.option("--dask", "dask_address", help="Run on a Dask cluster at this scheduler address (needs simk8s[dask]).")
+@click.option("--out", help="Probes as Parquet (default results/frontiers/<name>.parquet; the plot beside it as .png); "
+              "finished probes are kept in <name>.points.parquet, so a rerun runs only the missing ones.")
+@click.option("--progress/--no-progress", default=None, help="Probe counter (default: on a terminal).")
+@click.option("--quiet", is_flag=True, help="No progress, only the table.")
+def frontier(scenario: str, grow: str, limits: tuple[str, ...], variants: tuple[str, ...], overrides: tuple[str, ...], start: float | None,
+             highest: float | None, jobs: int | None, dask_address: str | None, out: str | None,
+             progress: bool | None, quiet: bool) -> None:
+    """Per variant, the largest value of --grow that keeps every --limit: doubling from the
+    scenario's value until a limit breaks, then bisecting. Prints the table, writes the probes
+    and a plot of each limit's figure against the dimension."""
+    from pathlib import Path
+
+    from simk8s.experiment import scenario_inputs
+    from simk8s.frontier import frontier as search
+    from simk8s.frontier import parse_limit
+    from simk8s.frontier.output import check_frontier_plot, write_frontier_plot
+    from simk8s.results.output import check_output_file, parquet_written_by_simk8s
+    from simk8s.results.progress import PointsBar
+    from simk8s.scenario.overrides import parse_override
+    from simk8s.sweep import PointStore, write_sweep
+
+    parsed = []
+    for text in limits:
+        try:
+            parsed.append(parse_limit(text))
+        except ValueError as err:
+            raise click.BadParameter(str(err), param_hint="--limit") from None
+    sc = load_scenario(scenario, list(overrides))  # bad --set values: FILE:LINE answers now
+    fixed = {o.partition("=")[0].strip(): parse_override(o)[1] for o in overrides}
+    target = Path(out) if out is not None else Path("results") / "frontiers" / f"{sc.name}.parquet"
+    inputs = scenario_inputs(scenario)
+    check_output_file(target, inputs=inputs, owned=parquet_written_by_simk8s)  # before the runs
+    check_frontier_plot(target.with_suffix(".png"), inputs)
+    store = PointStore(target.with_name(f"{target.stem}.points.parquet"), inputs=inputs)
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        executor = None
+        if dask_address:
+            try:
+                from dask.distributed import Client
+            except ImportError:
+                raise UsageError("--dask needs Dask: pip install 'simk8s[dask]'") from None
+            executor = stack.enter_context(Client(dask_address)).get_executor()
+        bar = stack.enter_context(PointsBar(enabled=False if quiet else progress, desc="frontier"))
+        try:
+            result = search(scenario, grow, parsed, variants=variants, overrides=fixed, start=start, highest=highest,
+                            executor=executor, workers=jobs or _cpus(), points_store=store.path, progress=bar.update)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+    write_sweep(result.probes, target, inputs=inputs)
+    plot = write_frontier_plot(result, target.with_suffix(".png"), inputs=inputs)
+    click.echo(result.format())
+    reused = f", {result.reused} reused from an earlier run" if result.reused else ""
+    click.echo(f"{result.points} probes{reused} → {target}, plot {plot}")
 
 
 def _cpus() -> int:

@@ -20,7 +20,7 @@ from simk8s.errors import UsageError
 from simk8s.pipeline import VariantResult, cluster_groups, run_group
 from simk8s.results.files import write_results
 from simk8s.results.output import check_results_dir
-from simk8s.results.report import comparison_frame, format_comparison
+from simk8s.results.report import comparison_frame, comparison_values, format_comparison
 from simk8s.scenario import load_scenario, load_variants, resolved_dict
 
 
@@ -35,8 +35,9 @@ class Experiment:
     def _rows(self) -> list[tuple[str, dict, str]]:
         return [(v.name, v.summary, v.scenario.cluster.kube_proxy.watch) for v in self.variants]
 
-    def comparison(self) -> pd.DataFrame:
-        return comparison_frame(self._rows())
+    def comparison(self, numeric: bool = False) -> pd.DataFrame:
+        """Figures × variants: formatted text, or with `numeric=True` the numbers (floats)."""
+        return comparison_values(self._rows()) if numeric else comparison_frame(self._rows())
 
     def format(self) -> str:
         return format_comparison(self._rows())

@@ -78,27 +78,42 @@ def _run_stages(scenario, name, progress, stages, cluster) -> VariantResult:
     t0 = time.perf_counter()
     if cluster is None:
         cluster = run_cluster(scenario, progress=(lambda now: progress("cluster", now)) if progress else None)
+    elif progress:  # shared with an earlier variant: already done
+        progress("cluster", scenario.duration)
     walls["cluster"] = time.perf_counter() - t0
     result = VariantResult(name=name, scenario=scenario, summary={}, cluster=cluster, stage_wall_s=walls)
     if "watch" in stages and cluster.exception is None:
         t0 = time.perf_counter()
+        _stage_edge(progress, "watch", 0.0)
         result.fanout = run_watch(scenario, cluster)
+        _stage_edge(progress, "watch", scenario.duration)
         walls["watch"] = time.perf_counter() - t0
     if "proxy" in stages and result.fanout is not None:
         from simk8s.proxy.fleet_stage import run_proxy_stage
 
         t0 = time.perf_counter()
+        _stage_edge(progress, "proxy", 0.0)
         result.fleet = run_proxy_stage(scenario, cluster, result.fanout)
+        _stage_edge(progress, "proxy", scenario.duration)
         walls["proxy"] = time.perf_counter() - t0
     if "dataplane" in stages and result.fleet is not None and scenario.traffic:
         from simk8s.dataplane.stage import run_dataplane_stage
 
         t0 = time.perf_counter()
+        _stage_edge(progress, "dataplane", 0.0)
         result.traffic = run_dataplane_stage(scenario, cluster, result.fleet)
+        _stage_edge(progress, "dataplane", scenario.duration)
         walls["dataplane"] = time.perf_counter() - t0
     result.summary = build_summary(result)
     result.tables = build_tables(result)
     return result
+
+
+def _stage_edge(progress: Callable[[str, float], None] | None, stage: str, now: float) -> None:
+    """A stage's start (0) or end (the duration) for the progress bar; these stages report no
+    simulated time as they go."""
+    if progress is not None:
+        progress(stage, now)
 
 
 def cluster_key(scenario: Any) -> str:

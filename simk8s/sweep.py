@@ -110,7 +110,7 @@ def prepare_point(scenario: str | Path, point: dict[str, Any], variants: Sequenc
     from simk8s.experiment import resolved_document
     from simk8s.scenario import load_scenario, load_variants
 
-    overrides = [f"{k}={_override_text(v)}" for k, v in point.items()]
+    overrides = [f"{k}={override_text(v)}" for k, v in point.items()]
     try:
         sc = load_scenario(scenario, overrides)
         chosen = load_variants(sc)
@@ -132,7 +132,7 @@ def prepare_point(scenario: str | Path, point: dict[str, Any], variants: Sequenc
     return PointJob(point, chosen, key)
 
 
-def _override_text(value: Any) -> str:
+def override_text(value: Any) -> str:
     """A grid value as `--set` text that reads back as the same value ("1.20" stays a string)."""
     from simk8s.scenario.yamlsource import parse_value
 
@@ -304,15 +304,42 @@ def run_sweep(
     """As `sweep`, with the count of reused and failed points. `progress(done, total)` is
     called as points finish (reused ones count as done at the start). `points_store`: a
     Parquet file of finished points (see PointStore), read first and added to."""
-    store = PointStore(points_store) if points_store is not None else None
     points = grid_points(grid)
+    done = run_points(scenario, [(p, variants) for p in points], executor=executor, workers=workers,
+                      points_store=points_store, progress=progress)
+    frame = pd.concat(done.frames, ignore_index=True) if done.frames else pd.DataFrame()
+    failed = sum(bool(part["exception"].notna().any()) for part in done.frames if "exception" in part.columns)
+    return SweepRun(frame, len(points), done.reused, failed)
+
+
+@dataclass
+class PointsRun:
+    """Each requested point's rows (in request order) and how many came from the store."""
+
+    frames: list[pd.DataFrame]
+    reused: int
+
+
+def run_points(
+    scenario: str | Path,
+    requests: Sequence[tuple[Mapping[str, Any], Sequence[str]]],
+    *,
+    executor: Executor | None = None,
+    workers: int | None = None,
+    points_store: str | Path | PointStore | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> PointsRun:
+    """Run (point, variants) requests on the executor, reusing and adding to the points store;
+    each point may name its own variants (a frontier probes different values per variant)."""
+    store = points_store if isinstance(points_store, PointStore) or points_store is None else PointStore(points_store)
     jobs: list[PointJob | None] = []
     frames: dict[int, bytes] = {}
     reused = 0
-    for i, p in enumerate(points):
-        prepared = prepare_point(scenario, p, variants)
+    for i, (p, variants) in enumerate(requests):
+        point = dict(p)
+        prepared = prepare_point(scenario, point, variants)
         if isinstance(prepared, list):  # did not load: its failure row
-            frames[i] = _frame_bytes(prepared, "", p)
+            frames[i] = _frame_bytes(prepared, "", point)
             jobs.append(None)
             continue
         job = prepared
@@ -323,9 +350,9 @@ def run_sweep(
                 frames[i] = stored
                 reused += 1
     todo = [i for i, job in enumerate(jobs) if job is not None and i not in frames]
-    done = len(points) - len(todo)
+    done = len(requests) - len(todo)
     if progress is not None:
-        progress(done, len(points))
+        progress(done, len(requests))
     if todo:
         runnable = [j for j in (jobs[i] for i in todo) if j is not None]
         for i, rows in _run_jobs(runnable, todo, executor, workers):
@@ -337,11 +364,8 @@ def run_sweep(
                 store.put(finished.key, data)
             done += 1
             if progress is not None:
-                progress(done, len(points))
-    parts = [_as_frame(frames[i]) for i in range(len(points))]
-    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    failed = sum(bool(part["exception"].notna().any()) for part in parts if "exception" in part.columns)
-    return SweepRun(frame, len(points), reused, failed)
+                progress(done, len(requests))
+    return PointsRun([_as_frame(frames[i]) for i in range(len(requests))], reused)
 
 
 def _as_frame(data: bytes) -> pd.DataFrame:

@@ -84,10 +84,26 @@ def comparison_frame(variants: list[tuple[str, dict, str]]) -> pd.DataFrame:
     return pd.DataFrame(data, index=[label for _p, label, _f in ROWS])
 
 
-def format_comparison(variants: list[tuple[str, dict, str]]) -> str:
-    frame = comparison_frame(variants)
-    # rows with nothing to say (no such figure, or zero everywhere for the optional ones)
+def comparison_values(variants: list[tuple[str, dict, str]]) -> pd.DataFrame:
+    """The comparison's numbers (floats; NaN where a variant has no such figure): the same
+    rows and columns as `comparison_frame`, for computing with rather than reading."""
+    data: dict[str, list[float]] = {}
+    for name, summary, watch in variants:
+        kind = PROXY_KIND.get(watch, watch)
+        values = [_get(summary, path, kind) for path, _label, _fmt in ROWS]
+        data[name] = [float(v) if isinstance(v, int | float) and not isinstance(v, bool) else float("nan") for v in values]
+    return pd.DataFrame(data, index=[label for _p, label, _f in ROWS])
+
+
+def shown_rows(frame: pd.DataFrame) -> pd.Series:
+    """Rows worth printing: not '–' everywhere, and the optional ones only when not all zero."""
     optional = {"DNS answers (ExternalName)", "  refused (no endpoints)", "  dropped (no local endpoint)",
                 "  to a pod not yet serving", "Endpoints writes rejected"}
     empty = (frame == "–").all(axis=1) | (frame.index.isin(optional) & (frame == "0").all(axis=1))
-    return frame[~empty].to_string()
+    return ~empty
+
+
+def format_comparison(variants: list[tuple[str, dict, str]]) -> str:
+    frame = comparison_frame(variants)
+    # rows with nothing to say (no such figure, or zero everywhere for the optional ones)
+    return frame[shown_rows(frame)].to_string()
