@@ -2,6 +2,7 @@
 style), and a conclusion printed from its own figures. scripts/test executes them all."""
 
 import json
+import re
 
 import pytest
 from conftest import ROOT
@@ -19,4 +20,5 @@ def test_notebook_is_clean_and_parameterised(path):
     code = [c for c in cells if c["cell_type"] == "code"]
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), "outputs not stripped"
     assert "parameters" in code[0].get("metadata", {}).get("tags", []), "the first code cell is not tagged parameters"
-    assert "print(f" in "".join(code[-1]["source"]), "the last cell does not print a computed conclusion"
+    last = "".join(code[-1]["source"])
+    assert re.search(r"print\(\s*f[\"']", last), "the last cell does not print a computed conclusion"
