@@ -65,7 +65,8 @@ _SINCE_1_30 = {"cluster-ips-check", "filter-output-post-dnat"}
 def base_chains(release: Release = NEWEST) -> dict[str, list[str]]:
     """The base chains and their jump rules in `release`. Simplification for 1.29 (nftables
     alpha): only the absence of cluster-ips-check is modelled; its single `endpoints-check`
-    chain and pre-#122614 hooks and priorities (dstnat-1) are rendered as in 1.30."""
+    chain and its hooks and priorities (dstnat-1) from before kubernetes/kubernetes#122614 are
+    rendered as in 1.30."""
     new = release >= CLUSTER_IPS_CHECK_SINCE
     chains = {name: [hook] for name, hook in _HOOKS.items() if new or name not in _SINCE_1_30}
     for target, base, match in _JUMPS:
