@@ -22,6 +22,7 @@ import ipaddress
 import re
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -346,3 +347,45 @@ def test_nftables_partial_sync_lands_on_the_full_table(tmp_path):
     assert "background/" not in delta and not delta.startswith("add table")  # only web's objects
     readback = _nft_readback(tmp_path, t_before.transaction(), delta)
     assert_nft_equal(readback, t_during.listing())
+
+
+# ---- the base chains of each release ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("release", [(1, 29), (1, 30), (1, 36)])
+def test_each_releases_base_chains_read_back_as_rendered(tmp_path, release):
+    table = render_nftables(shapes_state(), release=release)
+    assert_nft_equal(_nft_readback(tmp_path, table.transaction()), table.listing())
+
+
+_CONNECT = """
+import socket, sys
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("10.180.0.1", 8080)); srv.listen(4)
+for port in (80, 81):
+    c = socket.socket(); c.settimeout(5)
+    try:
+        c.connect(("172.30.0.41", port)); print(port, "connected")
+    except OSError as err:
+        print(port, type(err).__name__)
+"""
+
+
+def test_a_node_connection_to_a_clusterip_is_dnated_before_cluster_ips_check(tmp_path):
+    """The node itself connects to a ClusterIP: its live port reaches the endpoint (DNAT runs at
+    -100, before filter-output-post-dnat's cluster-ips-check at -90); a port the Service lacks
+    is rejected there (kubernetes/kubernetes#122692)."""
+    svc = Service(name="svc", namespace="ns", cluster_ip="172.30.0.41", ports=(ServicePort(port=80, name="p"),))
+    sl = EndpointSlice(name="svc-1", namespace="ns", labels=(("kubernetes.io/service-name", "svc"),),
+                       ports=(EndpointPort(port=8080, name="p"),), endpoints=(Endpoint(("10.180.0.1",)),))
+    table = render_nftables(ProxyState.from_slices(ProxyNode("node1", ip="10.180.0.2"), [svc], [sl]),
+                            cluster_cidr="10.0.0.0/8")
+    (tmp_path / "connect.py").write_text(_CONNECT)
+    out = _netns(tmp_path, [
+        ("ip link set lo up && ip link add v0 type veth peer name v1 && ip link set v0 up && ip link set v1 up", None),
+        ("ip addr add 10.180.0.1/32 dev v0 && ip addr add 10.180.0.2/32 dev v0", None),
+        ("ip route add 172.30.0.0/16 dev v0 src 10.180.0.2", None),  # the node's route to the ClusterIPs
+        ("nft -f -", table.transaction()),
+        (f"{shlex.quote(sys.executable)} {shlex.quote(str(tmp_path / 'connect.py'))}", None),
+    ])
+    assert out.split("\n")[:2] == ["80 connected", "81 ConnectionRefusedError"]

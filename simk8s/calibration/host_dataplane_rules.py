@@ -103,22 +103,11 @@ def _nft_own(line: str) -> bool:
     return len(words) > 4 and words[0] in ("add", "flush") and words[1] in ("chain", "rule") and "/" in words[4]
 
 
-# The renderer jumps to cluster-ips-check from filter-output, before DNAT, which rejects every
-# connection from the node to a ClusterIP; the proxier jumps to it from filter-output-post-dnat
-# (output hook, priority dstnat+10 = -90), after DNAT (pkg/proxy/nftables/proxier.go
-# `nftablesBaseChains`). The run moves the jump there so node-to-Service traffic flows.
-_PRE_DNAT_CHECK = "add rule ip kube-proxy filter-output ct state new jump cluster-ips-check"
-_POST_DNAT_CHECK = ("add chain ip kube-proxy filter-output-post-dnat { type filter hook output priority -90 ; }\n"
-                    "add rule ip kube-proxy filter-output-post-dnat ct state new jump cluster-ips-check")
-
-
 def nftables_chunks(services: int, chunk: int = CHUNK) -> list[str]:
     """nft -f inputs; together they write one full transaction's table."""
     out: list[str] = []
     for first, count in _ranges(services, chunk):
         text = render_nftables(state(first, count), CLUSTER_CIDR).transaction()
-        if not out:
-            text = text.replace(_PRE_DNAT_CHECK, _POST_DNAT_CHECK)
         out.append(text if not out else "".join(ln + "\n" for ln in text.splitlines() if _nft_own(ln)))
     return out
 

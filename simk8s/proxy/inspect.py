@@ -99,4 +99,6 @@ def render_node_rules(stage: Any, scenario: Any, world: Any, node_name: str, at:
         return header + render_iptables(state, options).text()
     if mode == "ipvs":
         return header + render_ipvs(state, scheduler=scenario.cluster.kube_proxy.ipvs_scheduler).listing()
-    return header + render_nftables(state, cluster_cidr=str(scenario.cluster.cluster_cidr)).listing()
+    major, minor = str(scenario.cluster.kubernetes_version).split(".")[:2]  # "1.36", validated by the loader
+    release = (int(major), int(minor))
+    return header + render_nftables(state, cluster_cidr=str(scenario.cluster.cluster_cidr), release=release).listing()

@@ -3,8 +3,8 @@
 `render_nftables` builds the table. `.transaction()` is the `nft -f` input the proxier's
 knftables transaction writes (a full sync, or the delta from a previous table for a partial
 sync); `.listing()` is what `nft list table ip kube-proxy` prints back (nft 1.0.6; objects
-sorted by name where nft keeps creation order). Simplification: only the service-dispatch part
-is rendered in detail; the base chains and their jump rules are a fixed set.
+sorted by name where nft keeps creation order). The base chains and their jump rules follow the
+modelled release (`base_chains`); the service-dispatch part is the same in every release.
 """
 
 from __future__ import annotations
@@ -20,23 +20,60 @@ from simk8s.proxy.names import (
 )
 from simk8s.proxy.state import ProxyServicePort, ProxyState
 
-# knftables (since v0.0.12) writes base-chain priorities as numbers (`Chain.writeOperation`
-# in sigs.k8s.io/knftables objects.go): nft before 1.0.9 refuses `dstnat` in the output hook.
-# The proxier asks for dstnat-10 / dstnat / srcnat (`nftablesBaseChains` in
-# pkg/proxy/nftables/proxier.go), i.e. -110 / -100 / 100.
-_BASE_CHAINS = {
-    "filter-prerouting": ["type filter hook prerouting priority -110; policy accept;",
-                          "ct state new jump firewall-check"],
-    "filter-forward": ["type filter hook forward priority -110; policy accept;",
-                       "ct state new jump service-endpoints-check", "ct state new jump cluster-ips-check"],
-    "filter-input": ["type filter hook input priority -110; policy accept;",
-                     "ct state new jump nodeport-endpoints-check", "ct state new jump service-endpoints-check"],
-    "filter-output": ["type filter hook output priority -110; policy accept;",
-                      "ct state new jump service-endpoints-check", "ct state new jump cluster-ips-check"],
-    "nat-prerouting": ["type nat hook prerouting priority -100; policy accept;", "jump services"],
-    "nat-output": ["type nat hook output priority -100; policy accept;", "jump services"],
-    "nat-postrouting": ["type nat hook postrouting priority 100; policy accept;", "jump masquerading"],
+Release = tuple[int, int]
+NEWEST: Release = (1, 36)
+
+# Base chains as the proxier declares them (`nftablesBaseChains`, pkg/proxy/nftables/proxier.go).
+# knftables (since v0.0.12) writes priorities as numbers (`Chain.writeOperation` in
+# sigs.k8s.io/knftables objects.go): nft before 1.0.9 refuses `dstnat` in the output hook.
+# dstnat-10 / dstnat+10 / dstnat / srcnat are -110 / -90 / -100 / 100.
+_HOOKS = {
+    "filter-prerouting": "type filter hook prerouting priority -110; policy accept;",
+    "filter-input": "type filter hook input priority -110; policy accept;",
+    "filter-forward": "type filter hook forward priority -110; policy accept;",
+    "filter-output": "type filter hook output priority -110; policy accept;",
+    # After DNAT: a node's connection to a live ClusterIP is already rewritten to an endpoint
+    # when it meets cluster-ips-check (kubernetes/kubernetes#122692, 1.30).
+    "filter-output-post-dnat": "type filter hook output priority -90; policy accept;",
+    "nat-prerouting": "type nat hook prerouting priority -100; policy accept;",
+    "nat-output": "type nat hook output priority -100; policy accept;",
+    "nat-postrouting": "type nat hook postrouting priority 100; policy accept;",
 }
+_CT_NEW = "ct state new "
+
+# Jump rules (target, base chain) in `nftablesJumpChains` order. cluster-ips-check, the
+# cluster-ips set and filter-output-post-dnat arrive together in 1.30 (kubernetes/kubernetes#122692).
+# firewall-check is checked pre-DNAT from filter-prerouting and filter-output since
+# kubernetes/kubernetes#122614 (1.30).
+_JUMPS = (
+    ("nodeport-endpoints-check", "filter-input", _CT_NEW),
+    ("service-endpoints-check", "filter-input", _CT_NEW),
+    ("service-endpoints-check", "filter-forward", _CT_NEW),
+    ("service-endpoints-check", "filter-output", _CT_NEW),
+    ("firewall-check", "filter-prerouting", _CT_NEW),
+    ("firewall-check", "filter-output", _CT_NEW),
+    ("services", "nat-output", ""),
+    ("services", "nat-prerouting", ""),
+    ("masquerading", "nat-postrouting", ""),
+    ("cluster-ips-check", "filter-forward", _CT_NEW),
+    ("cluster-ips-check", "filter-output-post-dnat", _CT_NEW),
+)
+CLUSTER_IPS_CHECK_SINCE: Release = (1, 30)  # kubernetes/kubernetes#122692
+_SINCE_1_30 = {"cluster-ips-check", "filter-output-post-dnat"}
+
+
+def base_chains(release: Release = NEWEST) -> dict[str, list[str]]:
+    """The base chains and their jump rules in `release`. Simplification for 1.29 (nftables
+    alpha): only the absence of cluster-ips-check is modelled; its single `endpoints-check`
+    chain and its hooks and priorities (dstnat-1) from before kubernetes/kubernetes#122614 are
+    rendered as in 1.30."""
+    new = release >= CLUSTER_IPS_CHECK_SINCE
+    chains = {name: [hook] for name, hook in _HOOKS.items() if new or name not in _SINCE_1_30}
+    for target, base, match in _JUMPS:
+        if new or target not in _SINCE_1_30:
+            chains[base].append(f"{match}jump {target}")
+    return chains
+
 
 # How nft 1.0.6 prints back what the proxier wrote (`nft list`): standard priorities by name
 # where that hook has one, mark expressions in their canonical form.
@@ -203,11 +240,11 @@ def _object_props(typ: str) -> str:
 
 
 def render_nftables(state: ProxyState, cluster_cidr: str | None = "10.0.0.0/8",
-                    masquerade_bit: int = 14) -> NftTable:
+                    masquerade_bit: int = 14, release: Release = NEWEST) -> NftTable:
+    """`release` (cluster.kubernetesVersion) picks the base chains and their jumps."""
     t = NftTable()
     mark = hex(1 << masquerade_bit)
-    for name, rules in _BASE_CHAINS.items():
-        t.chains[name] = list(rules)
+    t.chains.update(base_chains(release))
     t.chains["mark-for-masquerade"] = [f"mark set mark or {mark}"]
     t.chains["masquerading"] = [f"mark and {mark} == 0 return", f"mark set mark xor {mark}",
                                 "masquerade fully-random"]
@@ -217,13 +254,17 @@ def render_nftables(state: ProxyState, cluster_cidr: str | None = "10.0.0.0/8",
     t.chains["nodeport-endpoints-check"] = ["fib daddr type local meta l4proto . th dport vmap @no-endpoint-nodeports"]
     t.chains["reject-chain"] = ["reject"]
     t.chains["firewall-check"] = ["ip daddr . meta l4proto . th dport vmap @firewall-ips"]
-    t.chains["cluster-ips-check"] = ["ip daddr @cluster-ips reject"]
+    if release >= CLUSTER_IPS_CHECK_SINCE:
+        # Simplification: the rule that drops unallocated ClusterIPs of known ServiceCIDRs
+        # (same PR) is not rendered: the model has no ServiceCIDR objects.
+        t.chains["cluster-ips-check"] = ["ip daddr @cluster-ips reject"]
     vtype = "type ipv4_addr . inet_proto . inet_service : verdict"
     for m in ("service-ips", "no-endpoint-services", "firewall-ips"):
         t.maps[m] = (vtype, [])
     t.maps["service-nodeports"] = ("type inet_proto . inet_service : verdict", [])
     t.maps["no-endpoint-nodeports"] = ("type inet_proto . inet_service : verdict", [])
-    t.sets["cluster-ips"] = ("type ipv4_addr", [])
+    if release >= CLUSTER_IPS_CHECK_SINCE:
+        t.sets["cluster-ips"] = ("type ipv4_addr", [])
     for sp in state.ports:
         _render_port(t, sp, state, cluster_cidr, mark)
     for _, elems in list(t.maps.values()) + list(t.sets.values()):
@@ -235,9 +276,10 @@ def _render_port(t: NftTable, sp: ProxyServicePort, state: ProxyState, cidr: str
     sel = state.select(sp)
     base = nft_service_base(sp.service.namespace, sp.service.name, sp.protocol, sp.port.name)
     proto, port = sp.protocol, sp.port.port
-    cluster_ips = t.sets["cluster-ips"][1]
-    if sp.cluster_ip not in cluster_ips:  # a set: a multi-port Service's IP once
-        cluster_ips.append(sp.cluster_ip)
+    if "cluster-ips" in t.sets:
+        cluster_ips = t.sets["cluster-ips"][1]
+        if sp.cluster_ip not in cluster_ips:  # a set: a multi-port Service's IP once
+            cluster_ips.append(sp.cluster_ip)
     if not sel.has_any:  # no-endpoint verdict maps, checked on ct state new (filter hooks)
         t.maps["no-endpoint-services"][1].append(f"{sp.cluster_ip} . {proto} . {port} : goto reject-chain")
         for ip in sp.external_ips + sp.lb_ips:
