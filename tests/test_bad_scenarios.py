@@ -235,7 +235,7 @@ EXPECTED: dict[str, list[str]] = {
         "limit-pods-memory.yaml:10: workloads.1.replicas: the run needs at least 114.6 GiB of memory (mostly 40 million pods at ~3 KiB), more than the 8.0 GiB available",
     ],
     "limit-watch-memory.yaml": [
-        "limit-watch-memory.yaml:4: cluster.nodes: the run needs at least 939.0 GiB of memory (mostly 60,000 writes to 1 million watchers at ~16 B), more than the 8.0 GiB available",
+        "limit-watch-memory.yaml:4: cluster.nodes: the run needs at least 234.9 GiB of memory (mostly 60,000 writes to 1 million watchers at ~4 B), more than the 8.0 GiB available",
     ],
 }
 
