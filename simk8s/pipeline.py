@@ -6,14 +6,12 @@ This is the Python API that the CLI and notebooks share: `run_variant(scenario)`
 
 from __future__ import annotations
 
-import gc
-import threading
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from typing import Any
 
 from simk8s.cluster.run import ClusterRun, run_cluster
+from simk8s.gcpasses import fewer_gc_passes
 from simk8s.results.summary import build_summary, build_tables
 from simk8s.results.variant import VariantResult
 from simk8s.watch.fanout import FanOut, Watcher, fan_out
@@ -38,39 +36,6 @@ def run_variant(
     """
     with fewer_gc_passes():
         return _run_stages(scenario, name, progress, stages, cluster)
-
-
-_gc_lock = threading.Lock()
-_gc_depth = 0  # runs inside fewer_gc_passes now (threads of one sweep may overlap)
-_gc_saved = (700, 10, 10)  # the thresholds to restore when the last run leaves
-
-
-@contextmanager
-def fewer_gc_passes(young: int = 100_000):
-    """Collect the young generation every `young` allocations instead of every 700, and
-    freeze what exists before the run (modules, the scenario, earlier variants' results).
-
-    A run allocates millions of short-lived objects (SimPy events, API records, entries)
-    beside a large live set (stored objects, the write log); at CPython's default
-    thresholds, cyclic GC passes over them cost ~20 % of the cluster stage, and found no
-    cycles to collect in rolling-2000 (gc callbacks: 0 collected). Memory is unchanged:
-    the garbage is freed by reference counting. Overlapping runs (threads) share one
-    setting: the first in sets it, the last out restores it."""
-    global _gc_depth, _gc_saved
-    with _gc_lock:
-        if _gc_depth == 0:
-            _gc_saved = gc.get_threshold()
-            gc.set_threshold(young, 50, 100)
-            gc.freeze()  # not rescanned during the run; back to the oldest generation after it
-        _gc_depth += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_depth -= 1
-            if _gc_depth == 0:
-                gc.unfreeze()
-                gc.set_threshold(*_gc_saved)
 
 
 def _run_stages(scenario, name, progress, stages, cluster) -> VariantResult:
@@ -147,4 +112,4 @@ def run_group(group: list[tuple[str, Any]], progress: Progress | None = None) ->
     return results
 
 
-__all__ = ["VariantResult", "cluster_groups", "run_group", "run_variant", "run_watch"]
+__all__ = ["VariantResult", "cluster_groups", "fewer_gc_passes", "run_group", "run_variant", "run_watch"]

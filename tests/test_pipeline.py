@@ -248,6 +248,7 @@ def test_unreadable_earlier_results_are_replaced_not_merged(tmp_path):
 def test_gc_setting_survives_overlapping_runs():
     import gc
 
+    from simk8s.gcpasses import THRESHOLDS
     from simk8s.pipeline import fewer_gc_passes
 
     before = gc.get_threshold()
@@ -255,7 +256,7 @@ def test_gc_setting_survives_overlapping_runs():
     a.__enter__()
     b.__enter__()
     a.__exit__(None, None, None)  # the first out (another thread's run) while b still runs
-    assert gc.get_threshold() == (100_000, 50, 100)
+    assert gc.get_threshold() == THRESHOLDS
     b.__exit__(None, None, None)
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
 
