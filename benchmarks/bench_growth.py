@@ -49,7 +49,7 @@ def run_size(nodes: int) -> dict:
     stage once, shared by both variants); wall seconds and peak RSS after each stage."""
     from simk8s.cluster.run import run_cluster
     from simk8s.dataplane.stage import run_dataplane_stage
-    from simk8s.pipeline import fewer_gc_passes, run_watch
+    from simk8s.pipeline import fewer_gc_passes, run_watch, watch_key
     from simk8s.proxy.fleet_stage import run_proxy_stage
     from simk8s.results.summary import build_summary, build_tables
     from simk8s.results.variant import VariantResult
@@ -66,6 +66,7 @@ def run_size(nodes: int) -> dict:
     variants = load_variants(load_scenario(SCENARIO, overrides(nodes)))
     stage("load", t0)
     counts: dict[str, int] = {}
+    fanouts: dict = {}  # shared by variants that watch alike, as simk8s.pipeline.run_group does
     with fewer_gc_passes():
         t0 = time.perf_counter()
         cluster = run_cluster(variants[0][1])
@@ -73,7 +74,7 @@ def run_size(nodes: int) -> dict:
         for name, sc in variants:
             result = VariantResult(name=name, scenario=sc, summary={}, cluster=cluster, stage_wall_s={})
             t0 = time.perf_counter()
-            result.fanout = run_watch(sc, cluster)
+            result.fanout = fanouts.get(watch_key(sc)) or fanouts.setdefault(watch_key(sc), run_watch(sc, cluster))
             stage("watch", t0)
             t0 = time.perf_counter()
             result.fleet = run_proxy_stage(sc, cluster, result.fanout)

@@ -28,17 +28,19 @@ def run_variant(
     progress: Callable[[str, float], None] | None = None,
     stages: tuple[str, ...] = ("cluster", "watch", "proxy", "dataplane"),
     cluster: ClusterRun | None = None,
+    fanout: FanOut | None = None,
 ) -> VariantResult:
     """Run one resolved scenario. `stages` can stop early (e.g. control-plane benchmarks).
 
     `cluster`: a finished cluster stage to reuse. The SimPy world never reads kube-proxy or
     traffic settings, so variants that differ only there share one (see `cluster_key`).
+    `fanout`: the watch stage of a variant with the same cluster and `watch_key`, to reuse.
     """
     with fewer_gc_passes():
-        return _run_stages(scenario, name, progress, stages, cluster)
+        return _run_stages(scenario, name, progress, stages, cluster, fanout)
 
 
-def _run_stages(scenario, name, progress, stages, cluster) -> VariantResult:
+def _run_stages(scenario, name, progress, stages, cluster, fanout) -> VariantResult:
     walls: dict[str, float] = {}
     t0 = time.perf_counter()
     if cluster is None:
@@ -47,7 +49,7 @@ def _run_stages(scenario, name, progress, stages, cluster) -> VariantResult:
     result = VariantResult(name=name, scenario=scenario, summary={}, cluster=cluster, stage_wall_s=walls)
     if "watch" in stages and cluster.exception is None:
         t0 = time.perf_counter()
-        result.fanout = run_watch(scenario, cluster)
+        result.fanout = fanout if fanout is not None else run_watch(scenario, cluster)
         walls["watch"] = time.perf_counter() - t0
     if "proxy" in stages and result.fanout is not None:
         from simk8s.proxy.fleet_stage import run_proxy_stage
@@ -79,6 +81,13 @@ def cluster_key(scenario: Any) -> str:
     return json.dumps(doc, sort_keys=True, default=str)
 
 
+def watch_key(scenario: Any) -> tuple:
+    """What the watch stage reads of a scenario besides the cluster run (see `run_watch`)."""
+    cl = scenario.cluster
+    watchers = tuple((w.name, w.kind, w.count, w.encoding) for w in scenario.watchers)
+    return (cl.nodes, cl.kube_proxy.watch, watchers, cl.apiserver.replicas, cl.apiserver.egress_bandwidth)
+
+
 def run_watch(scenario: Any, cluster: ClusterRun) -> FanOut:
     cl = scenario.cluster
     watchers = [Watcher(w.name, KIND_OF_WATCH[w.kind], w.count, w.encoding) for w in scenario.watchers]
@@ -103,12 +112,17 @@ def cluster_groups(variants: list[tuple[str, Any]]) -> list[list[tuple[str, Any]
 
 
 def run_group(group: list[tuple[str, Any]], progress: Progress | None = None) -> list[VariantResult]:
-    """Every variant of one group, the first one running the shared cluster stage."""
+    """Every variant of one group, the first one running the shared cluster stage; variants
+    that watch alike (`watch_key`) share one watch stage too (its result is read-only)."""
     results: list[VariantResult] = []
+    fanouts: dict[tuple, FanOut] = {}
     for name, sc in group:
         cb = (lambda stage, now, _n=name, _d=sc.duration: progress(_n, stage, now, _d)) if progress else None
         shared = results[0].cluster if results else None
-        results.append(run_variant(sc, name, progress=cb, cluster=shared))
+        result = run_variant(sc, name, progress=cb, cluster=shared, fanout=fanouts.get(watch_key(sc)))
+        if result.fanout is not None:
+            fanouts.setdefault(watch_key(sc), result.fanout)
+        results.append(result)
     return results
 
 
