@@ -32,7 +32,13 @@ STAGES = ("load", "cluster", "watch", "proxy", "dataplane", "tables")
 
 # Per size: (simulation events, Endpoints writes, EndpointSlice writes, watch events to
 # kube-proxies, kube-proxy syncs iptables, kube-proxy syncs nftables).
-EXPECTED: dict[int, tuple[int, ...]] = {}
+EXPECTED: dict[int, tuple[int, ...]] = {
+    1_000: (93_737, 10_218, 10_220, 10_220_000, 383_428, 431_200),
+    3_000: (93_761, 10_218, 10_220, 30_660_000, 1_114_307, 1_224_447),
+    10_000: (93_693, 10_218, 10_220, 102_200_000, 3_342_359, 3_425_265),
+    30_000: (93_736, 10_218, 10_220, 306_600_000, 9_843_023, 8_994_848),
+    100_000: (93_719, 10_218, 10_220, 1_022_000_000, 17_160_753, 14_203_428),
+}
 
 
 def overrides(nodes: int) -> list[str]:
