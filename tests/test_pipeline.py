@@ -110,6 +110,8 @@ def test_shared_cluster_stage_gives_the_same_figures_as_running_it_again(quick_v
     exp = run_scenario(QUICK, write=False)
     # every variant of quick differs only in kube-proxy settings: one cluster run serves all
     assert len({id(v.cluster) for v in exp.variants}) == 1
+    # and the three that watch EndpointSlices one watch stage (the Endpoints variant its own)
+    assert len({id(v.fanout) for v in exp.variants}) == 2
     for v in exp.variants:
         alone = _strip_wall({"variants": {v.name: quick_variants[v.name].summary}})
         shared = _strip_wall({"variants": {v.name: v.summary}})
