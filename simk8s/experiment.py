@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from simk8s.errors import UsageError
+from simk8s.gcpasses import fewer_gc_passes
 from simk8s.pipeline import VariantResult, cluster_groups, run_group
 from simk8s.results.files import write_results
 from simk8s.results.output import check_results_dir
@@ -79,6 +80,11 @@ def run_scenario(
     OutputError for an output directory simk8s may not replace or cannot write — all
     before simulating anything.
     """
+    with fewer_gc_passes():  # loading and writing build and walk large live sets too
+        return _run_scenario(path, overrides, only, out, write, progress, jobs)
+
+
+def _run_scenario(path, overrides, only, out, write, progress, jobs) -> Experiment:
     scenario = load_scenario(path, list(overrides))
     variants = load_variants(scenario)
     if only:

@@ -6,14 +6,12 @@ This is the Python API that the CLI and notebooks share: `run_variant(scenario)`
 
 from __future__ import annotations
 
-import gc
-import threading
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from typing import Any
 
 from simk8s.cluster.run import ClusterRun, run_cluster
+from simk8s.gcpasses import fewer_gc_passes
 from simk8s.results.summary import build_summary, build_tables
 from simk8s.results.variant import VariantResult
 from simk8s.watch.fanout import FanOut, Watcher, fan_out
@@ -30,50 +28,19 @@ def run_variant(
     progress: Callable[[str, float], None] | None = None,
     stages: tuple[str, ...] = ("cluster", "watch", "proxy", "dataplane"),
     cluster: ClusterRun | None = None,
+    fanout: FanOut | None = None,
 ) -> VariantResult:
     """Run one resolved scenario. `stages` can stop early (e.g. control-plane benchmarks).
 
     `cluster`: a finished cluster stage to reuse. The SimPy world never reads kube-proxy or
     traffic settings, so variants that differ only there share one (see `cluster_key`).
+    `fanout`: the watch stage of a variant with the same cluster and `watch_key`, to reuse.
     """
     with fewer_gc_passes():
-        return _run_stages(scenario, name, progress, stages, cluster)
+        return _run_stages(scenario, name, progress, stages, cluster, fanout)
 
 
-_gc_lock = threading.Lock()
-_gc_depth = 0  # runs inside fewer_gc_passes now (threads of one sweep may overlap)
-_gc_saved = (700, 10, 10)  # the thresholds to restore when the last run leaves
-
-
-@contextmanager
-def fewer_gc_passes(young: int = 100_000):
-    """Collect the young generation every `young` allocations instead of every 700, and
-    freeze what exists before the run (modules, the scenario, earlier variants' results).
-
-    A run allocates millions of short-lived objects (SimPy events, API records, entries)
-    beside a large live set (stored objects, the write log); at CPython's default
-    thresholds, cyclic GC passes over them cost ~20 % of the cluster stage, and found no
-    cycles to collect in rolling-2000 (gc callbacks: 0 collected). Memory is unchanged:
-    the garbage is freed by reference counting. Overlapping runs (threads) share one
-    setting: the first in sets it, the last out restores it."""
-    global _gc_depth, _gc_saved
-    with _gc_lock:
-        if _gc_depth == 0:
-            _gc_saved = gc.get_threshold()
-            gc.set_threshold(young, 50, 100)
-            gc.freeze()  # not rescanned during the run; back to the oldest generation after it
-        _gc_depth += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_depth -= 1
-            if _gc_depth == 0:
-                gc.unfreeze()
-                gc.set_threshold(*_gc_saved)
-
-
-def _run_stages(scenario, name, progress, stages, cluster) -> VariantResult:
+def _run_stages(scenario, name, progress, stages, cluster, fanout) -> VariantResult:
     walls: dict[str, float] = {}
     t0 = time.perf_counter()
     if cluster is None:
@@ -85,7 +52,7 @@ def _run_stages(scenario, name, progress, stages, cluster) -> VariantResult:
     if "watch" in stages and cluster.exception is None:
         t0 = time.perf_counter()
         _stage_edge(progress, "watch", 0.0)
-        result.fanout = run_watch(scenario, cluster)
+        result.fanout = fanout if fanout is not None else run_watch(scenario, cluster)
         _stage_edge(progress, "watch", scenario.duration)
         walls["watch"] = time.perf_counter() - t0
     if "proxy" in stages and result.fanout is not None:
@@ -131,6 +98,13 @@ def cluster_key(scenario: Any) -> str:
     return json.dumps(doc, sort_keys=True, default=str)
 
 
+def watch_key(scenario: Any) -> tuple:
+    """What the watch stage reads of a scenario besides the cluster run (see `run_watch`)."""
+    cl = scenario.cluster
+    watchers = tuple((w.name, w.kind, w.count, w.encoding) for w in scenario.watchers)
+    return (cl.nodes, cl.kube_proxy.watch, watchers, cl.apiserver.replicas, cl.apiserver.egress_bandwidth)
+
+
 def run_watch(scenario: Any, cluster: ClusterRun) -> FanOut:
     cl = scenario.cluster
     watchers = [Watcher(w.name, KIND_OF_WATCH[w.kind], w.count, w.encoding) for w in scenario.watchers]
@@ -155,13 +129,18 @@ def cluster_groups(variants: list[tuple[str, Any]]) -> list[list[tuple[str, Any]
 
 
 def run_group(group: list[tuple[str, Any]], progress: Progress | None = None) -> list[VariantResult]:
-    """Every variant of one group, the first one running the shared cluster stage."""
+    """Every variant of one group, the first one running the shared cluster stage; variants
+    that watch alike (`watch_key`) share one watch stage too (its result is read-only)."""
     results: list[VariantResult] = []
+    fanouts: dict[tuple, FanOut] = {}
     for name, sc in group:
         cb = (lambda stage, now, _n=name, _d=sc.duration: progress(_n, stage, now, _d)) if progress else None
         shared = results[0].cluster if results else None
-        results.append(run_variant(sc, name, progress=cb, cluster=shared))
+        result = run_variant(sc, name, progress=cb, cluster=shared, fanout=fanouts.get(watch_key(sc)))
+        if result.fanout is not None:
+            fanouts.setdefault(watch_key(sc), result.fanout)
+        results.append(result)
     return results
 
 
-__all__ = ["VariantResult", "cluster_groups", "run_group", "run_variant", "run_watch"]
+__all__ = ["VariantResult", "cluster_groups", "fewer_gc_passes", "run_group", "run_variant", "run_watch"]

@@ -29,7 +29,7 @@ EXPECTED: dict[str, list[str]] = {
         "bad-full-sync-period.yaml:4: cluster.kubeProxy.fullSyncPeriod: expected a duration like 30s or 1h, or never; got 'sometimes'",
     ],
     "negative-count.yaml": [
-        "negative-count.yaml:3: cluster.nodes: must be from 1 to 50000, got -5",
+        "negative-count.yaml:3: cluster.nodes: must be from 1 to 100000, got -5",
     ],
     "unknown-variant-path.yaml": [
         "unknown-variant-path.yaml:5: compare.0.set.cluster.kubeProxy.mdoe: unknown field (did you mean 'mode'?)",
@@ -195,7 +195,7 @@ EXPECTED: dict[str, list[str]] = {
         "limit-negative-replicas.yaml:4: workloads.0.replicas: must be from 0 to 1000000, got -3",
     ],
     "limit-too-many-nodes.yaml": [
-        "limit-too-many-nodes.yaml:3: cluster.nodes: must be from 1 to 50000, got 60000",
+        "limit-too-many-nodes.yaml:3: cluster.nodes: must be from 1 to 100000, got 150000",
     ],
     "limit-huge-quantity.yaml": [
         "limit-huge-quantity.yaml:4: cluster.etcd.maxRequestBytes: expected a quantity like 1.5Mi, 10Gi, 100k or 2M, got '1e999' (too large)",
@@ -235,7 +235,7 @@ EXPECTED: dict[str, list[str]] = {
         "limit-pods-memory.yaml:10: workloads.1.replicas: the run needs at least 114.6 GiB of memory (mostly 40 million pods at ~3 KiB), more than the 8.0 GiB available",
     ],
     "limit-watch-memory.yaml": [
-        "limit-watch-memory.yaml:4: cluster.nodes: the run needs at least 939.0 GiB of memory (mostly 60,000 writes to 1 million watchers at ~16 B), more than the 8.0 GiB available",
+        "limit-watch-memory.yaml:4: cluster.nodes: the run needs at least 234.9 GiB of memory (mostly 60,000 writes to 1 million watchers at ~4 B), more than the 8.0 GiB available",
     ],
 }
 

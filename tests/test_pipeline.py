@@ -110,6 +110,8 @@ def test_shared_cluster_stage_gives_the_same_figures_as_running_it_again(quick_v
     exp = run_scenario(QUICK, write=False)
     # every variant of quick differs only in kube-proxy settings: one cluster run serves all
     assert len({id(v.cluster) for v in exp.variants}) == 1
+    # and the three that watch EndpointSlices one watch stage (the Endpoints variant its own)
+    assert len({id(v.fanout) for v in exp.variants}) == 2
     for v in exp.variants:
         alone = _strip_wall({"variants": {v.name: quick_variants[v.name].summary}})
         shared = _strip_wall({"variants": {v.name: v.summary}})
@@ -251,6 +253,7 @@ def test_unreadable_earlier_results_are_replaced_not_merged(tmp_path):
 def test_gc_setting_survives_overlapping_runs():
     import gc
 
+    from simk8s.gcpasses import THRESHOLDS
     from simk8s.pipeline import fewer_gc_passes
 
     before = gc.get_threshold()
@@ -258,7 +261,7 @@ def test_gc_setting_survives_overlapping_runs():
     a.__enter__()
     b.__enter__()
     a.__exit__(None, None, None)  # the first out (another thread's run) while b still runs
-    assert gc.get_threshold() == (100_000, 50, 100)
+    assert gc.get_threshold() == THRESHOLDS
     b.__exit__(None, None, None)
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
 

@@ -49,8 +49,9 @@ def test_anchors_used_a_few_times_are_fine(tmp_path):
 
 def test_shipped_scenarios_fit_their_estimates():
     for path in sorted(SCENARIOS.glob("*.yaml")):
+        limit = 12 if path.name == "scale-100k.yaml" else 2  # GiB; 100,000 nodes: issue 16's bound
         for _, variant in load_variants(load_scenario(path)):
-            assert memory.estimate_memory(variant).total < 2 * 2**30, path
+            assert memory.estimate_memory(variant).total < limit * 2**30, path
 
 
 def test_estimate_terms_for_rolling_2000():
@@ -62,7 +63,7 @@ def test_estimate_terms_for_rolling_2000():
     assert estimate.node_writes == 3000 * 12_000
     assert estimate.total == (memory.BASE_BYTES + 4000 * memory.POD_BYTES
                               + 1_080_000 * memory.CONNECTION_BYTES + 36_000_000 * memory.NODE_WRITE_BYTES)
-    assert estimate.largest == (("cluster", "nodes"), "12,000 writes to 3,000 watchers at ~16 B")
+    assert estimate.largest == (("cluster", "nodes"), "12,000 writes to 3,000 watchers at ~4 B")
 
 
 def test_memory_problem_only_above_what_is_available():

@@ -210,7 +210,7 @@ def test_override_cross_check_is_blamed_on_the_override():
 def test_file_error_is_not_blamed_on_an_unrelated_override(tmp_path):
     path = write(tmp_path, "name: x\ncluster:\n  nodes: 0\n")
     assert errors_of(path, ["cluster.kubeProxy.mode=ipvs"]) == [
-        f"{path}:3: cluster.nodes: must be from 1 to 50000, got 0",
+        f"{path}:3: cluster.nodes: must be from 1 to 100000, got 0",
     ]
 
 

@@ -13,6 +13,7 @@ from simk8s.api import objects as api
 from simk8s.cluster.kcm import EndpointsController, EndpointSliceController
 from simk8s.cluster.names import stable_uid
 from simk8s.cluster.world import Controller, World
+from simk8s.gcpasses import freeze_built_state
 
 
 @dataclass
@@ -76,6 +77,7 @@ def run_cluster(scenario: Any, *, progress: Callable[[float], None] | None = Non
         c.initial()
     world.controllers = controllers
     initial = {kind: list(world.apiserver.list(kind)) for kind in ("Endpoints", "EndpointSlice", "Service")}
+    freeze_built_state()  # the initial world lives to the end: later GC passes skip it
     world.schedule_events()
     exception = None
     # Run in slices so a progress bar can follow; the count of model events stays the same

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import re
 from functools import lru_cache
 
 from simk8s.api.objects import FAILED, SUCCEEDED, EndpointPort, Pod, Service, ServicePort
@@ -52,10 +53,22 @@ def ip_family(ip: str) -> str:
     return IPV6 if ":" in ip else IPV4
 
 
-@lru_cache(maxsize=1 << 16)
+# A dotted-quad IPv4 address already in the form ipaddress.IPv4Address prints (four ASCII
+# decimal octets <= 255, no leading zeros): what every simulated pod IP is. HOT PATH: one
+# match instead of a parse per pod; anything else takes the full parse below.
+_CANONICAL_V4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)", re.ASCII)
+
+
 def canonical_ip(ip: str) -> str | None:
     """Re-stringified IP as ``getEndpointAddresses`` writes it ("1234::5678:0000:…" →
     "1234::5678:0:…"); None if invalid."""
+    if _CANONICAL_V4.fullmatch(ip) is not None:
+        return ip
+    return _parsed_canonical_ip(ip)
+
+
+@lru_cache(maxsize=1 << 16)
+def _parsed_canonical_ip(ip: str) -> str | None:
     try:
         return str(ipaddress.ip_address(ip))
     except ValueError:

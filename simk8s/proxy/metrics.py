@@ -117,9 +117,15 @@ def exact_quantile(values: np.ndarray, q: float) -> float:
 
 
 def bucket_counts(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-    """Cumulative Prometheus counts: number of values ≤ each bound, then the total (+Inf)."""
-    values = np.sort(np.asarray(values, dtype=np.float64))
-    le = np.searchsorted(values, bounds, side="right")
+    """Cumulative Prometheus counts: number of values ≤ each bound, then the total (+Inf).
+
+    Each value is placed among the (ascending) bounds instead of sorting the values: a value
+    counts for bound j when it is at most bounds[j]; NaN counts for none (only in +Inf).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    bounds = np.asarray(bounds, dtype=np.float64)
+    first_bound = np.searchsorted(bounds, values, side="left")  # first j with v <= bounds[j]
+    le = np.cumsum(np.bincount(first_bound, minlength=bounds.size + 1))[: bounds.size]
     return np.append(le, values.size)
 
 

@@ -39,9 +39,10 @@ from .types import (
 )
 from .units import format_duration
 
-# The model is built for clusters up to 10× the 5000 nodes Kubernetes is tested at
-# (docs/references.md [scalability-thresholds]).
-MAX_NODES = 50_000
+# Up to 20× the 5000 nodes Kubernetes is tested at (docs/references.md
+# [scalability-thresholds]): the 100,000 nodes a managed cluster can have today
+# (https://aws.amazon.com/blogs/containers/amazon-eks-enables-ultra-scale-ai-ml-workloads-with-support-for-100k-nodes-per-cluster/).
+MAX_NODES = 100_000
 
 
 class Scheduler(SchemaModel):

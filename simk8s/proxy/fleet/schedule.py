@@ -37,6 +37,7 @@ from simk8s.proxy.fleet.inputs import (
     SyncCostFn,
     validate,
 )
+from simk8s.proxy.fleet.order import stable_order
 from simk8s.proxy.fleet.result import FleetResult, SyncTable, npl_histogram
 
 
@@ -245,9 +246,8 @@ class _Fleet:
             full = periodic = np.empty(0, dtype=bool)
             cleanup = np.empty(0, dtype=bool) if self.track_cleanup else None
         # A node's syncs are recorded in start order, so a stable sort by node gives
-        # (node, start); int16 keys get numpy's radix sort (5× faster than int32).
-        key = node.astype(np.int16 if n <= np.iinfo(np.int16).max else np.int32)
-        order = np.argsort(key, kind="stable")
+        # (node, start); by 16-bit radix passes (5× faster than a merge sort of int32).
+        order = stable_order(node)
         per_node = np.bincount(node, minlength=n)
         first_write = first_write[order]
         last_write = np.empty_like(first_write)
