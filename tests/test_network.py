@@ -201,6 +201,7 @@ def test_cross_zone_connections_pay_the_path_round_trip():
         node: np.ndarray
         backend: np.ndarray
         first_packet_ms: np.ndarray
+        path_rtt_ms: np.ndarray | None = None
 
         @property
         def n(self):
@@ -213,6 +214,7 @@ def test_cross_zone_connections_pay_the_path_round_trip():
     out = with_path_rtt(r, node_zone, pod_zone, rtt)
     assert out.first_packet_ms[:2].tolist() == [0.6, 0.1]
     assert np.isnan(out.first_packet_ms[2]) and out.first_packet_ms[3] == 0.1
+    assert out.path_rtt_ms.tolist() == [0.5, 0.0, 0.0, 0.0]  # kept apart for first_packet_rules_ms
 
 
 def test_zero_latency_links_leave_first_packet_unchanged(tmp_path):
@@ -222,6 +224,9 @@ def test_zero_latency_links_leave_first_packet_unchanged(tmp_path):
     assert base.summary["dataplane"]["first_packet_ms"] != slow.summary["dataplane"]["first_packet_ms"]
     r0, r1 = (next(iter(v.traffic.values())) for v in (base, slow))
     assert np.array_equal(r0.outcome, r1.outcome) and np.array_equal(r0.backend, r1.backend)
+    # what kube-proxy's rules add is the same with or without the path between zones
+    assert base.summary["dataplane"]["first_packet_rules_ms"] == slow.summary["dataplane"]["first_packet_rules_ms"]
+    assert base.summary["dataplane"]["first_packet_rules_ms"] == base.summary["dataplane"]["first_packet_ms"]
 
 
 # --- zone outage ------------------------------------------------------------------------

@@ -234,8 +234,10 @@ def dataplane_section(results: dict[str, TrafficResult]) -> dict[str, Any]:
     """The summary's `dataplane` section: totals over every traffic entry, plus each one."""
     outcome = np.concatenate([r.outcome for r in results.values()]) if results else np.zeros(0, np.int8)
     fp = np.concatenate([r.first_packet_ms for r in results.values()]) if results else np.zeros(0)
+    fp_rules = np.concatenate([r.first_packet_rules_ms() for r in results.values()]) if results else np.zeros(0)
     codes = np.bincount(outcome.astype(np.int64), minlength=len(OUTCOME_NAMES))
-    ok = fp[(outcome == 0) & np.isfinite(fp)]
+    replied = (outcome == 0) & np.isfinite(fp)
+    ok, ok_rules = fp[replied], fp_rules[replied]
     failed = {OUTCOME_NAMES[c]: int(codes[c]) for c in FAILURE_CODES}
     per_service = {}
     for name, r in results.items():
@@ -255,6 +257,11 @@ def dataplane_section(results: dict[str, TrafficResult]) -> dict[str, Any]:
         "first_packet_ms": {
             "p50": _num(np.percentile(ok, 50)) if len(ok) else None,
             "p99": _num(np.percentile(ok, 99)) if len(ok) else None,
+        },
+        # the same without the path between zones: the part kube-proxy's rules (or IPVS) add
+        "first_packet_rules_ms": {
+            "p50": _num(np.percentile(ok_rules, 50)) if len(ok_rules) else None,
+            "p99": _num(np.percentile(ok_rules, 99)) if len(ok_rules) else None,
         },
         # load spread over the first traffic entry's backends (steady state), see TrafficResult.imbalance
         "imbalance": next(iter(per_service.values()))["imbalance"] if per_service else None,

@@ -70,6 +70,12 @@ class TrafficResult:
     steady_version: int = 0
     # After a zone outage: when surviving nodes stopped routing to lost pods (simk8s/network/outage.py)
     outage_convergence: dict | None = None
+    # float64 path round trip between zones included in first_packet_ms (simk8s/network/paths.py); None: none
+    path_rtt_ms: np.ndarray | None = None
+
+    def first_packet_rules_ms(self) -> np.ndarray:
+        """First-packet latency without the path between zones: what kube-proxy's rules cost."""
+        return self.first_packet_ms if self.path_rtt_ms is None else self.first_packet_ms - self.path_rtt_ms
 
     @property
     def n(self) -> int:

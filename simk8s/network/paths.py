@@ -32,4 +32,4 @@ def with_path_rtt(result: Any, node_zone: np.ndarray, pod_zone: np.ndarray, rtt_
     extra[on_path] = rtt_ms[client[on_path], server[on_path]]
     if not np.any(extra):
         return result
-    return dataclasses.replace(result, first_packet_ms=result.first_packet_ms + extra)
+    return dataclasses.replace(result, first_packet_ms=result.first_packet_ms + extra, path_rtt_ms=extra)

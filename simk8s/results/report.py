@@ -36,6 +36,8 @@ ROWS: list[tuple[str, str, str]] = [
     ("dataplane.imbalance.max_over_mean", "backend load max/mean", "{:.2f}"),
     ("dataplane.first_packet_ms.p50", "first packet p50", "{:.3f} ms"),
     ("dataplane.first_packet_ms.p99", "first packet p99", "{:.3f} ms"),
+    ("dataplane.first_packet_rules_ms.p50", "  of which kube-proxy's rules, p50", "{:.3f} ms"),
+    ("dataplane.first_packet_rules_ms.p99", "  of which kube-proxy's rules, p99", "{:.3f} ms"),
     # the network between zones (simk8s/network/)
     ("network.watch.cross_zone_bytes", "cross-zone watch bytes", "bytes"),
     ("network.client.cross_zone_share", "cross-zone connections", "{:.1%}"),
