@@ -16,7 +16,7 @@ from typing import Any
 from simk8s.cluster.run import ClusterRun, run_cluster
 from simk8s.results.summary import build_summary, build_tables
 from simk8s.results.variant import VariantResult
-from simk8s.watch.fanout import FanOut, Watcher, fan_out
+from simk8s.watch import CacheSettings, FanOut, InitialObject, Watcher, fan_out
 
 Progress = Callable[[str, str, float, float], None]  # (variant, stage, simulated now, duration)
 
@@ -117,16 +117,42 @@ def cluster_key(scenario: Any) -> str:
 def run_watch(scenario: Any, cluster: ClusterRun) -> FanOut:
     cl = scenario.cluster
     watchers = [Watcher(w.name, KIND_OF_WATCH[w.kind], w.count, w.encoding) for w in scenario.watchers]
+    cm = cl.controller_manager
+    # The controllers' own informers watch the kinds they write (one client each). Simplification:
+    # their being cut off does not feed back into the cluster stage; the summary reports it.
+    watchers += [Watcher("kube-controller-manager", kind, 1, "protobuf")
+                 for kind, on in (("Endpoints", cm.endpoints_controller), ("EndpointSlice", cm.endpoint_slice_controller))
+                 if on]
+    restarts = tuple((ev.at, ev.apiserver_restart) for ev in scenario.events if ev.apiserver_restart is not None)
+    api = cl.apiserver
+    settings = CacheSettings(capacity=api.watch_cache_capacity or None, chan_size=api.watch_chan_size,
+                             restarts=restarts)
     return fan_out(
         cluster.world.apiserver.log,
         n_nodes=cl.nodes,
         proxy_kind=KIND_OF_WATCH[cl.kube_proxy.watch],
         watchers=watchers,
-        replicas=cl.apiserver.replicas,
-        bandwidth=cl.apiserver.egress_bandwidth,
+        replicas=api.replicas,
+        bandwidth=api.egress_bandwidth,
         # kube-proxy watches with `!service.kubernetes.io/headless`: headless objects never reach it.
         proxy_ignored=frozenset(k for k, svc in cluster.world.services.items() if svc.headless),
+        initial=_initial_objects(cluster),
+        cache=dict.fromkeys(("Endpoints", "EndpointSlice", "Service"), settings),
+        seed=scenario.seed,
     )
+
+
+def _initial_objects(cluster: ClusterRun) -> list[InitialObject]:
+    """What a LIST returns before any write: the objects that exist at t = 0."""
+    from simk8s.api.sizes import wire_sizes
+
+    out = []
+    for kind, objs in cluster.initial_objects.items():
+        for o in objs:
+            wire = wire_sizes(o)
+            service = o.name if kind == "Endpoints" else getattr(o, "service_name", o.name)
+            out.append(InitialObject(kind, o.namespace, o.name, service, wire.stored, wire.json))
+    return out
 
 
 def cluster_groups(variants: list[tuple[str, Any]]) -> list[list[tuple[str, Any]]]:

@@ -14,7 +14,7 @@ from .types import DAY, WEEK, Count, Duration, Name, NodeRef, Rate
 from .units import format_duration
 from .workloads import MAX_REPLICAS
 
-EVENT_ACTIONS = ("rollout", "scale", "drain", "nodeLoss")
+EVENT_ACTIONS = ("rollout", "scale", "drain", "nodeLoss", "apiserverRestart")
 
 
 class Event(SchemaModel):
@@ -24,6 +24,8 @@ class Event(SchemaModel):
     replicas: Count | None = Field(default=None, ge=0, le=MAX_REPLICAS)  # with scale
     drain: NodeRef | None = None  # node name, or that many nodes (lowest index first)
     node_loss: NodeRef | None = None  # the node dies: its pods vanish without termination
+    # every apiserver replica stops for this long and comes back with an empty watch cache
+    apiserver_restart: Duration | None = Field(default=None, ge=0, le=DAY)
 
     @property
     def action(self) -> str:
@@ -38,7 +40,7 @@ class Event(SchemaModel):
         actions = [a for a in EVENT_ACTIONS if getattr(self, event_attr(a)) is not None]
         if len(actions) != 1:
             got = "none" if not actions else ", ".join(actions)
-            raise Problems([((), f"an event needs exactly one of rollout, scale, drain, nodeLoss; got {got}")])
+            raise Problems([((), f"an event needs exactly one of rollout, scale, drain, nodeLoss, apiserverRestart; got {got}")])
         if actions[0] == "scale" and self.replicas is None:
             raise Problems([((), "scale needs replicas")])
         if actions[0] != "scale" and self.replicas is not None:
@@ -72,4 +74,4 @@ class Variant(SchemaModel):
 
 def event_attr(action: str) -> str:
     """The attribute of an event action (`nodeLoss` → `node_loss`)."""
-    return "node_loss" if action == "nodeLoss" else action
+    return {"nodeLoss": "node_loss", "apiserverRestart": "apiserver_restart"}.get(action, action)

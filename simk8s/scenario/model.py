@@ -174,6 +174,8 @@ class Scenario(SchemaModel):
             if action in ("rollout", "scale"):
                 # A glob may name several Deployments; it must match at least one.
                 message = find_problem(str(event.target), self.workloads, "Deployment")
+            elif action == "apiserverRestart":
+                message = None
             else:
                 message = self._node_problem(event.target)
             if message:
