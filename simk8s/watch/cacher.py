@@ -26,11 +26,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simk8s.watch.bandwidth import drain
+from simk8s.watch.cohorts import LIST, RELIST, REWATCH, WAIT, WATCH, Cohorts
 from simk8s.watch.reflector import SHORT_WATCH, Backoff
 from simk8s.watch.watchcache import EVENT_FRESH_DURATION, Window
 
-WATCH, LIST, WAIT = 0, 1, 2
-REWATCH, RELIST = 0, 1
 BUDGET_MAX = 0.1  # time_budget.go maxBudget
 BUDGET_REFILL = 0.05  # time_budget.go refreshPerSecond (per second; refilled continuously here, not by a 1 s ticker)
 
@@ -85,39 +84,26 @@ class ReplicaResult:
 
 class Replica:
     """Dispatch the writes to this replica's clients; `arrival[row, node]` is filled in for
-    the proxy class's events."""
+    the proxy class's events. Clients in identical state are one row (cohorts.py)."""
 
     def __init__(self, classes: list[EventClass], windows: dict[str, Window], clients: Clients,
                  bandwidth: float, chan_size: dict[str, int], backoff: Backoff, arrival: np.ndarray):
         self.classes, self.windows, self.c = classes, windows, clients
         self.bw, self.chan, self.backoff, self.arrival = bandwidth, chan_size, backoff, arrival
         n = len(clients.cls)
-        self.n = n
         # One strictly increasing byte axis for all classes: class k's cumulative sizes shifted by `base[k]`.
-        bases, axis, offsets, at = [], [], [], 0.0
+        bases, axis, offsets, at, length = [], [], [], 0.0, 0
         for ec in classes:
-            offsets.append(sum(len(a) for a in axis))
+            offsets.append(length)
             bases.append(at)
             axis.append(ec.cumulative + at)
+            length += len(ec.cumulative)
             at += float(ec.cumulative[-1]) + 1.0
         self.axis = np.concatenate(axis) if axis else np.zeros(1)
-        self.off = np.asarray(offsets, dtype=np.int64)[clients.cls] if n else np.zeros(0, np.int64)
-        self.base = np.asarray(bases)[clients.cls] if n else np.zeros(0)
+        self.class_off = np.asarray(offsets, dtype=np.int64)
         self.ndisp = np.zeros(len(classes), dtype=np.int64)
-        self.mode = np.full(n, WATCH, dtype=np.int8)
-        self.lo = np.zeros(n, dtype=np.int64)  # first undelivered local event
-        self.live_from = np.zeros(n, dtype=np.int64)  # first event dispatched live to this watch
-        self.pos = self.base.copy()  # bytes received, on the shared axis
-        self.cap = np.zeros(n, dtype=np.int64)  # events the watch can hold
-        self.list_rem = np.zeros(n)
-        self.list_rv = np.zeros(n, dtype=np.int64)  # local events the LIST covers
-        self.wake = np.full(n, np.inf)
-        self.action = np.zeros(n, dtype=np.int8)
-        self.watch_start = np.zeros(n)
-        self.got = np.zeros(n, dtype=np.int64)  # events since the watch began
-        self.down_since = np.full(n, np.nan)
-        self.must_relist = np.zeros(n, dtype=bool)
-        self.rv_k = np.full(n, -1, dtype=np.int64)  # kind position of the last event seen
+        cap0 = np.array([self._capacity(int(k), 0.0) for k in clients.cls], dtype=np.int64)
+        self.h = Cohorts(clients.cls, np.asarray(bases)[clients.cls] if n else np.zeros(0), cap0)
         self.received = np.zeros(n)
         self.listed = np.zeros(n)
         self.terminated = np.zeros(n, dtype=np.int64)
@@ -131,220 +117,244 @@ class Replica:
         self.queued_max = 0
         self.now = 0.0
         self.up_at = -np.inf
-        for i in range(n):
-            self.cap[i] = self._capacity(i, 0.0)
 
     # -- the link --------------------------------------------------------------------------
+    def _end(self) -> np.ndarray:
+        """Position on the byte axis of the last event dispatched to each row's class."""
+        return self.axis[self.class_off[self.h.cls] + self.ndisp[self.h.cls]]
+
     def _remaining(self) -> np.ndarray:
-        rem = np.zeros(self.n)
-        w = self.mode == WATCH
-        if w.any():
-            end = self.axis[self.off[w] + self.ndisp[self.c.cls[w]]]
-            rem[w] = np.maximum(end - self.pos[w], 0.0)
-        lm = self.mode == LIST
-        rem[lm] = self.list_rem[lm]
-        return rem
+        h = self.h
+        rem = np.where(h.mode == WATCH, np.maximum(self._end() - h.pos, 0.0), 0.0)
+        return np.where(h.mode == LIST, h.list_rem, rem)
 
     def advance(self, target: float) -> None:
         """Send bytes and act on timed client actions up to `target`."""
         while True:
+            h = self.h
             rem = self._remaining()
-            d = drain(self.now, rem, np.ones(self.n), self.bw)
+            d = drain(self.now, rem, h.weight, self.bw)
             stop = target
-            lm = (self.mode == LIST) & (rem > 0)
+            lm = (h.mode == LIST) & (rem > 0)
             if lm.any():
                 stop = min(stop, float(d.time_of(rem[lm]).min()))
-            waits = self.wake[self.mode == WAIT]
+            waits = h.wake[h.mode == WAIT]
             if waits.size:
                 stop = min(stop, float(waits.min()))
             stop = max(stop, self.now)
             self._apply(d, rem, stop)
             self.now = stop
-            done = np.flatnonzero((self.mode == LIST) & (self.list_rem <= 0.0))
-            for i in done:
-                self._list_done(int(i))
-            due = np.flatnonzero((self.mode == WAIT) & (self.wake <= stop))
-            for i in due:
-                self._wake(int(i))
+            done = np.flatnonzero((h.mode == LIST) & (h.list_rem <= 0.0))
+            for c in done:
+                self._list_done(int(c))
+            due = np.flatnonzero((h.mode == WAIT) & (h.wake <= stop))
+            for c in due:
+                self._wake(int(c))
+            self._split_pending()
             if stop >= target and done.size == 0 and due.size == 0:
                 return
 
     def _apply(self, d, rem: np.ndarray, t: float) -> None:
+        h = self.h
         if t <= self.now or not (rem > 0).any():
             return
         dv = d.v_at(t)
         sent = np.minimum(rem, dv)
-        sent[sent >= rem * (1 - 1e-9) - 1e-6] = rem[sent >= rem * (1 - 1e-9) - 1e-6]  # float round trip
-        total = float(sent.sum())
+        close = sent >= rem * (1 - 1e-9) - 1e-6  # float round trip
+        sent[close] = rem[close]
+        total = float((sent * h.weight).sum())
         if total > 0:
             self.spans.append((self.now, min(t, d.busy_until), total))
-        self.received += sent
-        lm = self.mode == LIST
-        self.list_rem[lm] -= sent[lm]
-        self.listed[lm] += sent[lm]
-        wm = np.flatnonzero((self.mode == WATCH) & (sent > 0))
+        h.recv += sent
+        lm = h.mode == LIST
+        h.list_rem[lm] -= sent[lm]
+        h.listed[lm] += sent[lm]
+        wm = np.flatnonzero((h.mode == WATCH) & (sent > 0))
         if wm.size == 0:
             return
-        old = self.pos[wm].copy()
+        old = h.pos[wm].copy()
         new = old + sent[wm]
-        full = sent[wm] >= rem[wm]
-        end = self.axis[self.off[wm] + self.ndisp[self.c.cls[wm]]]
-        new[full] = end[full]  # no rounding short of the last event
-        self.pos[wm] = new
-        # Events completed: local j with cumulative[j + 1] <= new position.
-        upto = np.searchsorted(self.axis, new, side="right") - 1 - self.off[wm]
-        count = np.maximum(upto - self.lo[wm], 0)
+        full = close[wm]
+        new[full] = self._end()[wm][full]  # no rounding short of the last event
+        h.pos[wm] = new
+        off = self.class_off[h.cls[wm]]
+        # Events completed: local j with cumulative[j + 1] <= the new position.
+        upto = np.searchsorted(self.axis, new, side="right") - 1 - off
+        count = np.maximum(upto - h.lo[wm], 0)
         has = count > 0
         if not has.any():
             return
-        wm, old, count, first = wm[has], old[has], count[has], self.lo[wm][has]
-        who = np.repeat(wm, count)
-        j = np.repeat(first - np.cumsum(count) + count, count) + np.arange(int(count.sum()))
-        when = d.time_of(self.axis[self.off[who] + j + 1] - np.repeat(old, count))
-        self.lo[wm] = first + count
-        self.got[wm] += count
-        np.add.at(self.events, self.c.cls[who], 1)
+        wm, old, count, first, off = wm[has], old[has], count[has], h.lo[wm][has], off[has]
+        pair = np.repeat(np.arange(len(wm)), count)
+        j = first[pair] + np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+        when = d.time_of(self.axis[off[pair] + j + 1] - old[pair])
+        h.lo[wm] = first + count
+        h.got[wm] += count
+        np.add.at(self.events, h.cls[wm], count * h.weight[wm])
         for k, ec in enumerate(self.classes):
-            mine = wm[self.c.cls[wm] == k]
+            mine = wm[h.cls[wm] == k]
             if mine.size:
-                self.rv_k[mine] = ec.kidx[self.lo[mine] - 1]
+                h.rv_k[mine] = ec.kidx[h.lo[mine] - 1]
             if ec.proxy:
-                sel = (self.c.cls[who] == k) & (self.c.node[who] >= 0)
-                if sel.any():
-                    self.arrival[j[sel], self.c.node[who[sel]]] = when[sel]
+                sel = np.flatnonzero(h.cls[wm[pair]] == k)
+                if sel.size:
+                    which, member = h.expand(wm[pair[sel]])
+                    node = self.c.node[member]
+                    ok = node >= 0
+                    self.arrival[j[sel][which][ok], node[ok]] = when[sel][which][ok]
 
     # -- dispatch ----------------------------------------------------------------------------
     def dispatch(self, kind: str, commit: float, local: dict[int, int]) -> None:
         """Write committed at `commit`: the local index it has in each class (`local`)."""
         t = max(commit, self.free.get(kind, 0.0), self.now)  # one dispatcher per kind, in order
         self.advance(t)
-        if t < self.up_at:
-            for k, j in local.items():
-                self.ndisp[k] = j + 1
-            return
-        blocked_all = []
-        for k in local:
-            w = (self.mode == WATCH) & (self.c.cls == k)
-            live = self.ndisp[k] - np.maximum(self.lo, self.live_from)
-            queued = int(live[w].max()) if w.any() else 0
-            self.queued_max = max(self.queued_max, queued + 1)
-            blocked_all.append(np.flatnonzero(w & (live >= self.cap)))
-        blocked = np.concatenate(blocked_all) if blocked_all else np.zeros(0, np.int64)
-        if blocked.size:
-            self._wait_for(kind, t, blocked)
+        h = self.h
+        if t >= self.up_at:
+            live = self.ndisp[h.cls] - np.maximum(h.lo, h.live_from)
+            watching = (h.mode == WATCH) & np.isin(h.cls, list(local))
+            if watching.any():
+                self.queued_max = max(self.queued_max, int(live[watching].max()) + 1)
+                blocked = np.flatnonzero(watching & (live >= h.cap))
+                if blocked.size:
+                    self._wait_for(kind, t, blocked)
+                    self._split_pending()
         for k, j in local.items():
             self.ndisp[k] = j + 1
+        if len(self.h) > len(self.classes):
+            self.h.flush(self.received, self.listed)
+            self.h.merge_caught_up(self.now, self._end())
 
     def _wait_for(self, kind: str, t: float, blocked: np.ndarray) -> None:
+        h = self.h
         budget, when = self.budget.get(kind, (0.0, 0.0))
         timeout = min(BUDGET_MAX, budget + BUDGET_REFILL * (t - when))
-        rem = self._remaining()
-        d = drain(t, rem, np.ones(self.n), self.bw)
-        head = self.axis[self.off[blocked] + self.lo[blocked] + 1] - self.pos[blocked]
+        d = drain(t, self._remaining(), h.weight, self.bw)
+        head = self.axis[self.class_off[h.cls[blocked]] + h.lo[blocked] + 1] - h.pos[blocked]
         unblock = d.time_of(np.maximum(head, 0.0))
         late = unblock > t + timeout
         waited = timeout if late.any() else float(unblock.max() - t)
         self.budget[kind] = (min(BUDGET_MAX, timeout - waited), t)
         self.free[kind] = t + waited
         self.blocked_s += waited
-        for i in blocked[late]:
-            self._terminate(int(i), t)  # at the wait's start: simplification named in the docstring
+        for c in blocked[late]:
+            self._terminate(int(c), t)  # at the wait's start: simplification named in the docstring
 
     # -- the client ---------------------------------------------------------------------------
-    def _capacity(self, i: int, t: float) -> int:
-        """Events a watch created at `t` holds: input and result channels of chanSize each,
-        plus the one being written (simplification: the socket buffers hold none).
-        chanSize: 10 before v1.25; from v1.25 (kubernetes/kubernetes#109708) one second of
-        the cache's history, capacity / eventFreshDuration, within [10, 100] for a kind
+    def _capacity(self, k: int, t: float) -> int:
+        """Events a watch of class `k` created at `t` holds: input and result channels of
+        chanSize each, plus the one being written (simplification: the socket buffers hold
+        none). chanSize: 10 before v1.25; from v1.25 (kubernetes/kubernetes#109708) one second
+        of the cache's history, capacity / eventFreshDuration, within [10, 100] for a kind
         without an index (watch_cache.go `suggestedWatchChannelSize`)."""
-        kind = self.classes[self.c.cls[i]].kind
+        kind = self.classes[k].kind
         size = int(self.chan[kind])
         if size <= 0:
             win = self.windows[kind]
             size = min(max(math.ceil(int(win.capacity[win.committed_by(t)]) / EVENT_FRESH_DURATION), 10), 100)
         return 2 * size + 1
 
-    def _terminate(self, i: int, t: float) -> None:
-        self.terminated[i] += 1
-        self.mode[i] = WAIT
-        if np.isnan(self.down_since[i]):
-            self.down_since[i] = t
-        short = t - self.watch_start[i] < SHORT_WATCH and self.got[i] == 0
-        self.action[i] = RELIST if short else REWATCH
-        self.wake[i] = t + self.backoff.wait(i, t) if short else t
+    def _backoff_each(self, c: int) -> None:
+        """Every member draws its own backoff: the row is split before its next step."""
+        self.h.wake[c] = np.nan
 
-    def _wake(self, i: int) -> None:
-        t = self.now
+    def _split_pending(self) -> None:
+        h = self.h
+        rows = np.flatnonzero((h.mode == WAIT) & np.isnan(h.wake))
+        if rows.size == 0:
+            return
+        h.flush(self.received, self.listed)
+        for c in h.split(rows):
+            i = int(h.members(int(c))[0])
+            h.wake[c] = self.now + self.backoff.wait(i, self.now)
+
+    def _terminate(self, c: int, t: float) -> None:
+        h = self.h
+        self.terminated[h.members(c)] += 1
+        h.mode[c] = WAIT
+        if np.isnan(h.down_since[c]):
+            h.down_since[c] = t
+        short = t - h.watch_start[c] < SHORT_WATCH and h.got[c] == 0
+        h.action[c] = RELIST if short else REWATCH
+        if short:
+            self._backoff_each(c)
+        else:
+            h.wake[c] = t
+
+    def _wake(self, c: int) -> None:
+        h, t = self.h, self.now
         if t < self.up_at:  # connection refused: retried after a backoff
-            self.wake[i] = t + self.backoff.wait(i, t)
+            self._backoff_each(c)
             return
-        ec = self.classes[self.c.cls[i]]
-        if self.action[i] == RELIST:
-            self.must_relist[i] = False
-            self.relists[i] += 1
-            self.mode[i] = LIST
-            self.wake[i] = np.inf
-            self.list_rem[i] = ec.bytes_at(t)
-            self.list_rv[i] = ec.committed_by(t)
-            self.rv_k[i] = self.windows[ec.kind].committed_by(t) - 1
-            if self.list_rem[i] <= 1e-6:
-                self._list_done(i)
+        ec = self.classes[h.cls[c]]
+        if h.action[c] == RELIST:
+            h.must_relist[c] = False
+            self.relists[h.members(c)] += 1
+            h.mode[c] = LIST
+            h.wake[c] = np.inf
+            h.list_rem[c] = ec.bytes_at(t)
+            h.list_rv[c] = ec.committed_by(t)
+            h.rv_k[c] = self.windows[ec.kind].committed_by(t) - 1
+            if h.list_rem[c] <= 0.0:
+                self._list_done(c)
             return
-        if self.must_relist[i] or not self.windows[ec.kind].can_resume(int(self.rv_k[i]), t):
-            self.action[i] = RELIST  # 410 Gone: ListAndWatch returns, BackoffUntil waits
-            self.wake[i] = t + self.backoff.wait(i, t)
+        if h.must_relist[c] or not self.windows[ec.kind].can_resume(int(h.rv_k[c]), t):
+            h.action[c] = RELIST  # 410 Gone: ListAndWatch returns, BackoffUntil waits
+            self._backoff_each(c)
             return
-        self._watch(i, t)
+        self._watch(c, t)
 
-    def _watch(self, i: int, t: float) -> None:
-        k = self.c.cls[i]
-        self.mode[i] = WATCH
-        self.wake[i] = np.inf
-        self.pos[i] = self.axis[self.off[i] + self.lo[i]]
-        self.live_from[i] = self.ndisp[k]
-        self.watch_start[i] = t
-        self.got[i] = 0
-        self.cap[i] = self._capacity(i, t)
-        if not np.isnan(self.down_since[i]):
-            self.gap[i] += t - self.down_since[i]
-            self.down_since[i] = np.nan
+    def _watch(self, c: int, t: float) -> None:
+        h = self.h
+        k = h.cls[c]
+        h.mode[c] = WATCH
+        h.wake[c] = np.inf
+        h.pos[c] = self.axis[self.class_off[k] + h.lo[c]]
+        h.live_from[c] = self.ndisp[k]
+        h.watch_start[c] = t
+        h.got[c] = 0
+        h.cap[c] = self._capacity(int(k), t)
+        if not np.isnan(h.down_since[c]):
+            self.gap[h.members(c)] += t - h.down_since[c]
+            h.down_since[c] = np.nan
 
-    def _list_done(self, i: int) -> None:
+    def _list_done(self, c: int) -> None:
         """The LIST arrived whole: the client's store holds the state at the list's RV, so
         every write it missed before that RV reaches it now, together (simplification:
         delivered as those writes, at the LIST's end)."""
-        t = self.now
-        ec = self.classes[self.c.cls[i]]
-        rv = int(self.list_rv[i])
-        if ec.proxy and self.c.node[i] >= 0 and rv > self.lo[i]:
-            rows = np.arange(self.lo[i], rv)
-            self.arrival[rows, self.c.node[i]] = np.minimum(self.arrival[rows, self.c.node[i]], t)
-        self.lo[i] = max(int(self.lo[i]), rv)
-        self.list_rem[i] = 0.0
-        if not self.windows[ec.kind].can_resume(int(self.rv_k[i]), t):
-            self.mode[i] = WAIT
-            self.action[i] = RELIST
-            self.wake[i] = t + self.backoff.wait(i, t)
+        h, t = self.h, self.now
+        ec = self.classes[h.cls[c]]
+        rv = int(h.list_rv[c])
+        if ec.proxy and rv > h.lo[c]:
+            nodes = self.c.node[h.members(c)]
+            nodes = nodes[nodes >= 0]
+            rows = np.arange(h.lo[c], rv)
+            if nodes.size:
+                self.arrival[np.ix_(rows, nodes)] = np.minimum(self.arrival[np.ix_(rows, nodes)], t)
+        h.lo[c] = max(int(h.lo[c]), rv)
+        h.list_rem[c] = 0.0
+        if not self.windows[ec.kind].can_resume(int(h.rv_k[c]), t):
+            h.mode[c] = WAIT
+            h.action[c] = RELIST
+            self._backoff_each(c)
             return
-        self._watch(i, t)
+        self._watch(c, t)
 
     def restart(self, t: float, down: float) -> None:
         """Every replica stops at `t` and serves again at `t + down` with a new, empty watch cache."""
         self.advance(t)
-        live = self.mode != WAIT
-        for i in np.flatnonzero(live):
-            if np.isnan(self.down_since[i]):
-                self.down_since[i] = t
-        self.mode[:] = WAIT
-        self.list_rem[:] = 0.0
-        self.action[:] = REWATCH
-        self.wake[:] = t
-        self.must_relist[:] = True
+        h = self.h
+        h.down_since[:] = np.where(np.isnan(h.down_since), t, h.down_since)
+        h.mode[:] = WAIT
+        h.list_rem[:] = 0.0
+        h.action[:] = REWATCH
+        h.wake[:] = t
+        h.must_relist[:] = True
         self.up_at = t + down
         self.budget.clear()
         self.free.clear()
 
     def finish(self, until: float) -> ReplicaResult:
         self.advance(until)
+        self.h.flush(self.received, self.listed)
         return ReplicaResult(self.received, self.listed, self.terminated, self.relists, self.gap,
                              self.events, self.spans, self.blocked_s, self.queued_max)
