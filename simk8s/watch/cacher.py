@@ -26,11 +26,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simk8s.watch.bandwidth import drain
+from simk8s.watch.calm import CALM_ROWS, advance_calm
 from simk8s.watch.cohorts import LIST, RELIST, REWATCH, WAIT, WATCH, Cohorts
 from simk8s.watch.reflector import SHORT_WATCH, Backoff
 from simk8s.watch.watchcache import EVENT_FRESH_DURATION, Window
 
 BUDGET_MAX = 0.1  # time_budget.go maxBudget
+TICK = 0.05  # seconds: the grid clients' timed actions are handled on
 BUDGET_REFILL = 0.05  # time_budget.go refreshPerSecond (per second; refilled continuously here, not by a 1 s ticker)
 
 
@@ -100,6 +102,8 @@ class Replica:
             length += len(ec.cumulative)
             at += float(ec.cumulative[-1]) + 1.0
         self.axis = np.concatenate(axis) if axis else np.zeros(1)
+        self.axis_list: list[float] = self.axis.tolist()
+        self._nodes: dict[int, np.ndarray] = {}  # row → its members' nodes (kube-proxies only)
         self.class_off = np.asarray(offsets, dtype=np.int64)
         self.ndisp = np.zeros(len(classes), dtype=np.int64)
         cap0 = np.array([self._capacity(int(k), 0.0) for k in clients.cls], dtype=np.int64)
@@ -128,20 +132,32 @@ class Replica:
         rem = np.where(h.mode == WATCH, np.maximum(self._end() - h.pos, 0.0), 0.0)
         return np.where(h.mode == LIST, h.list_rem, rem)
 
+    def row_nodes(self, c: int) -> np.ndarray:
+        if c not in self._nodes:
+            node = self.c.node[self.h.members(c)]
+            self._nodes[c] = node[node >= 0]
+        return self._nodes[c]
+
     def advance(self, target: float) -> None:
         """Send bytes and act on timed client actions up to `target`."""
+        if len(self.h) <= CALM_ROWS and not self.h.mode.any():  # all watching
+            advance_calm(self, target)
+            return
         while True:
             h = self.h
             rem = self._remaining()
             d = drain(self.now, rem, h.weight, self.bw)
-            stop = target
+            soon = np.inf
             lm = (h.mode == LIST) & (rem > 0)
             if lm.any():
-                stop = min(stop, float(d.time_of(rem[lm]).min()))
+                soon = float(d.time_of(rem[lm]).min())
             waits = h.wake[h.mode == WAIT]
             if waits.size:
-                stop = min(stop, float(waits.min()))
-            stop = max(stop, self.now)
+                soon = min(soon, float(waits.min()))
+            # Clients act on a grid of TICK seconds (simplification: a LIST's end or a
+            # backoff's end takes effect up to TICK late), so that a storm of thousands of
+            # jittered relists is a few thousand steps.
+            stop = max(min(target, math.ceil(soon / TICK) * TICK if soon < np.inf else np.inf), self.now)
             self._apply(d, rem, stop)
             self.now = stop
             done = np.flatnonzero((h.mode == LIST) & (h.list_rem <= 0.0))
@@ -209,9 +225,23 @@ class Replica:
         t = max(commit, self.free.get(kind, 0.0), self.now)  # one dispatcher per kind, in order
         self.advance(t)
         h = self.h
+        if t >= self.up_at and len(h) <= CALM_ROWS and not h.mode.any():
+            # all watching: the blocked test in plain Python (calm.py)
+            cls, lo, live_from, cap = h.cls.tolist(), h.lo.tolist(), h.live_from.tolist(), h.cap.tolist()
+            blocked_any = False
+            for r, k in enumerate(cls):
+                if k in local:
+                    live = int(self.ndisp[k]) - max(lo[r], live_from[r])
+                    self.queued_max = max(self.queued_max, live + 1)
+                    blocked_any = blocked_any or live >= cap[r]
+            if not blocked_any:
+                for k, j in local.items():
+                    self.ndisp[k] = j + 1
+                return
         if t >= self.up_at:
             live = self.ndisp[h.cls] - np.maximum(h.lo, h.live_from)
-            watching = (h.mode == WATCH) & np.isin(h.cls, list(local))
+            mine = h.cls == next(iter(local)) if len(local) == 1 else np.isin(h.cls, list(local))
+            watching = (h.mode == WATCH) & mine
             if watching.any():
                 self.queued_max = max(self.queued_max, int(live[watching].max()) + 1)
                 blocked = np.flatnonzero(watching & (live >= h.cap))
@@ -222,7 +252,8 @@ class Replica:
             self.ndisp[k] = j + 1
         if len(self.h) > len(self.classes):
             self.h.flush(self.received, self.listed)
-            self.h.merge_caught_up(self.now, self._end())
+            if self.h.merge_caught_up(self.now, self._end()):
+                self._nodes.clear()
 
     def _wait_for(self, kind: str, t: float, blocked: np.ndarray) -> None:
         h = self.h
@@ -263,6 +294,7 @@ class Replica:
         if rows.size == 0:
             return
         h.flush(self.received, self.listed)
+        self._nodes.clear()
         for c in h.split(rows):
             i = int(h.members(int(c))[0])
             h.wake[c] = self.now + self.backoff.wait(i, self.now)

@@ -101,17 +101,17 @@ class Cohorts:
         self.start = np.concatenate(([0], np.cumsum(weight)[:-1])).astype(np.int64)
         return np.arange(len(keep), len(self))
 
-    def merge_caught_up(self, now: float, end: np.ndarray) -> None:
+    def merge_caught_up(self, now: float, end: np.ndarray) -> bool:
         """Rows watching, caught up (`pos == end`), past the "very short watch" second, and
         alike in class, RV and channel size become one. Call `flush` first."""
         ok = (self.mode == WATCH) & (self.pos == end) & ((self.got > 0) | (now - self.watch_start >= 1.0))
         idx = np.flatnonzero(ok)
         if idx.size < 2:
-            return
+            return False
         keys = np.stack([self.cls[idx], self.lo[idx], self.rv_k[idx], self.cap[idx]], axis=1)
         _, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
         if (counts > 1).sum() == 0:
-            return
+            return False
         inverse = inverse.ravel()
         # Each row's label: itself, or the first row of its group of alike rows.
         first = np.full(len(counts), len(self), dtype=np.int64)
@@ -130,3 +130,4 @@ class Cohorts:
         self.weight = weight.astype(np.int64)
         self.flat = new_flat
         self.start = np.concatenate(([0], np.cumsum(self.weight)[:-1])).astype(np.int64)
+        return True
