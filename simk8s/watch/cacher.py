@@ -32,7 +32,7 @@ from simk8s.watch.reflector import SHORT_WATCH, Backoff
 from simk8s.watch.watchcache import EVENT_FRESH_DURATION, Window
 
 BUDGET_MAX = 0.1  # time_budget.go maxBudget
-TICK = 0.05  # seconds: the grid clients' timed actions are handled on
+TICK = 0.1  # seconds: the grid clients' timed actions are handled on
 BUDGET_REFILL = 0.05  # time_budget.go refreshPerSecond (per second; refilled continuously here, not by a 1 s ticker)
 
 
@@ -113,6 +113,8 @@ class Replica:
         self.terminated = np.zeros(n, dtype=np.int64)
         self.relists = np.zeros(n, dtype=np.int64)
         self.gap = np.zeros(n)
+        self.down = np.full(n, np.nan)  # since when each client has had no watch
+        self.list_from = np.zeros(n, dtype=np.int64)  # each listing client's first undelivered event
         self.events = np.zeros(len(classes), dtype=np.int64)
         self.spans: list[tuple[float, float, float]] = []
         self.budget: dict[str, tuple[float, float]] = {}  # kind → (budget, when)
@@ -167,6 +169,8 @@ class Replica:
             for c in due:
                 self._wake(int(c))
             self._split_pending()
+            if due.size > 1:
+                self._merge_lists()
             if stop >= target and done.size == 0 and due.size == 0:
                 return
 
@@ -284,6 +288,17 @@ class Replica:
             size = min(max(math.ceil(int(win.capacity[win.committed_by(t)]) / EVENT_FRESH_DURATION), 10), 100)
         return 2 * size + 1
 
+    def _merge_lists(self) -> None:
+        """Clients that started the same LIST at the same moment are alike from then on."""
+        h = self.h
+        ok = h.mode == LIST
+        if int(ok.sum()) < 2:
+            return
+        keys = np.stack([h.cls, h.list_rv, h.rv_k, h.list_rem.view(np.int64)], axis=1)
+        h.flush(self.received, self.listed)
+        if h.merge(ok, keys):
+            self._nodes.clear()
+
     def _backoff_each(self, c: int) -> None:
         """Every member draws its own backoff: the row is split before its next step."""
         self.h.wake[c] = np.nan
@@ -303,8 +318,8 @@ class Replica:
         h = self.h
         self.terminated[h.members(c)] += 1
         h.mode[c] = WAIT
-        if np.isnan(h.down_since[c]):
-            h.down_since[c] = t
+        m = h.members(c)
+        self.down[m] = np.where(np.isnan(self.down[m]), t, self.down[m])
         short = t - h.watch_start[c] < SHORT_WATCH and h.got[c] == 0
         h.action[c] = RELIST if short else REWATCH
         if short:
@@ -321,6 +336,7 @@ class Replica:
         if h.action[c] == RELIST:
             h.must_relist[c] = False
             self.relists[h.members(c)] += 1
+            self.list_from[h.members(c)] = h.lo[c]  # rows that start listing together merge (below)
             h.mode[c] = LIST
             h.wake[c] = np.inf
             h.list_rem[c] = ec.bytes_at(t)
@@ -345,9 +361,10 @@ class Replica:
         h.watch_start[c] = t
         h.got[c] = 0
         h.cap[c] = self._capacity(int(k), t)
-        if not np.isnan(h.down_since[c]):
-            self.gap[h.members(c)] += t - h.down_since[c]
-            h.down_since[c] = np.nan
+        m = h.members(c)
+        was_down = ~np.isnan(self.down[m])
+        self.gap[m[was_down]] += t - self.down[m[was_down]]
+        self.down[m] = np.nan
 
     def _list_done(self, c: int) -> None:
         """The LIST arrived whole: the client's store holds the state at the list's RV, so
@@ -356,13 +373,14 @@ class Replica:
         h, t = self.h, self.now
         ec = self.classes[h.cls[c]]
         rv = int(h.list_rv[c])
-        if ec.proxy and rv > h.lo[c]:
-            nodes = self.c.node[h.members(c)]
-            nodes = nodes[nodes >= 0]
-            rows = np.arange(h.lo[c], rv)
-            if nodes.size:
+        m = h.members(c)
+        if ec.proxy:
+            node, first = self.c.node[m], self.list_from[m]
+            for lo in np.unique(first[(node >= 0) & (first < rv)]):
+                nodes = node[(node >= 0) & (first == lo)]
+                rows = np.arange(lo, rv)
                 self.arrival[np.ix_(rows, nodes)] = np.minimum(self.arrival[np.ix_(rows, nodes)], t)
-        h.lo[c] = max(int(h.lo[c]), rv)
+        h.lo[c] = max(int(self.list_from[m].max()), rv)
         h.list_rem[c] = 0.0
         if not self.windows[ec.kind].can_resume(int(h.rv_k[c]), t):
             h.mode[c] = WAIT
@@ -375,7 +393,7 @@ class Replica:
         """Every replica stops at `t` and serves again at `t + down` with a new, empty watch cache."""
         self.advance(t)
         h = self.h
-        h.down_since[:] = np.where(np.isnan(h.down_since), t, h.down_since)
+        self.down[:] = np.where(np.isnan(self.down), t, self.down)
         h.mode[:] = WAIT
         h.list_rem[:] = 0.0
         h.action[:] = REWATCH

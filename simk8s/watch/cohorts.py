@@ -17,7 +17,7 @@ REWATCH, RELIST = 0, 1
 _FIELDS = {
     "cls": np.int64, "weight": np.int64, "mode": np.int8, "lo": np.int64, "live_from": np.int64,
     "pos": np.float64, "cap": np.int64, "list_rem": np.float64, "list_rv": np.int64, "wake": np.float64,
-    "action": np.int8, "watch_start": np.float64, "got": np.int64, "down_since": np.float64,
+    "action": np.int8, "watch_start": np.float64, "got": np.int64,
     "must_relist": np.bool_, "rv_k": np.int64, "recv": np.float64, "listed": np.float64,
 }
 
@@ -38,7 +38,6 @@ class Cohorts:
     action: np.ndarray  # REWATCH | RELIST
     watch_start: np.ndarray
     got: np.ndarray  # events since the watch began
-    down_since: np.ndarray  # NaN while it has a watch
     must_relist: np.ndarray  # after a restart: any old RV is gone
     rv_k: np.ndarray  # kind position of the last event seen (the RV)
     recv: np.ndarray  # bytes per member not yet added to the clients' totals
@@ -55,7 +54,6 @@ class Cohorts:
         self.pos[:] = pos[first]
         self.cap[:] = cap[first]
         self.wake[:] = np.inf
-        self.down_since[:] = np.nan
         self.rv_k[:] = -1
         order = np.argsort(cls, kind="stable")
         self.flat = order.astype(np.int64)  # members of row c: flat[start[c] : start[c] + weight[c]]
@@ -105,11 +103,17 @@ class Cohorts:
         """Rows watching, caught up (`pos == end`), past the "very short watch" second, and
         alike in class, RV and channel size become one. Call `flush` first."""
         ok = (self.mode == WATCH) & (self.pos == end) & ((self.got > 0) | (now - self.watch_start >= 1.0))
+        keys = np.stack([self.cls, self.lo, self.rv_k, self.cap], axis=1)
+        if not self.merge(ok, keys):
+            return False
+        return True
+
+    def merge(self, ok: np.ndarray, keys: np.ndarray) -> bool:
+        """Rows where `ok` with equal `keys` rows become one (the first's state). Call `flush` first."""
         idx = np.flatnonzero(ok)
         if idx.size < 2:
             return False
-        keys = np.stack([self.cls[idx], self.lo[idx], self.rv_k[idx], self.cap[idx]], axis=1)
-        _, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+        _, inverse, counts = np.unique(keys[idx], axis=0, return_inverse=True, return_counts=True)
         if (counts > 1).sum() == 0:
             return False
         inverse = inverse.ravel()
