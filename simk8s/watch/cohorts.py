@@ -104,9 +104,7 @@ class Cohorts:
         alike in class, RV and channel size become one. Call `flush` first."""
         ok = (self.mode == WATCH) & (self.pos == end) & ((self.got > 0) | (now - self.watch_start >= 1.0))
         keys = np.stack([self.cls, self.lo, self.rv_k, self.cap], axis=1)
-        if not self.merge(ok, keys):
-            return False
-        return True
+        return self.merge(ok, keys)
 
     def merge(self, ok: np.ndarray, keys: np.ndarray) -> bool:
         """Rows where `ok` with equal `keys` rows become one (the first's state). Call `flush` first."""

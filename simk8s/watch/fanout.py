@@ -16,6 +16,7 @@ its replica across re-watches and relists (client-go reuses its HTTP/2 connectio
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 
@@ -240,9 +241,9 @@ def _assemble(writes, replicas, bandwidth, n_nodes, proxy_kind, to_proxy, arriva
     for k in {g.kind for g in groups}:
         events.setdefault(k, 0)
     names = [g.name for g in groups]
-    watcher_bytes = pd.DataFrame({"replica": rep, "watcher": [names[g] for g in group_a], "node": node_a,
-                                  "bytes": whole})
-    watcher_bytes = watcher_bytes.groupby(["replica", "watcher", "node"], as_index=False, sort=True)["bytes"].sum()
+    per_client = pd.DataFrame({"replica": rep, "watcher": [names[g] for g in group_a], "node": node_a,
+                               "bytes": whole})
+    watcher_bytes = pd.DataFrame(per_client.groupby(["replica", "watcher", "node"], as_index=False, sort=True)["bytes"].sum())
     node_gap = np.zeros(n_nodes)
     kp = node_a >= 0
     node_gap[node_a[kp]] = gap[kp]
