@@ -16,7 +16,7 @@ from typing import Any
 from simk8s.cluster.run import ClusterRun, run_cluster
 from simk8s.results.summary import build_summary, build_tables
 from simk8s.results.variant import VariantResult
-from simk8s.watch import CacheSettings, FanOut, InitialObject, Watcher, fan_out
+from simk8s.watch import CacheSettings, FanOut, InitialObject, Watcher, controller_watchers, fan_out
 
 Progress = Callable[[str, str, float, float], None]  # (variant, stage, simulated now, duration)
 
@@ -117,12 +117,7 @@ def cluster_key(scenario: Any) -> str:
 def run_watch(scenario: Any, cluster: ClusterRun) -> FanOut:
     cl = scenario.cluster
     watchers = [Watcher(w.name, KIND_OF_WATCH[w.kind], w.count, w.encoding) for w in scenario.watchers]
-    cm = cl.controller_manager
-    # The controllers' own informers watch the kinds they write (one client each). Simplification:
-    # their being cut off does not feed back into the cluster stage; the summary reports it.
-    watchers += [Watcher("kube-controller-manager", kind, 1, "protobuf")
-                 for kind, on in (("Endpoints", cm.endpoints_controller), ("EndpointSlice", cm.endpoint_slice_controller))
-                 if on]
+    watchers += controller_watchers(cl.controller_manager)
     restarts = tuple((ev.at, ev.apiserver_restart) for ev in scenario.events if ev.apiserver_restart is not None)
     api = cl.apiserver
     settings = CacheSettings(capacity=api.watch_cache_capacity or None, chan_size=api.watch_chan_size,

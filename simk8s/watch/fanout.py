@@ -16,6 +16,7 @@ its replica across re-watches and relists (client-go reuses its HTTP/2 connectio
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,16 @@ class Watcher:
     kind: str  # EndpointSlice | Endpoints | Service
     count: int
     encoding: str  # protobuf | json
+
+
+def controller_watchers(controller_manager: Any) -> list[Watcher]:
+    """The endpoint controllers' own informers: one protobuf watch of each kind they write.
+    Simplification: their being cut off does not feed back into the cluster stage (there,
+    informers see writes at once); the summary reports whether it happened."""
+    cm = controller_manager
+    return [Watcher("kube-controller-manager", kind, 1, "protobuf")
+            for kind, on in (("Endpoints", cm.endpoints_controller), ("EndpointSlice", cm.endpoint_slice_controller))
+            if on]
 
 
 @dataclass(frozen=True)
