@@ -32,7 +32,7 @@ from simk8s.watch.reflector import SHORT_WATCH, Backoff
 from simk8s.watch.watchcache import EVENT_FRESH_DURATION, Window
 
 BUDGET_MAX = 0.1  # time_budget.go maxBudget
-TICK = 0.1  # seconds: the grid clients' timed actions are handled on
+TICK = 0.25  # seconds: the grid clients' timed actions are handled on
 BUDGET_REFILL = 0.05  # time_budget.go refreshPerSecond (per second; refilled continuously here, not by a 1 s ticker)
 
 
@@ -312,7 +312,13 @@ class Replica:
         self._nodes.clear()
         for c in h.split(rows):
             i = int(h.members(int(c))[0])
-            h.wake[c] = self.now + self.backoff.wait(i, self.now)
+            self.list_from[i] = h.lo[c]  # what a LIST will bring it: from its first undelivered event
+            h.wake[c] = math.ceil((self.now + self.backoff.wait(i, self.now)) / TICK) * TICK
+        # Clients whose backoffs end on the same tick act together: one row.
+        ok = (h.mode == WAIT) & ((h.action == RELIST) | h.must_relist)
+        keys = np.stack([h.cls, h.wake.view(np.int64), h.must_relist, h.action], axis=1)
+        if int(ok.sum()) > 1 and h.merge(ok, keys):
+            self._nodes.clear()
 
     def _terminate(self, c: int, t: float) -> None:
         h = self.h
@@ -336,7 +342,6 @@ class Replica:
         if h.action[c] == RELIST:
             h.must_relist[c] = False
             self.relists[h.members(c)] += 1
-            self.list_from[h.members(c)] = h.lo[c]  # rows that start listing together merge (below)
             h.mode[c] = LIST
             h.wake[c] = np.inf
             h.list_rem[c] = ec.bytes_at(t)
