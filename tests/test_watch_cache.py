@@ -116,3 +116,43 @@ def test_adaptive_window_doubles_while_history_is_younger_than_75s():
     assert w.max_capacity() == 400
     fixed = window(times, 100)
     assert not fixed.can_resume(150, 30.0) and fixed.can_resume(205, 30.0)
+
+
+def _cluster(make_scenario, release: str):
+    return make_scenario(f'name: x\ncluster:\n  kubernetesVersion: "{release}"\n').cluster.apiserver
+
+
+def test_watch_cache_and_channel_defaults_follow_the_release(make_scenario):
+    assert (_cluster(make_scenario, "1.18").watch_cache_capacity, _cluster(make_scenario, "1.18").watch_chan_size) == (100, 10)
+    assert (_cluster(make_scenario, "1.19").watch_cache_capacity, _cluster(make_scenario, "1.24").watch_chan_size) == (0, 10)
+    assert _cluster(make_scenario, "1.25").watch_chan_size == 0
+
+
+def test_apiserver_restart_is_an_event(make_scenario):
+    sc = make_scenario("name: x\nduration: 5m\nevents:\n  - {at: 1m, apiserverRestart: 15s}\n")
+    (ev,) = sc.events
+    assert (ev.action, ev.at, ev.apiserver_restart) == ("apiserverRestart", 60.0, 15.0)
+
+
+def test_a_restart_shows_in_the_pipeline_as_relists_and_node_gaps(make_scenario):
+    from simk8s.pipeline import run_variant
+
+    sc = make_scenario("""
+        name: x
+        duration: 3m
+        cluster: {nodes: 6}
+        services: [{name: web, selector: {app: web}, ports: [{port: 80}]}]
+        workloads: [{kind: Deployment, name: web, replicas: 4, labels: {app: web}}]
+        events:
+          - {at: 1m, apiserverRestart: 10s}
+          - {at: 70s, scale: web, replicas: 6}
+        """)
+    r = run_variant(sc, stages=("cluster", "watch", "proxy"))
+    w = r.summary["watch"]
+    assert w["relists"] == {"kube-proxy": 6, "kube-controller-manager": 2}
+    assert w["apiserver_terminated_watchers_total"] == {"kube-proxy": 0, "kube-controller-manager": 0}
+    assert w["node_watch_gap_s"]["nodes"] == 6 and w["node_watch_gap_s"]["p50"] >= 10.0
+    # the scale-up's writes reach each node only once its relist is done
+    f = r.fanout
+    later = f.writes["time"].to_numpy()[f.to_proxy] > 60.0
+    assert np.all(f.arrival[later] >= 70.0)

@@ -270,8 +270,8 @@ def _assemble(writes, replicas, bandwidth, n_nodes, proxy_kind, to_proxy, arriva
         held = prefix[1:] - prefix[win.oldest[1:]] if len(sizes) else np.zeros(1)
         cache_bytes[k] = int(held.max()) if held.size else 0
     stats = WatchStats(
-        terminated={g.name: int(term[group_a == i].sum()) for i, g in enumerate(groups)},
-        relists={g.name: int(rel[group_a == i].sum()) for i, g in enumerate(groups)},
+        terminated=_by_name(groups, group_a, term),
+        relists=_by_name(groups, group_a, rel),
         relist_bytes=int(np.rint(listed).sum()),
         node_gap_s=node_gap,
         cache_capacity_max={k: w.max_capacity() for k, w in windows.items()},
@@ -291,6 +291,14 @@ def _assemble(writes, replicas, bandwidth, n_nodes, proxy_kind, to_proxy, arriva
                                      replicas, int(whole.sum())),
         to_proxy=to_proxy, arrival=arrival, watcher_bytes=watcher_bytes, stats=stats, proxy_row=proxy_row,
     )
+
+
+def _by_name(groups: list[Watcher], group_of: np.ndarray, values: np.ndarray) -> dict[str, int]:
+    """Per watcher group name (groups of one name, e.g. an informer per kind, add up)."""
+    out: dict[str, int] = {}
+    for i, g in enumerate(groups):
+        out[g.name] = out.get(g.name, 0) + int(values[group_of == i].sum())
+    return out
 
 
 def _egress_series(spans: list[tuple[float, float, int, float]], replicas: int, total: int) -> pd.DataFrame:
