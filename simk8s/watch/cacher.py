@@ -169,8 +169,6 @@ class Replica:
             for c in due:
                 self._wake(int(c))
             self._split_pending()
-            if due.size > 1:
-                self._merge_lists()
             if stop >= target and done.size == 0 and due.size == 0:
                 return
 
@@ -287,17 +285,6 @@ class Replica:
             win = self.windows[kind]
             size = min(max(math.ceil(int(win.capacity[win.committed_by(t)]) / EVENT_FRESH_DURATION), 10), 100)
         return 2 * size + 1
-
-    def _merge_lists(self) -> None:
-        """Clients that started the same LIST at the same moment are alike from then on."""
-        h = self.h
-        ok = h.mode == LIST
-        if int(ok.sum()) < 2:
-            return
-        keys = np.stack([h.cls, h.list_rv, h.rv_k, h.list_rem.view(np.int64)], axis=1)
-        h.flush(self.received, self.listed)
-        if h.merge(ok, keys):
-            self._nodes.clear()
 
     def _backoff_each(self, c: int) -> None:
         """Every member draws its own backoff: the row is split before its next step."""

@@ -76,9 +76,8 @@ class Cohorts:
         """Add the rows' per-member byte counts to the clients' totals."""
         if len(self) == 0:
             return
-        which, member = self.expand(np.arange(len(self)))
-        np.add.at(received, member, self.recv[which])
-        np.add.at(listed, member, self.listed[which])
+        received[self.flat] += np.repeat(self.recv, self.weight)  # flat lists each client once
+        listed[self.flat] += np.repeat(self.listed, self.weight)
         self.recv[:] = 0.0
         self.listed[:] = 0.0
 
@@ -111,7 +110,9 @@ class Cohorts:
         idx = np.flatnonzero(ok)
         if idx.size < 2:
             return False
-        _, inverse, counts = np.unique(keys[idx], axis=0, return_inverse=True, return_counts=True)
+        rows_of_keys = np.ascontiguousarray(keys[idx].astype(np.int64))
+        flat_keys = rows_of_keys.view(np.dtype((np.void, 8 * rows_of_keys.shape[1]))).ravel()
+        _, inverse, counts = np.unique(flat_keys, return_inverse=True, return_counts=True)
         if (counts > 1).sum() == 0:
             return False
         inverse = inverse.ravel()
