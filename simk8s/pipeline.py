@@ -14,7 +14,7 @@ from simk8s.cluster.run import ClusterRun, run_cluster
 from simk8s.gcpasses import fewer_gc_passes
 from simk8s.results.summary import build_summary, build_tables
 from simk8s.results.variant import VariantResult
-from simk8s.watch.fanout import FanOut, Watcher, fan_out
+from simk8s.watch import CacheSettings, FanOut, InitialObject, Watcher, controller_watchers, fan_out
 
 Progress = Callable[[str, str, float, float], None]  # (variant, stage, simulated now, duration)
 
@@ -108,16 +108,74 @@ def watch_key(scenario: Any) -> tuple:
 def run_watch(scenario: Any, cluster: ClusterRun) -> FanOut:
     cl = scenario.cluster
     watchers = [Watcher(w.name, KIND_OF_WATCH[w.kind], w.count, w.encoding) for w in scenario.watchers]
+    watchers += controller_watchers(cl.controller_manager)
+    restarts = tuple((ev.at, ev.apiserver_restart) for ev in scenario.events if ev.apiserver_restart is not None)
+    api = cl.apiserver
+    settings = CacheSettings(capacity=api.watch_cache_capacity or None, chan_size=api.watch_chan_size,
+                             restarts=restarts)
     return fan_out(
         cluster.world.apiserver.log,
         n_nodes=cl.nodes,
         proxy_kind=KIND_OF_WATCH[cl.kube_proxy.watch],
         watchers=watchers,
-        replicas=cl.apiserver.replicas,
-        bandwidth=cl.apiserver.egress_bandwidth,
+        replicas=api.replicas,
+        bandwidth=api.egress_bandwidth,
         # kube-proxy watches with `!service.kubernetes.io/headless`: headless objects never reach it.
         proxy_ignored=frozenset(k for k, svc in cluster.world.services.items() if svc.headless),
+        initial=_initial_objects(scenario, cluster),
+        cache=dict.fromkeys(("Endpoints", "EndpointSlice", "Service"), settings),
+        seed=scenario.seed,
     )
+
+
+def _initial_objects(scenario: Any, cluster: ClusterRun) -> list[InitialObject]:
+    """What a LIST returns before any write: the objects that exist at t = 0."""
+    from simk8s.api.sizes import wire_sizes
+
+    out = []
+    for kind, objs in cluster.initial_objects.items():
+        for o in objs:
+            wire = wire_sizes(o)
+            service = o.name if kind == "Endpoints" else getattr(o, "service_name", o.name)
+            out.append(InitialObject(kind, o.namespace, o.name, service, wire.stored, wire.json))
+    return out + _background_objects(scenario)
+
+
+def _background_objects(scenario: Any) -> list[InitialObject]:
+    """`background:` Services have no objects in the cluster stage, but a LIST returns
+    theirs. Simplification: each is sized as one representative Endpoints and one
+    EndpointSlice with `endpointsPerService` ready pods (a made-up pod name, IP and node)."""
+    from simk8s.api.objects import (
+        Endpoint,
+        EndpointAddress,
+        EndpointPort,
+        Endpoints,
+        EndpointSlice,
+        EndpointSubset,
+        ObjectReference,
+    )
+    from simk8s.api.sizes import wire_sizes
+
+    bg = scenario.background
+    if bg.services == 0:
+        return []
+    n = bg.endpoints_per_service
+    refs = [ObjectReference("Pod", "default", f"background-0000-7d9c8b6f5d-{i:05d}", f"{i:08d}-0000-4000-8000-000000000000")
+            for i in range(n)]
+    ips = [f"10.{64 + i // 65536}.{i // 256 % 256}.{i % 256}" for i in range(n)]
+    port = (EndpointPort(8080, "http"),)
+    ep = Endpoints(name="background-0000", subsets=(EndpointSubset(
+        addresses=tuple(EndpointAddress(ip, f"node-{i}", refs[i]) for i, ip in enumerate(ips)), ports=port),))
+    sl = EndpointSlice(name="background-0000-x7k2p", labels=(("kubernetes.io/service-name", "background-0000"),),
+                       owner_name="background-0000", endpoints=tuple(
+                           Endpoint((ip,), target_ref=refs[i], node_name=f"node-{i}", zone="a") for i, ip in enumerate(ips)),
+                       ports=port)
+    out = []
+    for kind, obj in (("Endpoints", ep), ("EndpointSlice", sl)):
+        wire = wire_sizes(obj)
+        out += [InitialObject(kind, "background", f"background-{i}", f"background-{i}", wire.stored, wire.json)
+                for i in range(bg.services)]
+    return out
 
 
 def cluster_groups(variants: list[tuple[str, Any]]) -> list[list[tuple[str, Any]]]:

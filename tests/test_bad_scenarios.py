@@ -86,7 +86,7 @@ EXPECTED: dict[str, list[str]] = {
         "event-missing-workload.yaml:5: events.0.rollout: no Deployment named 'frontend' (known: backend)",
     ],
     "event-two-actions.yaml": [
-        "event-two-actions.yaml:5: events.0: an event needs exactly one of rollout, scale, drain, nodeLoss, zoneOutage; got rollout, drain",
+        "event-two-actions.yaml:5: events.0: an event needs exactly one of rollout, scale, drain, nodeLoss, zoneOutage, apiserverRestart; got rollout, drain",
         "event-two-actions.yaml:6: events.1: scale needs replicas",
         "event-two-actions.yaml:7: events.2.replicas: only valid with scale",
     ],

@@ -143,7 +143,8 @@ def _fan_out(
 
     Link start b[w] = max(commit[w], b[w-1] + N × send[w-1]): a max-plus recurrence solved
     with a running maximum. FIFO per node holds because b[w] ≥ b[w-1] + N × send[w-1].
-    Simplification: no watch-cache or per-watcher buffering delay (as watch/fanout.py).
+    Simplification: no watch cache or per-watcher channels (simk8s/watch/): EndpointSlice writes
+    this small never fill a watcher's channel there, so no watch is cut off.
     """
     send = nbytes / bandwidth
     busy_before = np.concatenate(([0.0], np.cumsum(n_nodes * send)[:-1]))

@@ -2,7 +2,7 @@
 
 `watcher_bytes(fanout)` returns the fan-out's own `watcher_bytes` table when it has one;
 otherwise it derives the same table from the writes, following the fan-out's placement
-(simk8s/watch/fanout.py): node i's kube-proxy watches replica i % R, the other watchers
+(simk8s/watch/fanout.py, before its own table): node i's kube-proxy watches replica i % R, the other watchers
 take replicas round robin from slot n_nodes on. Columns: replica int, watcher str
 ("kube-proxy" for node proxies), node int (-1 for non-node watchers), bytes int64; one row
 per node proxy and per (replica, watcher) of the others. The bytes add up to the sum of

@@ -38,6 +38,7 @@ from simk8s.proxy.metrics import (
     bucket_counts,
     histogram_quantile,
 )
+from simk8s.watch import controller_watchers
 
 METRICS_FILE = "metrics.prom"  # per variant, in the results directory (Prometheus text format)
 
@@ -233,6 +234,8 @@ def _watch_event_sizes(run: VariantRun, release: tuple[int, int], events: Mappin
     extra: dict[str, list[tuple[int, str]]] = {}
     for w in sc.watchers:
         extra.setdefault(_WATCHED_KIND[w.kind], []).append((w.count, w.encoding))
+    for cw in controller_watchers(sc.cluster.controller_manager):  # as the watch stage adds them
+        extra.setdefault(cw.kind, []).append((cw.count, cw.encoding))
     family = HistogramMetricFamily("apiserver_watch_events_sizes", "Bytes of one watch event (simulated).",
                                    labels=["group", "kind", "version"])
     for kind in sorted(events):

@@ -37,6 +37,8 @@ def build_summary(result: VariantResult) -> dict[str, Any]:
         "rollout": _rollout_section(cluster.rollouts),
         "apiserver": _apiserver_section(api.log, result.fanout, api),
     }
+    if result.fanout is not None and result.fanout.stats is not None:
+        summary["watch"] = _watch_section(result.fanout)
     if result.fleet is not None:
         summary["kube_proxy"] = result.fleet.summary["kube_proxy"]
         summary["network_programming_latency_s"] = result.fleet.summary["network_programming_latency_s"]
@@ -109,6 +111,35 @@ def _apiserver_section(log: list, fanout: Any, api: Any) -> dict[str, Any]:
             # One write's fan-out to every watcher (the "1.5 MB × 3000 nodes" figure).
             per_write[k] = int(v // writes[k]) if writes.get(k) else None
     return section
+
+
+def _watch_section(fanout: Any) -> dict[str, Any]:
+    """Watchers cut off, relists and their cost (simk8s/watch/; metric names as the
+    apiserver exports them where one exists)."""
+    st = fanout.stats
+    gap = st.node_gap_s
+    cut = gap[gap > 0]
+    series = fanout.egress_series
+    per_s = series.groupby("replica")["bytes"].max() if len(series) else pd.Series(dtype=float)
+    return {
+        "apiserver_terminated_watchers_total": dict(st.terminated),
+        "relists": dict(st.relists),
+        "relist_bytes": int(st.relist_bytes),
+        # seconds each node's kube-proxy had no watch (cut off until re-watched or re-listed)
+        "node_watch_gap_s": {
+            "nodes": int(cut.size),
+            "p50": _num(np.percentile(cut, 50, method="inverted_cdf")) if cut.size else None,
+            "p99": _num(np.percentile(cut, 99, method="inverted_cdf")) if cut.size else None,
+            "max": _num(cut.max()) if cut.size else None,
+            "node_seconds": _num(gap.sum()),
+        },
+        "apiserver_watch_cache_capacity_max": dict(st.cache_capacity_max),
+        "watch_cache_event_bytes_max": dict(st.cache_bytes_max),
+        "apiserver_cpu_seconds": {"serialization": _num(st.cpu_serialization_s), "list": _num(st.cpu_list_s)},
+        "dispatch_blocked_s": _num(st.blocked_s),
+        "events_queued_per_watcher_max": int(st.queued_max),
+        "egress_bytes_per_s_max": _num(per_s.max()) if len(per_s) else None,
+    }
 
 
 def build_tables(result: VariantResult) -> dict[str, pd.DataFrame]:

@@ -71,6 +71,12 @@ class Apiserver(SchemaModel):
     write_latency: Duration = Field(default=0.01, ge=0, le=60)
     max_request_body_bytes: Bytes = Field(default=3 * 2**20, ge=0, le=2**40)  # 0: no limit
     watch_cache_encoding: Literal["protobuf", "json"] = "protobuf"
+    # Events the watch cache holds per kind: a fixed number (--default-watch-cache-size, up
+    # to v1.18) or 0 = adaptive, 100..102400 keeping ~75 s (v1.19+, kubernetes/kubernetes#90091).
+    watch_cache_capacity: Count = Field(default=0, ge=0, le=1_000_000)
+    # Each watcher's input channel (cacher.go newCacheWatcher chanSize): 10 up to v1.24; 0 =
+    # sized from the cache's capacity within 10..100 (v1.25+, kubernetes/kubernetes#109708).
+    watch_chan_size: Count = Field(default=0, ge=0, le=100_000)
 
 
 class Etcd(SchemaModel):

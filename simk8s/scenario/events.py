@@ -14,7 +14,7 @@ from .types import DAY, WEEK, Bytes, Count, Duration, Name, NodeRef, Rate
 from .units import format_duration
 from .workloads import MAX_REPLICAS
 
-EVENT_ACTIONS = ("rollout", "scale", "drain", "nodeLoss", "zoneOutage")
+EVENT_ACTIONS = ("rollout", "scale", "drain", "nodeLoss", "zoneOutage", "apiserverRestart")
 
 
 class Event(SchemaModel):
@@ -26,6 +26,8 @@ class Event(SchemaModel):
     node_loss: NodeRef | None = None  # the node dies: its pods vanish without termination
     # every node of the zone dies at once, and the apiserver replicas placed there (cluster/zone_outage.py)
     zone_outage: Name | None = None
+    # every apiserver replica stops for this long and comes back with an empty watch cache
+    apiserver_restart: Duration | None = Field(default=None, ge=0, le=DAY)
 
     @property
     def action(self) -> str:
@@ -40,7 +42,7 @@ class Event(SchemaModel):
         actions = [a for a in EVENT_ACTIONS if getattr(self, event_attr(a)) is not None]
         if len(actions) != 1:
             got = "none" if not actions else ", ".join(actions)
-            raise Problems([((), f"an event needs exactly one of rollout, scale, drain, nodeLoss, zoneOutage; got {got}")])
+            raise Problems([((), f"an event needs exactly one of rollout, scale, drain, nodeLoss, zoneOutage, apiserverRestart; got {got}")])
         if actions[0] == "scale" and self.replicas is None:
             raise Problems([((), "scale needs replicas")])
         if actions[0] != "scale" and self.replicas is not None:
@@ -78,4 +80,4 @@ class Variant(SchemaModel):
 
 def event_attr(action: str) -> str:
     """The attribute of an event action (`nodeLoss` → `node_loss`)."""
-    return {"nodeLoss": "node_loss", "zoneOutage": "zone_outage"}.get(action, action)
+    return {"nodeLoss": "node_loss", "zoneOutage": "zone_outage", "apiserverRestart": "apiserver_restart"}.get(action, action)

@@ -35,7 +35,7 @@ from .releases import NOT_IN_RELEASE
 from .yamlbounds import LimitError, read_text
 from .yamlsource import Loc, YamlDocument, YamlParseError, dotted, locate, node_at, parse_documents
 
-_EVENT_OPTIONAL_KEYS = ("rollout", "scale", "replicas", "drain", "nodeLoss", "zoneOutage")
+_EVENT_OPTIONAL_KEYS = ("rollout", "scale", "replicas", "drain", "nodeLoss", "zoneOutage", "apiserverRestart")
 
 
 # --- public API -------------------------------------------------------------------------

@@ -177,6 +177,8 @@ class Scenario(SchemaModel):
             elif action == "zoneOutage":
                 zones = self.cluster.zones
                 message = None if event.target in zones else f"no zone {event.target!r} in cluster.zones ({', '.join(zones)})"
+            elif action == "apiserverRestart":
+                message = None
             else:
                 message = self._node_problem(event.target)
             if message:

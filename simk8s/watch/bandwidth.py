@@ -1,0 +1,64 @@
+"""A replica's egress link shared by its concurrent streams, as TCP shares it.
+
+Every stream with bytes left to send gets an equal share of the link (processor sharing,
+the fluid limit of TCP's per-flow fairness on one bottleneck); a group of `weight`
+identical streams gets `weight` shares. Between two decision points no stream gets new
+bytes, so the drain is exact: streams finish in order of their remaining bytes, and the
+per-stream "virtual" byte count V(t) (bytes each backlogged stream has received since the
+interval began) is piecewise linear in t.
+
+Simplifications: no TCP slow start, round-trip or socket-buffer effects; the link runs at
+full rate whenever any stream has bytes to send.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Drain:
+    """The link emptying from time `t0` with no new bytes arriving."""
+
+    t0: float
+    v_knots: np.ndarray  # V at each stream group's finish, ascending (first knot 0)
+    t_knots: np.ndarray  # seconds after t0 at those knots
+    bandwidth: float
+
+    @property
+    def busy_until(self) -> float:
+        """When the last backlogged stream finishes."""
+        return self.t0 + float(self.t_knots[-1])
+
+    def v_at(self, t: float) -> float:
+        """Bytes each still-backlogged stream has received by `t` (inf once all are done)."""
+        dt = t - self.t0
+        if dt >= self.t_knots[-1]:
+            return np.inf
+        return float(np.interp(dt, self.t_knots, self.v_knots))
+
+    def time_of(self, v: np.ndarray) -> np.ndarray:
+        """When a stream that stays backlogged has received `v` bytes."""
+        return self.t0 + np.interp(v, self.v_knots, self.t_knots)
+
+    def bytes_sent(self, t: float) -> float:
+        """Bytes the link carried between t0 and `t` (it runs at full rate while busy)."""
+        return self.bandwidth * (min(t, self.busy_until) - self.t0)
+
+
+def drain(t0: float, remaining: np.ndarray, weight: np.ndarray, bandwidth: float) -> Drain:
+    """`remaining[i]` bytes left for each of `weight[i]` identical streams."""
+    busy = remaining > 0
+    rem, w = remaining[busy], weight[busy].astype(np.float64)
+    if rem.size == 0:
+        return Drain(t0, np.zeros(1), np.zeros(1), bandwidth)
+    order = np.argsort(rem, kind="stable")
+    rem, w = rem[order], w[order]
+    # Between the (i-1)th and ith group finishing, the groups from i on share the link.
+    active = np.cumsum(w[::-1])[::-1]
+    step_v = np.diff(rem, prepend=0.0)
+    t_knots = np.concatenate(([0.0], np.cumsum(step_v * active / bandwidth)))
+    v_knots = np.concatenate(([0.0], rem))
+    return Drain(t0, v_knots, t_knots, bandwidth)
