@@ -146,7 +146,9 @@ def test_the_fanouts_own_table_is_used_when_it_has_one(tmp_path):
         watcher_bytes = own
 
     assert watcher_bytes(WithTable()) is own
-    assert len(watcher_bytes(v.fanout, _watchers(v.scenario))) == 7 + 4  # 7 nodes; 2 replicas × 2 watchers
+    table = watcher_bytes(v.fanout, _watchers(v.scenario))
+    # 7 nodes; 2 replicas × 2 watcher groups; the controller-manager's informer of each kind (simk8s/watch/)
+    assert len(table) == 7 + 4 + 2 and (table["node"] == -1).sum() == 6
 
 
 def test_kube_proxies_spread_over_replicas_whatever_their_zone():

@@ -48,7 +48,27 @@ def watch_matrix(fanout: Any, watchers: Sequence[Any], net: ZoneNetwork, node_zo
         table = watcher_bytes(fanout, watchers) if whole else derive_watcher_bytes(fanout, watchers, mask)
         lost = {z for _, z in outages[:k]}
         unsent += _add_table(out, table, net, node_zone, lost)
+    if window is None and len(outages):
+        unsent += _add_table(out, _not_derived(fanout, watchers), net, node_zone, set())
     return out, unsent
+
+
+def _not_derived(fanout: Any, watchers: Sequence[Any]) -> pd.DataFrame:
+    """What the fan-out's own table holds beyond the per-write derivation: the
+    controller-manager's informers, relists and re-watches (simk8s/watch/). Simplification:
+    these bytes are not split at the outage; they count as sent from their replica."""
+    own = getattr(fanout, "watcher_bytes", None)
+    if not isinstance(own, pd.DataFrame):
+        return pd.DataFrame({c: pd.Series(dtype=np.int64 if c != "watcher" else object)
+                             for c in ("replica", "watcher", "node", "bytes")})
+    keys = ["watcher", "node"]
+    mine = own.groupby(keys, as_index=False).agg(replica=("replica", "first"), bytes=("bytes", "sum"))
+    derived = derive_watcher_bytes(fanout, watchers).groupby(keys, as_index=False)["bytes"].sum()
+    both = mine.merge(derived, on=keys, how="outer", suffixes=("", "_derived")).fillna(0)
+    both["bytes"] = (both["bytes"] - both["bytes_derived"]).astype(np.int64)
+    both["replica"] = both["replica"].astype(np.int64)
+    both["node"] = both["node"].astype(np.int64)
+    return both.loc[both["bytes"] != 0, ["replica", "watcher", "node", "bytes"]]
 
 
 def _add_table(out: np.ndarray, table: pd.DataFrame, net: ZoneNetwork, node_zone: np.ndarray, lost: set[int]) -> int:
