@@ -14,9 +14,14 @@ ROWS: list[tuple[str, str, str]] = [
     ("apiserver.rejected_writes.Endpoints", "Endpoints writes rejected", "{:,.0f}"),
     ("apiserver.max_object_bytes.Endpoints", "largest Endpoints write (proto)", "{:,.0f} B"),  # refused ones too
     ("apiserver.max_object_bytes.EndpointSlice", "largest EndpointSlice write (proto)", "{:,.0f} B"),
-    ("apiserver.watch_events.@proxy", "watch events to kube-proxies", "{:,.0f}"),
-    ("apiserver.egress_bytes.@proxy", "apiserver egress to kube-proxies", "bytes"),
+    ("apiserver.watch_events.@proxy", "watch events (kube-proxy's kind, all watchers)", "{:,.0f}"),
+    ("apiserver.egress_bytes.@proxy", "apiserver egress (kube-proxy's kind)", "bytes"),
     ("apiserver.egress_bytes_per_write.@proxy", "  per write (all watchers)", "bytes"),
+    # the watch cache: watchers cut off, and what coming back cost (simk8s/watch/)
+    ("watch.apiserver_terminated_watchers_total.kube-proxy", "kube-proxy watches closed (too slow)", "{:,.0f}"),
+    ("watch.relists.kube-proxy", "kube-proxy relists", "{:,.0f}"),
+    ("watch.relist_bytes", "  relist bytes (all watchers)", "bytes"),
+    ("watch.node_watch_gap_s.p50", "  time a node had no watch, p50", "{:.1f} s"),
     ("kube_proxy.syncs", "kube-proxy syncs (all nodes)", "{:,.0f}"),
     ("kube_proxy.full_syncs", "  of which full", "{:,.0f}"),
     ("kube_proxy.sync_seconds.p50", "sync duration p50", "{:.3f} s"),
@@ -100,8 +105,10 @@ def comparison_values(variants: list[tuple[str, dict, str]]) -> pd.DataFrame:
 def shown_rows(frame: pd.DataFrame) -> pd.Series:
     """Rows worth printing: not '–' everywhere, and the optional ones only when not all zero."""
     optional = {"DNS answers (ExternalName)", "  refused (no endpoints)", "  dropped (no local endpoint)",
-                "  to a pod not yet serving", "Endpoints writes rejected"}
-    empty = (frame == "–").all(axis=1) | (frame.index.isin(optional) & (frame == "0").all(axis=1))
+                "  to a pod not yet serving", "Endpoints writes rejected", "kube-proxy watches closed (too slow)",
+                "kube-proxy relists", "  relist bytes (all watchers)", "  time a node had no watch, p50"}
+    zero = frame.isin(["0", "0 B", "–"])
+    empty = (frame == "–").all(axis=1) | (frame.index.isin(optional) & zero.all(axis=1))
     return ~empty
 
 
