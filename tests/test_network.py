@@ -253,6 +253,14 @@ def test_a_zone_outage_loses_its_nodes_and_the_survivors_converge(tmp_path):
     assert close.summary["zone_outage"]["converged_s"]["max_s"] == 0.0
     assert close.summary["zone_outage"]["connections_failed"] == 0
     assert out["connections_failed"] > 0
+    # no connection starts on a node of the lost zone once it is gone; before, they do
+    for run in (v, close):
+        r = next(iter(run.traffic.values()))
+        lost_client = (r.node % 3 == 2)
+        assert not (lost_client & (r.t >= 60.0)).any() and (lost_client & (r.t < 60.0)).any()
+        assert run.summary["dataplane"]["connections"] == r.n
+    # PreferClose: every connection that got a reply stayed in its zone, so no path RTT at all
+    assert close.summary["dataplane"]["first_packet_ms"] == close.summary["dataplane"]["first_packet_rules_ms"]
 
 
 def test_variants_that_differ_only_in_the_network_share_one_cluster_run(tmp_path):
