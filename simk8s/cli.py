@@ -396,12 +396,16 @@ def report(results: str) -> None:
     """Write RESULTS/report.html (comparison table, plots embedded, resolved scenario,
     versions; no script, nothing loaded from elsewhere) and its Markdown twin
     (plots in RESULTS/report/), and list them in the directory's manifest."""
+    from pyarrow import ArrowException
+
     from simk8s.results.html_report import write_report
 
     try:
         page, twin = write_report(results)
     except LookupError as err:
         raise UsageError(err.args[0]) from None
+    except ArrowException as err:  # a table damaged or not written by simk8s
+        raise UsageError(f"{results}: a table cannot be read: {str(err).splitlines()[0]}") from None
     click.echo(f"wrote {page} and {twin}")
 
 

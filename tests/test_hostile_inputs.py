@@ -196,6 +196,17 @@ CASES = [
     Case("sweep-param-unknown-field", ["sweep", "scen.yaml", "--param", "cluster.nodez=3"], 2,
          "--param cluster.nodez=3: cluster.nodez: unknown field"),
     Case("sweep-missing-scenario", ["sweep", "nope.yaml", "--param", "seed=1"], 2, "Error: Invalid value for 'SCENARIO'"),
+    # calibrate --write replaces only a validation report simk8s wrote, and checks before the work
+    Case("calibrate-write-user-file", ["calibrate", "--write", "notes.txt"], 2,
+         "simk8s: --write notes.txt: exists and was not written by simk8s", {"notes.txt": "my notes\n"}),
+    Case("calibrate-write-a-dir", ["calibrate", "--write", "adir"], 2,
+         "simk8s: --write adir: is a directory or a link", dirs=("adir",)),
+    Case("calibrate-write-the-scenario", ["calibrate", "--write", "scen.yaml"], 2,
+         "simk8s: --write scen.yaml: exists and was not written by simk8s"),
+    # frontier: a limit on a figure no run has, and a --max below the start, are refused
+    Case("frontier-max-below-start", ["frontier", "scen.yaml", "--grow", "workloads.0.replicas", "--limit", "npl.p99=2s",
+                                      "--max", "1", "--out", "f.parquet", "--quiet", "--jobs", "1"], 2,
+         "simk8s: --max 1 is below the first value probed"),
 ]
 
 

@@ -54,6 +54,17 @@ def test_report_refuses_what_is_not_results(tmp_path):
     assert res.exit_code == 2 and "not a simk8s results directory" in res.output
 
 
+def test_a_damaged_table_is_one_line_and_exit_2(reported, tmp_path):
+    import shutil
+
+    copy = tmp_path / "quick"
+    shutil.copytree(reported, copy)
+    for table in copy.glob("*/*.parquet"):
+        table.write_bytes(b"PAR1 not a table PAR1")
+    res = CliRunner().invoke(main, ["report", str(copy)])
+    assert res.exit_code == 2 and res.output.startswith(f"simk8s: {copy}: a table cannot be read"), res.output
+
+
 def test_run_writes_the_report(tmp_path):
     res = CliRunner().invoke(main, ["run", str(QUICK), "--variant", "slices-ipvs", "--out", str(tmp_path / "r"),
                                     "--report", "--quiet", "--jobs", "1"])

@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from simk8s.frontier.limits import Limit, parse_limit
+from simk8s.frontier.limits import ALIASES, Limit, parse_limit
 
 
 @dataclass
@@ -108,6 +108,8 @@ def frontier(
     integer = isinstance(current, int)
     first = start if start is not None else current
     first = max(first, lowest)
+    if highest is not None and highest < first:
+        raise ValueError(f"--max {_shown(highest, integer)} is below the first value probed, {_shown(first, integer)}")
     top = highest if highest is not None else max(first * 1024, lowest)
     step = resolution if resolution is not None else (1 if integer else max(abs(first) * 0.01, 1e-9))
     brackets = {n: _Bracket() for n in names}
@@ -134,6 +136,8 @@ def frontier(
         ran = run_points(scenario, requests, executor=executor, workers=workers, points_store=store, progress=counted)
         done_points += len(requests)
         reused += ran.reused
+        if done_points == len(requests):  # the first batch: every figure named must exist
+            _check_figures(parsed, ran.frames)
         for value, frame in zip(values, ran.frames, strict=True):
             nodes = nodes_at.setdefault(value, _nodes(scenario, {**fixed, grow: int(value) if integer else value}))
             for name in wanted[value]:
@@ -198,6 +202,19 @@ def _judge(row: dict[str, Any], limits: list[Limit], nodes: int) -> str:
             return f"refused: {refused.group(1)}"
         return f"error: {first if len(first) <= 90 else first[:89] + '…'}"
     return ", ".join(lim.name for lim in limits if not lim.keeps(row, nodes))
+
+
+def _check_figures(limits: list[Limit], frames: list[pd.DataFrame]) -> None:
+    """ValueError for a limit on a summary figure no run has (a typo would otherwise keep the
+    limit at every size: a missing figure counts as kept). Runs that failed prove nothing."""
+    columns = set().union(*(f.columns for f in frames if "variant" in f.columns))
+    if not any(c.startswith("kube_proxy.") for c in columns):
+        return
+    for lim in limits:
+        if lim.name not in ALIASES and lim.name not in columns:
+            near = sorted(c for c in columns if c.split(".")[0] == lim.name.split(".")[0])[:5]
+            hint = f" (figures under {lim.name.split('.')[0]}: {', '.join(near)})" if near else ""
+            raise ValueError(f"--limit {lim.name}: no such figure in a run's summary{hint}")
 
 
 def _figures(row: dict[str, Any], limits: list[Limit], nodes: int) -> dict[str, float | None]:
