@@ -124,9 +124,8 @@ def run(
     """Run a scenario (all its compare variants, or those given with --variant), write its
     results directory and print the comparison."""
     from simk8s.experiment import run_scenario
-    from simk8s.results.progress import ProgressBar
-
     from simk8s.gcpasses import fewer_gc_passes
+    from simk8s.results.progress import ProgressBar
 
     with fewer_gc_passes():  # validating 10,000 copies builds a large live set too
         loaded = load_scenario(scenario, list(overrides))  # fail fast, before any work

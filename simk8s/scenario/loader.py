@@ -25,8 +25,8 @@ from pydantic import BaseModel, ValidationError
 
 from .base import Loc as SchemaLoc
 from .copies import Expansion
-from .events import Variant
 from .errors import ScenarioError, error_line
+from .events import Variant
 from .manifests import ImportedObject, ManifestImport, ignored_warning, read_manifest_file
 from .memory import memory_problem
 from .messages import SNAKE_NAMES, Problem, describe, problems_of
