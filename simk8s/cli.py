@@ -19,10 +19,12 @@ import click
 from simk8s import __version__
 from simk8s.cli_calibrate import calibrate
 from simk8s.errors import RunError, SimK8sError, Terminated, UsageError
+from simk8s.gcpasses import fewer_gc_passes, no_collections_at_exit
 from simk8s.scenario import ScenarioError, load_scenario, load_variants
 
 REPORT_TO = "the simk8s issue tracker"
 JOBS = click.IntRange(min=1, max=256)
+no_collections_at_exit()  # the process ends after one command: no GC pass over its leftovers
 
 
 class _Guarded(click.Group):
@@ -124,7 +126,6 @@ def run(
     """Run a scenario (all its compare variants, or those given with --variant), write its
     results directory and print the comparison."""
     from simk8s.experiment import run_scenario
-    from simk8s.gcpasses import fewer_gc_passes
     from simk8s.results.progress import ProgressBar
 
     with fewer_gc_passes():  # validating 10,000 copies builds a large live set too
