@@ -18,7 +18,17 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from simk8s.api.objects import Endpoint, EndpointAddress, ObjectReference
-from simk8s.api.sizes.encoding import _JSON_PLAIN, jarr_sum, jbool, jm, jobj, jstr, pmsg, pstr, varint_len
+from simk8s.api.sizes.encoding import (
+    JSON_PLAIN,
+    jarr_sum,
+    jbool,
+    jm,
+    jobj,
+    jstr,
+    pmsg,
+    pstr,
+    varint_len,
+)
 
 # Per-entry sizes are cached by identity, packed as json + (framed proto << 32), so one
 # C-level sum adds both encodings at once.
@@ -60,7 +70,7 @@ def _address_sizes(a: EndpointAddress) -> int:
     if ref is None or node is None:
         return _address_sizes_any(a)
     kind, ns, name, uid = ref.kind, ref.namespace, ref.name, ref.uid
-    if _JSON_PLAIN.fullmatch(ip + host + node + kind + ns + name + uid) is None:
+    if JSON_PLAIN.fullmatch(ip + host + node + kind + ns + name + uid) is None:
         return _address_sizes_any(a)
     # Every string is plain ASCII: a JSON literal is its length + 2 quotes, and its UTF-8
     # length is its length. Members are len(key) + 3 (quotes, colon) + the value.
