@@ -19,10 +19,12 @@ import click
 from simk8s import __version__
 from simk8s.cli_calibrate import calibrate
 from simk8s.errors import RunError, SimK8sError, Terminated, UsageError
+from simk8s.gcpasses import fewer_gc_passes, no_collections_at_exit
 from simk8s.scenario import ScenarioError, load_scenario, load_variants
 
 REPORT_TO = "the simk8s issue tracker"
 JOBS = click.IntRange(min=1, max=256)
+no_collections_at_exit()  # the process ends after one command: no GC pass over its leftovers
 
 
 class _Guarded(click.Group):
@@ -126,12 +128,14 @@ def run(
     from simk8s.experiment import run_scenario
     from simk8s.results.progress import ProgressBar
 
-    loaded = load_scenario(scenario, list(overrides))  # fail fast, before any work
-    load_variants(loaded)
+    with fewer_gc_passes():  # validating 10,000 copies builds a large live set too
+        loaded = load_scenario(scenario, list(overrides))  # fail fast, before any work
+        load_variants(loaded)
     for w in getattr(loaded, "warnings", ()) or ():
         click.echo(f"warning: {w}", err=True)
     with ProgressBar(enabled=False if quiet else progress) as bar:
-        exp = run_scenario(scenario, overrides=overrides, only=only, out=out, progress=bar.update, jobs=jobs or _cpus())
+        exp = run_scenario(scenario, overrides=overrides, only=only, out=out, progress=bar.update,
+                           jobs=jobs or _cpus(), loaded=loaded)
     click.echo(f"{exp.name}: {len(exp.variants)} variant(s), results in {exp.out}")
     if exp.write_note:
         click.echo(f"({exp.write_note})")

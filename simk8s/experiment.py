@@ -22,7 +22,7 @@ from simk8s.pipeline import VariantResult, cluster_groups, run_group
 from simk8s.results.files import write_results
 from simk8s.results.output import check_results_dir
 from simk8s.results.report import comparison_frame, comparison_values, format_comparison
-from simk8s.scenario import load_scenario, load_variants, resolved_dict
+from simk8s.scenario import Scenario, load_scenario, load_variants, resolved_dict
 
 
 @dataclass
@@ -68,6 +68,7 @@ def run_scenario(
     write: bool = True,
     progress: Callable[[str, str, float, float], None] | None = None,
     jobs: int = 1,
+    loaded: Scenario | None = None,
 ) -> Experiment:
     """Load, run every variant (or those named in `only`), write results/<name>/ unless write=False
     (a run of only some variants keeps the directory's other variants).
@@ -78,14 +79,15 @@ def run_scenario(
 
     Raises ScenarioError for a bad scenario, UsageError for an unknown variant and
     OutputError for an output directory simk8s may not replace or cannot write — all
-    before simulating anything.
+    before simulating anything. `loaded`: what `load_scenario(path, overrides)` returned
+    already (a caller that checked the scenario first), so it is not loaded twice.
     """
     with fewer_gc_passes():  # loading and writing build and walk large live sets too
-        return _run_scenario(path, overrides, only, out, write, progress, jobs)
+        return _run_scenario(path, overrides, only, out, write, progress, jobs, loaded)
 
 
-def _run_scenario(path, overrides, only, out, write, progress, jobs) -> Experiment:
-    scenario = load_scenario(path, list(overrides))
+def _run_scenario(path, overrides, only, out, write, progress, jobs, loaded) -> Experiment:
+    scenario = loaded if loaded is not None else load_scenario(path, list(overrides))
     variants = load_variants(scenario)
     if only:
         unknown = sorted(set(only) - {n for n, _ in variants})

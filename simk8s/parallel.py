@@ -4,8 +4,12 @@ A scenario's variants fall into groups by `cluster_key` (rolling-2000: the Endpo
 variant, which runs without truncation, and the three EndpointSlice variants, which share
 one control plane). Each group runs in a forked worker, start to finish, and sends back
 its variants' summaries and tables; the SimPy world, fan-out and fleet stay in the worker
-(they hold generators and are not picklable). Every variant runs exactly as it would in
-one process (same seeds, same order within its group), so the figures are identical.
+(they hold generators and are not picklable). Within a group, once the first variant has
+run (cluster and watch stages included), the worker forks a child per further variant but
+one, so that a group of many variants (rolling-2000's three EndpointSlice variants) does
+not run its kube-proxy and data-path stages one after the other while the other workers
+are idle. Every variant runs exactly as it would in one process (same seeds, reading the
+same finished cluster and watch stages), so the figures are identical.
 
 Progress reports travel back over a queue and are replayed to the caller's callback by
 a thread, throttled to a few per second per variant.
@@ -17,13 +21,16 @@ import contextlib
 import dataclasses
 import multiprocessing
 import os
+import pickle
+import signal
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from typing import Any
 
-from simk8s.pipeline import VariantResult, run_group
+from simk8s.pipeline import VariantResult, run_after_first, run_group
 from simk8s.workers import die_with_parent, stop_workers
 
 Progress = Callable[[str, str, float, float], None]
@@ -69,9 +76,73 @@ def _init_worker(queue: Any, parent_pid: int) -> None:
 
 
 def _run_group_light(group: list[tuple[str, Any]]) -> list[VariantResult]:
-    results = run_group(group, _throttled_sender() if _queue is not None else None)
+    progress = _throttled_sender() if _queue is not None else None
+    first = run_group(group[:1], progress)[0]
+    forked = [_Forked(_variant_run(first, name, sc, progress)) for name, sc in group[2:]]
+    try:
+        results = [_light(first)] + [_light(run_after_first(first, n, sc, progress)) for n, sc in group[1:2]]
+        return results + [child.result() for child in forked]
+    finally:
+        for child in forked:
+            child.stop()
+
+
+def _variant_run(first: VariantResult, name: str, sc: Any, progress: Progress | None) -> Callable[[], VariantResult]:
+    return lambda: _light(run_after_first(first, name, sc, progress))
+
+
+def _light(result: VariantResult) -> VariantResult:
     # What crosses the process boundary: summary and tables (the live objects stay here).
-    return [dataclasses.replace(r, cluster=None, fanout=None, fleet=None, traffic={}) for r in results]
+    return dataclasses.replace(result, cluster=None, fanout=None, fleet=None, traffic={})
+
+
+class _Forked:
+    """`run()` in a forked child of this worker (it inherits the finished cluster and watch
+    stages copy-on-write); `result()` waits for it and returns what it returned (or raises
+    what it raised). The child hands its result over in a temporary file."""
+
+    def __init__(self, run: Callable[[], VariantResult]) -> None:
+        fd, self.path = tempfile.mkstemp(prefix="simk8s-variant-", suffix=".pickle")
+        os.close(fd)
+        parent = os.getpid()
+        self.pid = os.fork()
+        if self.pid == 0:  # the child: never returns
+            code = 1
+            try:
+                die_with_parent(parent)
+                try:
+                    outcome: tuple[bool, Any] = (True, run())
+                except BaseException as exc:
+                    outcome = (False, exc)
+                with open(self.path, "wb") as f:
+                    pickle.dump(outcome, f, protocol=pickle.HIGHEST_PROTOCOL)
+                code = 0
+            finally:
+                os._exit(code)
+
+    def result(self) -> VariantResult:
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = 0
+        try:
+            if os.waitstatus_to_exitcode(status) != 0:
+                raise RuntimeError(f"a variant's worker process ended with status {status}")
+            with open(self.path, "rb") as f:
+                ok, value = pickle.load(f)
+        finally:
+            os.unlink(self.path)
+        if not ok:
+            raise value
+        return value
+
+    def stop(self) -> None:
+        """After a failure here: end the child (if it still runs) and remove its file."""
+        if self.pid:
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+            self.pid = 0
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
 
 
 def _throttled_sender() -> Progress:

@@ -192,13 +192,25 @@ def run_group(group: list[tuple[str, Any]], progress: Progress | None = None) ->
     results: list[VariantResult] = []
     fanouts: dict[tuple, FanOut] = {}
     for name, sc in group:
-        cb = (lambda stage, now, _n=name, _d=sc.duration: progress(_n, stage, now, _d)) if progress else None
         shared = results[0].cluster if results else None
-        result = run_variant(sc, name, progress=cb, cluster=shared, fanout=fanouts.get(watch_key(sc)))
+        result = _run_member(name, sc, progress, shared, fanouts.get(watch_key(sc)))
         if result.fanout is not None:
             fanouts.setdefault(watch_key(sc), result.fanout)
         results.append(result)
     return results
 
 
-__all__ = ["VariantResult", "cluster_groups", "fewer_gc_passes", "run_group", "run_variant", "run_watch"]
+def run_after_first(first: VariantResult, name: str, sc: Any, progress: Progress | None = None) -> VariantResult:
+    """One more variant of `first`'s group, sharing its cluster run (and its watch stage
+    when they watch alike): what `run_group` does for it, without the variants between."""
+    fanout = first.fanout if watch_key(sc) == watch_key(first.scenario) else None
+    return _run_member(name, sc, progress, first.cluster, fanout)
+
+
+def _run_member(name: str, sc: Any, progress: Progress | None, cluster: ClusterRun | None,
+                fanout: FanOut | None) -> VariantResult:
+    cb = (lambda stage, now, _n=name, _d=sc.duration: progress(_n, stage, now, _d)) if progress else None
+    return run_variant(sc, name, progress=cb, cluster=cluster, fanout=fanout)
+
+
+__all__ = ["VariantResult", "cluster_groups", "fewer_gc_passes", "run_after_first", "run_group", "run_variant", "run_watch"]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from operator import attrgetter
+
+import pandas as pd
 
 from simk8s.api import objects as api
 from simk8s.controller.replicaset import RankedPod
@@ -74,7 +77,7 @@ class PodState:
             )
         return self._snapshot
 
-    def lifecycle_row(self) -> dict:
+    def lifecycle_row(self) -> dict:  # one row of lifecycle_frame
         return {
             "pod": self.name,
             "workload": self.workload,
@@ -90,3 +93,21 @@ class PodState:
             "gone_s": self.gone,
             "deleted_reason": self.deleted_reason,
         }
+
+
+# lifecycle_row's columns (table column → PodState attribute), in its order.
+LIFECYCLE_COLUMNS = (
+    ("pod", "name"), ("workload", "workload"), ("revision", "revision"), ("node", "node_name"),
+    ("ip", "ip"), ("created_s", "created"), ("scheduled_s", "scheduled"), ("started_s", "started"),
+    ("first_ready_s", "first_ready"), ("deletion_s", "deletion"), ("serving_until_s", "serving_until"),
+    ("gone_s", "gone"), ("deleted_reason", "deleted_reason"),
+)
+
+
+def lifecycle_frame(pods: list[PodState]) -> pd.DataFrame:
+    """Every pod's lifecycle_row as a table, built column by column (HOT PATH at 150,000
+    pods: a list of row dicts costs several times more to turn into a frame)."""
+    if not pods:
+        return pd.DataFrame([])
+    return pd.DataFrame({column: list(map(attrgetter(attr), pods)) for column, attr in LIFECYCLE_COLUMNS})
+

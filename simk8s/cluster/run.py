@@ -12,6 +12,7 @@ import pandas as pd
 from simk8s.api import objects as api
 from simk8s.cluster.kcm import EndpointsController, EndpointSliceController
 from simk8s.cluster.names import stable_uid
+from simk8s.cluster.pods import lifecycle_frame
 from simk8s.cluster.world import Controller, World
 from simk8s.gcpasses import freeze_built_state
 
@@ -90,7 +91,7 @@ def run_cluster(scenario: Any, *, progress: Callable[[float], None] | None = Non
                 progress(world.env.now)
     except Exception as exc:  # recorded as data, like desmod: a failed run still has a summary
         exception = f"{type(exc).__name__}: {exc}"
-    pods = pd.DataFrame([p.lifecycle_row() for p in world.pods])
+    pods = lifecycle_frame(world.pods)
     rollouts = pd.DataFrame(
         [
             {

@@ -123,9 +123,29 @@ def find_port(pod: Pod, service_port: ServicePort) -> int | None:
     return None
 
 
+_PORTS_MEMO_LIMIT = 1 << 16
+# (id(service.ports), id(pod.container_ports)) → (both, the result). Pods of one template
+# share their container_ports tuple, so this is one entry per (Service, template); holding
+# both tuples keeps their ids from being reused.
+_ports_memo: dict[tuple[int, int], tuple[object, object, tuple[EndpointPort, ...]]] = {}
+
+
 def endpoint_ports(service: Service, pod: Pod) -> tuple[EndpointPort, ...]:
     """Resolved ports of one pod for the Service, in Service port order; unresolvable
-    ports are skipped."""
+    ports are skipped. They depend only on the Service's ports and the pod's container
+    ports (HOT PATH: both endpoint controllers ask for every pod)."""
+    key = (id(service.ports), id(pod.container_ports))
+    hit = _ports_memo.get(key)
+    if hit is not None:
+        return hit[2]
+    ports = _endpoint_ports(service, pod)
+    if len(_ports_memo) >= _PORTS_MEMO_LIMIT:
+        _ports_memo.clear()
+    _ports_memo[key] = (service.ports, pod.container_ports, ports)
+    return ports
+
+
+def _endpoint_ports(service: Service, pod: Pod) -> tuple[EndpointPort, ...]:
     out = []
     for sp in service.ports:
         num = find_port(pod, sp)

@@ -90,6 +90,7 @@ class TriggerTimeTracker:
         was_known = state is not None
         if state is None:
             state = self._change_states[key] = _ChangeTriggerState()
+            return _first_changes(state, service, changes)
         by_name = state.times_by_name
         names: set[str] = set()
         for order, pod in changes:
@@ -133,3 +134,27 @@ class TriggerTimeTracker:
     def delete_service(self, namespace: str, name: str) -> None:
         self._states.pop((namespace, name), None)
         self._change_states.pop((namespace, name), None)
+
+
+def _first_changes(state: _ChangeTriggerState, service: Service, changes: Iterable[PodChange]) -> float:
+    """``compute_changes`` on a Service's first sync: it answers the creation time whatever
+    the pods say, so only the memory is filled (HOT PATH: every pod of 10,000 Services at
+    t = 0 in scale-150k)."""
+    by_name, name_of = state.times_by_name, state.name_of
+    for order, pod in changes:
+        if pod is not None and pod.ready_transition_time is not None:
+            name = pod.name
+            name_of[order] = name
+            times = by_name.get(name)
+            if times is None:
+                by_name[name] = {order: metav1_time(pod.ready_transition_time)}
+            else:
+                times[order] = metav1_time(pod.ready_transition_time)
+    previous = state.pod_times
+    for name, times in by_name.items():
+        previous[name] = times[max(times)]  # the last pod of that name wins
+        if len(times) > 1:
+            state.shared_names.add(name)
+    state.service_time = metav1_time(service.creation_time)
+    return state.service_time
+

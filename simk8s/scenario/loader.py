@@ -26,6 +26,7 @@ from pydantic import BaseModel, ValidationError
 from .base import Loc as SchemaLoc
 from .copies import Expansion
 from .errors import ScenarioError, error_line
+from .events import Variant
 from .manifests import ImportedObject, ManifestImport, ignored_warning, read_manifest_file
 from .memory import memory_problem
 from .messages import SNAKE_NAMES, Problem, describe, problems_of
@@ -75,7 +76,8 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
 
     variant_base = _variant_base(scenario, with_overrides)
     skipped: dict[str, str] = {}
-    errors += _variant_errors(raw.get("compare"), variant_base, set(problems), sources, skipped)
+    built: dict[str, Scenario] = {}
+    errors += _variant_errors(raw.get("compare"), variant_base, set(problems), sources, skipped, built)
 
     if errors:
         raise ScenarioError(_in_reading_order(_unique(errors), display))
@@ -84,6 +86,7 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
     scenario._warnings = ((warning,) if warning else ()) + tuple(
         f"variant {name} skipped: {why}" for name, why in skipped.items())
     scenario._skipped_variants = tuple(skipped)
+    scenario._checked_variants = built
     return scenario
 
 
@@ -92,7 +95,7 @@ def load_variants(scenario: Scenario) -> list[tuple[str, Scenario]]:
     `set` applied and `compare` emptied. Without `compare`: [("base", scenario)]."""
     if not scenario.compare:
         return [("base", scenario)]
-    base = _variant_base(scenario, {})
+    base: dict[str, Any] | None = None  # resolved only for a variant load_scenario did not build
     variants: list[tuple[str, Scenario]] = []
     for variant in scenario.compare:
         if variant.name in scenario._skipped_variants:  # not in this release (a warning said so)
@@ -102,19 +105,31 @@ def load_variants(scenario: Scenario) -> list[tuple[str, Scenario]]:
             # validating 20,000 copied objects once more).
             variants.append((variant.name, scenario.model_copy(update={"compare": ()})))
             continue
-        data = copy.deepcopy(base)
-        lines: list[str] = []
-        for key, value in variant.settings.items():
-            message = apply_setting(data, tuple(str(key).split(".")), value)
-            if message:
-                lines.append(f"variant {variant.name}: {key}: {message}")
-        built, problems = _validate(data, check_memory=False)  # load_scenario checked it
-        lines += [f"variant {variant.name}: {dotted(loc)}: {msg}" for loc, msg in problems]
-        if lines or built is None:
-            raise ScenarioError(lines)
+        checked = scenario._checked_variants.get(variant.name)
+        if checked is not None:
+            # load_scenario validated this very data (same base, same `set`): not twice. A
+            # copy, so that callers loading the variants twice do not share one object.
+            built = checked.model_copy()
+        else:
+            base = _variant_base(scenario, {}) if base is None else base
+            built = _build_variant(base, variant)
         built._warnings = scenario.warnings
         variants.append((variant.name, built))
     return variants
+
+
+def _build_variant(base: dict[str, Any], variant: Variant) -> Scenario:
+    data = copy.deepcopy(base)
+    lines: list[str] = []
+    for key, value in variant.settings.items():
+        message = apply_setting(data, tuple(str(key).split(".")), value)
+        if message:
+            lines.append(f"variant {variant.name}: {key}: {message}")
+    built, problems = _validate(data, check_memory=False)  # load_scenario checked it
+    lines += [f"variant {variant.name}: {dotted(loc)}: {msg}" for loc, msg in problems]
+    if lines or built is None:
+        raise ScenarioError(lines)
+    return built
 
 
 def resolved_dict(scenario: Scenario) -> dict[str, Any]:
@@ -322,12 +337,13 @@ def _variant_base(scenario: Scenario | None, fallback: dict[str, Any]) -> dict[s
 
 
 def _variant_errors(compare: Any, base: dict[str, Any], base_problems: set[Problem],
-                    sources: _Sources, skipped: dict[str, str]) -> list[str]:
+                    sources: _Sources, skipped: dict[str, str], built: dict[str, Scenario]) -> list[str]:
     """Apply each compare entry's `set` to the base and report what only the variant breaks,
     at the line of the `set` key responsible (or of the compare entry). A variant whose only
     problem is a feature its release lacks (nftables on 1.26, say: `--set
     cluster.kubernetesVersion=1.26` on a scenario comparing modes) goes into `skipped`
-    (name → why) instead, unless every variant would be skipped."""
+    (name → why) instead, unless every variant would be skipped. Variants that validate
+    without any problem go into `built` (name → Scenario), for `load_variants`."""
     if not isinstance(compare, list):
         return []
     errors: list[str] = []
@@ -351,7 +367,10 @@ def _variant_errors(compare: Any, base: dict[str, Any], base_problems: set[Probl
                 errors.append(error_line(sources.file, line, where, message))
             else:
                 targets.append((loc_of(parts), path))
-        own = [(loc, message) for loc, message in _validate(data)[1] if (loc, message) not in base_problems]
+        variant, problems = _validate(data)
+        if variant is not None and not problems and isinstance(entry.get("name"), str):
+            built[entry["name"]] = variant
+        own = [(loc, message) for loc, message in problems if (loc, message) not in base_problems]
         if own and all(NOT_IN_RELEASE in message for _, message in own) and isinstance(entry.get("name"), str):
             skipped[entry["name"]] = f"{dotted(own[0][0])}: {own[0][1]}"
             continue

@@ -53,6 +53,9 @@ class Scenario(SchemaModel):
     _warnings: tuple[str, ...] = PrivateAttr(default=())
     # compare variants left out because their release lacks what they set (see the warnings).
     _skipped_variants: tuple[str, ...] = PrivateAttr(default=())
+    # compare variants load_scenario validated without a problem (name → Scenario), so that
+    # load_variants does not validate them again.
+    _checked_variants: dict[str, Scenario] = PrivateAttr(default_factory=dict)
     # How `copies` and traffic globs were expanded (for the compact resolved dump).
     _expansion: Expansion = PrivateAttr(default_factory=Expansion)
 

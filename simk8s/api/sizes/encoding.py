@@ -44,12 +44,12 @@ def pmsg(body: int, tag_len: int = 1) -> int:
 
 
 # Printable ASCII that Go's encoder writes as is: everything from space to ~ except " \ < > &.
-_JSON_PLAIN = re.compile(r"[ !#-%'-;=?-\[\]-~]*")
+JSON_PLAIN = re.compile(r"[ !#-%'-;=?-\[\]-~]*")
 
 
 def jstr(s: str) -> int:
     """Bytes of a JSON string literal as Go's encoder writes it (HTML-escaping on)."""
-    if _JSON_PLAIN.fullmatch(s) is not None:
+    if JSON_PLAIN.fullmatch(s) is not None:
         return len(s) + 2
     out = json.dumps(s, ensure_ascii=False)
     extra = 5 * sum(s.count(c) for c in "<>&")  # Go writes \u003c, \u003e, \u0026

@@ -18,7 +18,17 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from simk8s.api.objects import Endpoint, EndpointAddress, ObjectReference
-from simk8s.api.sizes.encoding import jarr_sum, jbool, jm, jobj, jstr, pmsg, pstr
+from simk8s.api.sizes.encoding import (
+    JSON_PLAIN,
+    jarr_sum,
+    jbool,
+    jm,
+    jobj,
+    jstr,
+    pmsg,
+    pstr,
+    varint_len,
+)
 
 # Per-entry sizes are cached by identity, packed as json + (framed proto << 32), so one
 # C-level sum adds both encodings at once.
@@ -48,7 +58,34 @@ def _objref_proto_body(ref: ObjectReference) -> int:
     return pstr(ref.kind) + pstr(ref.namespace) + pstr(ref.name) + pstr(ref.uid) + 6
 
 
+def _plen(n: int) -> int:
+    """pstr of a string of n UTF-8 bytes."""
+    return n + (2 if n < 0x80 else 1 + varint_len(n))
+
+
 def _address_sizes(a: EndpointAddress) -> int:
+    """_address_sizes_any's answer, with fewer calls when no string needs escaping (HOT PATH:
+    every pod's address is sized once as the Endpoints controller adds it)."""
+    ip, host, node, ref = a.ip, a.hostname, a.node_name, a.target_ref
+    if ref is None or node is None:
+        return _address_sizes_any(a)
+    kind, ns, name, uid = ref.kind, ref.namespace, ref.name, ref.uid
+    if JSON_PLAIN.fullmatch(ip + host + node + kind + ns + name + uid) is None:
+        return _address_sizes_any(a)
+    # Every string is plain ASCII: a JSON literal is its length + 2 quotes, and its UTF-8
+    # length is its length. Members are len(key) + 3 (quotes, colon) + the value.
+    # targetRef's members: len(key) + 5 + len(value), for each non-empty value.
+    present = (kind != "") + (ns != "") + (name != "") + (uid != "")
+    ref_json = (2 + len(kind) + len(ns) + len(name) + len(uid) + max(present - 1, 0)
+                + (9 if kind else 0) + (14 if ns else 0) + (9 if name else 0) + (8 if uid else 0))
+    # ip, nodeName, targetRef (+ hostname): 2 braces, the members, the commas between them.
+    js = 2 + 7 + len(ip) + 13 + len(node) + 12 + ref_json + 2 + (14 + len(host) if host else 0)
+    ref_body = _plen(len(kind)) + _plen(len(ns)) + _plen(len(name)) + _plen(len(uid)) + 6
+    body = _plen(len(ip)) + _plen(len(host)) + pmsg(ref_body) + _plen(len(node))
+    return js | (pmsg(body) << _PACK_SHIFT)
+
+
+def _address_sizes_any(a: EndpointAddress) -> int:
     # JSON (core/v1 EndpointAddress field order): ip, hostname, nodeName, targetRef.
     members = [jm("ip", jstr(a.ip))]
     if a.hostname:
