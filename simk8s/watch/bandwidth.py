@@ -48,9 +48,12 @@ class Drain:
         return self.bandwidth * (min(t, self.busy_until) - self.t0)
 
 
-def drain(t0: float, remaining: np.ndarray, weight: np.ndarray, bandwidth: float) -> Drain:
-    """`remaining[i]` bytes left for each of `weight[i]` identical streams."""
-    busy = remaining > 0
+def drain(t0: float, remaining: np.ndarray, weight: np.ndarray, bandwidth: float,
+          busy: np.ndarray | None = None) -> Drain:
+    """`remaining[i]` bytes left for each of `weight[i]` identical streams; `busy`, if
+    given, is `np.flatnonzero(remaining > 0)` already computed."""
+    if busy is None:
+        busy = np.flatnonzero(remaining > 0)
     rem = remaining[busy]
     n = rem.size
     if n == 0:

@@ -153,11 +153,12 @@ class Replica:
             h = self.h
             end = self._end()
             rem = self._remaining(end)
-            d = drain(self.now, rem, h.weight, self.bw)
+            busy = np.flatnonzero(rem > 0)
+            d = drain(self.now, rem, h.weight, self.bw, busy)
             soon = np.inf
             is_list = h.mode == LIST
-            lm = is_list & (rem > 0)
-            if lm.any():
+            lm = busy[is_list[busy]]
+            if lm.size:
                 soon = float(d.time_of(rem[lm]).min())
             waits = h.wake[h.mode == WAIT]
             if waits.size:
@@ -166,7 +167,7 @@ class Replica:
             # backoff's end takes effect up to TICK late), so that a storm of thousands of
             # jittered relists is a few thousand steps.
             stop = max(min(target, math.ceil(soon / TICK) * TICK if soon < np.inf else np.inf), self.now)
-            self._apply(d, rem, stop, end)
+            self._apply(d, rem, stop, end, busy)
             self.now = stop
             done = np.flatnonzero(is_list & (h.list_rem <= 0.0))
             for c in done:
@@ -178,12 +179,10 @@ class Replica:
             if stop >= target and done.size == 0 and due.size == 0:
                 return
 
-    def _apply(self, d, rem: np.ndarray, t: float, end: np.ndarray) -> None:
+    def _apply(self, d, rem: np.ndarray, t: float, end: np.ndarray, busy: np.ndarray) -> None:
+        """Send the bytes of `d` up to `t`; `busy`: the rows with bytes left (`rem > 0`)."""
         h = self.h
-        if t <= self.now:
-            return
-        busy = np.flatnonzero(rem > 0)
-        if busy.size == 0:
+        if t <= self.now or busy.size == 0:
             return
         dv = d.v_at(t)
         # Only busy rows get bytes: the others' `sent` is 0 (and adding 0 changes nothing).
@@ -397,10 +396,11 @@ class Replica:
         m = h.members(c)
         if ec.proxy:
             node, first = self.c.node[m], self.list_from[m]
-            for lo in np.unique(first[(node >= 0) & (first < rv)]):
-                nodes = node[(node >= 0) & (first == lo)]
-                rows = np.arange(lo, rv)
-                self.arrival[np.ix_(rows, nodes)] = np.minimum(self.arrival[np.ix_(rows, nodes)], t)
+            kp = node >= 0
+            node, first = node[kp], first[kp]
+            for lo in np.unique(first[first < rv]).tolist():
+                nodes = node[first == lo]
+                self.arrival[lo:rv, nodes] = np.minimum(self.arrival[lo:rv, nodes], t)
         h.lo[c] = max(int(self.list_from[m].max()), rv)
         h.list_rem[c] = 0.0
         if not self.windows[ec.kind].can_resume(int(h.rv_k[c]), t):

@@ -102,6 +102,8 @@ class Cohorts:
         """Rows watching, caught up (`pos == end`), past the "very short watch" second, and
         alike in class, RV and channel size become one. Call `flush` first."""
         ok = (self.mode == WATCH) & (self.pos == end) & ((self.got > 0) | (now - self.watch_start >= 1.0))
+        if np.count_nonzero(ok) < 2:
+            return False
         keys = np.stack([self.cls, self.lo, self.rv_k, self.cap], axis=1)
         return self.merge(ok, keys)
 
