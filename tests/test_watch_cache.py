@@ -110,6 +110,21 @@ def test_drain_shares_equally_and_finishes_in_order_of_remaining_bytes():
     np.testing.assert_allclose(d.time_of(np.array([100.0, 300.0])), [2.0, 4.0])
 
 
+def test_drain_knots_are_bit_identical_to_the_plain_formula():
+    """The drain's fast path (in-place steps, `busy` passed in) must give the same floats."""
+    rng = np.random.default_rng(7)
+    for _ in range(50):
+        rem = np.where(rng.random(40) < 0.3, 0.0, rng.random(40) * 1e5)
+        w = rng.integers(1, 50, 40)
+        busy = rem > 0
+        r, ww = rem[busy], w[busy].astype(np.float64)
+        order = np.argsort(r, kind="stable")
+        r, ww = r[order], ww[order]
+        t_ref = np.concatenate(([0.0], np.cumsum(np.diff(r, prepend=0.0) * np.cumsum(ww[::-1])[::-1] / 1e6)))
+        for d in (drain(3.0, rem, w, 1e6), drain(3.0, rem, w, 1e6, np.flatnonzero(busy))):
+            assert np.array_equal(d.t_knots, t_ref) and np.array_equal(d.v_knots, np.concatenate(([0.0], r)))
+
+
 def test_adaptive_window_doubles_while_history_is_younger_than_75s():
     times = np.arange(300) * 0.1  # 10 events per second: 100 events are 10 s of history
     w = window(times, None)

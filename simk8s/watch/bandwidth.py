@@ -48,17 +48,27 @@ class Drain:
         return self.bandwidth * (min(t, self.busy_until) - self.t0)
 
 
-def drain(t0: float, remaining: np.ndarray, weight: np.ndarray, bandwidth: float) -> Drain:
-    """`remaining[i]` bytes left for each of `weight[i]` identical streams."""
-    busy = remaining > 0
-    rem, w = remaining[busy], weight[busy].astype(np.float64)
-    if rem.size == 0:
+def drain(t0: float, remaining: np.ndarray, weight: np.ndarray, bandwidth: float,
+          busy: np.ndarray | None = None) -> Drain:
+    """`remaining[i]` bytes left for each of `weight[i]` identical streams; `busy`, if
+    given, is `np.flatnonzero(remaining > 0)` already computed."""
+    if busy is None:
+        busy = np.flatnonzero(remaining > 0)
+    rem = remaining[busy]
+    n = rem.size
+    if n == 0:
         return Drain(t0, np.zeros(1), np.zeros(1), bandwidth)
     order = np.argsort(rem, kind="stable")
-    rem, w = rem[order], w[order]
+    rem = rem[order]
+    w = weight[busy][order].astype(np.float64)
     # Between the (i-1)th and ith group finishing, the groups from i on share the link.
     active = np.cumsum(w[::-1])[::-1]
-    step_v = np.diff(rem, prepend=0.0)
-    t_knots = np.concatenate(([0.0], np.cumsum(step_v * active / bandwidth)))
-    v_knots = np.concatenate(([0.0], rem))
+    step_v = rem.copy()
+    step_v[1:] -= rem[:-1]
+    t_knots = np.empty(n + 1)
+    t_knots[0] = 0.0
+    np.cumsum(step_v * active / bandwidth, out=t_knots[1:])
+    v_knots = np.empty(n + 1)
+    v_knots[0] = 0.0
+    v_knots[1:] = rem
     return Drain(t0, v_knots, t_knots, bandwidth)

@@ -120,6 +120,7 @@ class Replica:
         self.budget: dict[str, tuple[float, float]] = {}  # kind → (budget, when)
         self.free: dict[str, float] = {}  # kind → when its dispatcher is free again
         self.blocked_s = 0.0
+        self._split_due = False
         self.queued_max = 0
         self.now = 0.0
         self.up_at = -np.inf
@@ -127,12 +128,15 @@ class Replica:
     # -- the link --------------------------------------------------------------------------
     def _end(self) -> np.ndarray:
         """Position on the byte axis of the last event dispatched to each row's class."""
-        return self.axis[self.class_off[self.h.cls] + self.ndisp[self.h.cls]]
+        return self.axis[self.class_off + self.ndisp][self.h.cls]
 
-    def _remaining(self) -> np.ndarray:
+    def _remaining(self, end: np.ndarray | None = None) -> np.ndarray:
         h = self.h
-        rem = np.where(h.mode == WATCH, np.maximum(self._end() - h.pos, 0.0), 0.0)
-        return np.where(h.mode == LIST, h.list_rem, rem)
+        rem = np.maximum((self._end() if end is None else end) - h.pos, 0.0)
+        rem[h.mode != WATCH] = 0.0
+        is_list = h.mode == LIST
+        rem[is_list] = h.list_rem[is_list]
+        return rem
 
     def row_nodes(self, c: int) -> np.ndarray:
         if c not in self._nodes:
@@ -147,11 +151,14 @@ class Replica:
             return
         while True:
             h = self.h
-            rem = self._remaining()
-            d = drain(self.now, rem, h.weight, self.bw)
+            end = self._end()
+            rem = self._remaining(end)
+            busy = np.flatnonzero(rem > 0)
+            d = drain(self.now, rem, h.weight, self.bw, busy)
             soon = np.inf
-            lm = (h.mode == LIST) & (rem > 0)
-            if lm.any():
+            is_list = h.mode == LIST
+            lm = busy[is_list[busy]]
+            if lm.size:
                 soon = float(d.time_of(rem[lm]).min())
             waits = h.wake[h.mode == WAIT]
             if waits.size:
@@ -160,9 +167,9 @@ class Replica:
             # backoff's end takes effect up to TICK late), so that a storm of thousands of
             # jittered relists is a few thousand steps.
             stop = max(min(target, math.ceil(soon / TICK) * TICK if soon < np.inf else np.inf), self.now)
-            self._apply(d, rem, stop)
+            self._apply(d, rem, stop, end, busy)
             self.now = stop
-            done = np.flatnonzero((h.mode == LIST) & (h.list_rem <= 0.0))
+            done = np.flatnonzero(is_list & (h.list_rem <= 0.0))
             for c in done:
                 self._list_done(int(c))
             due = np.flatnonzero((h.mode == WAIT) & (h.wake <= stop))
@@ -172,54 +179,66 @@ class Replica:
             if stop >= target and done.size == 0 and due.size == 0:
                 return
 
-    def _apply(self, d, rem: np.ndarray, t: float) -> None:
+    def _apply(self, d, rem: np.ndarray, t: float, end: np.ndarray, busy: np.ndarray) -> None:
+        """Send the bytes of `d` up to `t`; `busy`: the rows with bytes left (`rem > 0`)."""
         h = self.h
-        if t <= self.now or not (rem > 0).any():
+        if t <= self.now or busy.size == 0:
             return
         dv = d.v_at(t)
-        sent = np.minimum(rem, dv)
-        close = sent >= rem * (1 - 1e-9) - 1e-6  # float round trip
-        sent[close] = rem[close]
-        total = float((sent * h.weight).sum())
+        # Only busy rows get bytes: the others' `sent` is 0 (and adding 0 changes nothing).
+        rb = rem[busy]
+        sent = np.minimum(rb, dv)
+        close = sent >= rb * (1 - 1e-9) - 1e-6  # float round trip
+        sent[close] = rb[close]
+        full_sent = np.zeros(len(rem))
+        full_sent[busy] = sent
+        total = float((full_sent * h.weight).sum())  # over every row: the same float sum as before
         if total > 0:
             self.spans.append((self.now, min(t, d.busy_until), total))
-        h.recv += sent
-        lm = h.mode == LIST
-        h.list_rem[lm] -= sent[lm]
-        h.listed[lm] += sent[lm]
-        wm = np.flatnonzero((h.mode == WATCH) & (sent > 0))
-        if wm.size == 0:
+        h.recv[busy] += sent
+        mode = h.mode[busy]
+        lm = mode == LIST
+        if lm.any():
+            rl = busy[lm]
+            h.list_rem[rl] -= sent[lm]
+            h.listed[rl] += sent[lm]
+        ws = np.flatnonzero(mode == WATCH)
+        if ws.size == 0:
             return
-        old = h.pos[wm].copy()
-        new = old + sent[wm]
-        full = close[wm]
-        new[full] = self._end()[wm][full]  # no rounding short of the last event
+        wm = busy[ws]
+        old = h.pos[wm]
+        new = old + sent[ws]
+        full = close[ws]
+        new[full] = end[wm][full]  # no rounding short of the last event
         h.pos[wm] = new
-        off = self.class_off[h.cls[wm]]
+        cw = h.cls[wm]
+        off = self.class_off[cw]
         # Events completed: local j with cumulative[j + 1] <= the new position.
-        upto = np.searchsorted(self.axis, new, side="right") - 1 - off
-        count = np.maximum(upto - h.lo[wm], 0)
+        lo = h.lo[wm]
+        count = np.searchsorted(self.axis, new, side="right") - 1 - off - lo
         has = count > 0
         if not has.any():
             return
-        wm, old, count, first, off = wm[has], old[has], count[has], h.lo[wm][has], off[has]
-        pair = np.repeat(np.arange(len(wm)), count)
-        j = first[pair] + np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
-        when = d.time_of(self.axis[off[pair] + j + 1] - old[pair])
+        wm, old, count, first, off, cw = wm[has], old[has], count[has], lo[has], off[has], cw[has]
         h.lo[wm] = first + count
         h.got[wm] += count
-        np.add.at(self.events, h.cls[wm], count * h.weight[wm])
+        wcount = count * h.weight[wm]
         for k, ec in enumerate(self.classes):
-            mine = wm[h.cls[wm] == k]
-            if mine.size:
-                h.rv_k[mine] = ec.kidx[h.lo[mine] - 1]
+            sel_rows = np.flatnonzero(cw == k)
+            if sel_rows.size == 0:
+                continue
+            mine = wm[sel_rows]
+            self.events[k] += int(wcount[sel_rows].sum())
+            h.rv_k[mine] = ec.kidx[h.lo[mine] - 1]
             if ec.proxy:
-                sel = np.flatnonzero(h.cls[wm[pair]] == k)
-                if sel.size:
-                    which, member = h.expand(wm[pair[sel]])
-                    node = self.c.node[member]
-                    ok = node >= 0
-                    self.arrival[j[sel][which][ok], node[ok]] = when[sel][which][ok]
+                cnt = count[sel_rows]
+                pair = np.repeat(sel_rows, cnt)
+                j = first[pair] + np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+                when = d.time_of(self.axis[off[pair] + j + 1] - old[pair])
+                which, member = h.expand(wm[pair])
+                node = self.c.node[member]
+                ok = node >= 0
+                self.arrival[j[which][ok], node[ok]] = when[which][ok]
 
     # -- dispatch ----------------------------------------------------------------------------
     def dispatch(self, kind: str, commit: float, local: dict[int, int]) -> None:
@@ -242,7 +261,12 @@ class Replica:
                 return
         if t >= self.up_at:
             live = self.ndisp[h.cls] - np.maximum(h.lo, h.live_from)
-            mine = h.cls == next(iter(local)) if len(local) == 1 else np.isin(h.cls, list(local))
+            if len(local) == 1:
+                mine = h.cls == next(iter(local))
+            else:
+                lut = np.zeros(len(self.classes), dtype=bool)
+                lut[list(local)] = True
+                mine = lut[h.cls]
             watching = (h.mode == WATCH) & mine
             if watching.any():
                 self.queued_max = max(self.queued_max, int(live[watching].max()) + 1)
@@ -289,8 +313,12 @@ class Replica:
     def _backoff_each(self, c: int) -> None:
         """Every member draws its own backoff: the row is split before its next step."""
         self.h.wake[c] = np.nan
+        self._split_due = True
 
     def _split_pending(self) -> None:
+        if not self._split_due:  # no row was marked by `_backoff_each`
+            return
+        self._split_due = False
         h = self.h
         rows = np.flatnonzero((h.mode == WAIT) & np.isnan(h.wake))
         if rows.size == 0:
@@ -368,10 +396,11 @@ class Replica:
         m = h.members(c)
         if ec.proxy:
             node, first = self.c.node[m], self.list_from[m]
-            for lo in np.unique(first[(node >= 0) & (first < rv)]):
-                nodes = node[(node >= 0) & (first == lo)]
-                rows = np.arange(lo, rv)
-                self.arrival[np.ix_(rows, nodes)] = np.minimum(self.arrival[np.ix_(rows, nodes)], t)
+            kp = node >= 0
+            node, first = node[kp], first[kp]
+            for lo in np.unique(first[first < rv]).tolist():
+                nodes = node[first == lo]
+                self.arrival[lo:rv, nodes] = np.minimum(self.arrival[lo:rv, nodes], t)
         h.lo[c] = max(int(self.list_from[m].max()), rv)
         h.list_rem[c] = 0.0
         if not self.windows[ec.kind].can_resume(int(h.rv_k[c]), t):

@@ -77,17 +77,19 @@ class Cohorts:
         if len(self) == 0:
             return
         received[self.flat] += np.repeat(self.recv, self.weight)  # flat lists each client once
-        listed[self.flat] += np.repeat(self.listed, self.weight)
+        if self.listed.any():  # adding 0.0 changes nothing: skipped
+            listed[self.flat] += np.repeat(self.listed, self.weight)
+            self.listed[:] = 0.0
         self.recv[:] = 0.0
-        self.listed[:] = 0.0
 
     def split(self, rows: np.ndarray) -> np.ndarray:
         """Each member of `rows` becomes a row of its own; returns the new rows' indices.
         Call `flush` first."""
-        rows = np.unique(rows)
-        keep = np.setdiff1d(np.arange(len(self)), rows)
+        is_split = np.zeros(len(self), dtype=bool)
+        is_split[rows] = True
+        keep = np.flatnonzero(~is_split)
         flat_rows = np.repeat(np.arange(len(self)), self.weight)  # flat is ordered row by row
-        parted = np.isin(flat_rows, rows)
+        parted = is_split[flat_rows]
         new_rows = np.concatenate((keep, flat_rows[parted]))
         weight = np.concatenate((self.weight[keep], np.ones(int(parted.sum()), dtype=np.int64)))
         flat = np.concatenate((self.flat[~parted], self.flat[parted]))
@@ -102,6 +104,8 @@ class Cohorts:
         """Rows watching, caught up (`pos == end`), past the "very short watch" second, and
         alike in class, RV and channel size become one. Call `flush` first."""
         ok = (self.mode == WATCH) & (self.pos == end) & ((self.got > 0) | (now - self.watch_start >= 1.0))
+        if np.count_nonzero(ok) < 2:
+            return False
         keys = np.stack([self.cls, self.lo, self.rv_k, self.cap], axis=1)
         return self.merge(ok, keys)
 
