@@ -374,13 +374,7 @@ def sweep(scenario: str, params: tuple[str, ...], variants: tuple[str, ...], job
     from simk8s.results.progress import PointsBar
 
     with ExitStack() as stack:
-        executor = None
-        if dask_address:
-            try:
-                from dask.distributed import Client
-            except ImportError:
-                raise UsageError("--dask needs Dask: pip install 'simk8s[dask]'") from None
-            executor = stack.enter_context(Client(dask_address)).get_executor()
+        executor = _dask_executor(stack, dask_address)
         bar = stack.enter_context(PointsBar(enabled=False if quiet else progress))
         result = run_sweep(scenario, grid, variants=variants, executor=executor, workers=jobs or workers or _cpus(),
                            points_store=store.path, progress=bar.update)
@@ -462,13 +456,7 @@ def frontier(scenario: str, grow: str, limits: tuple[str, ...], variants: tuple[
     from contextlib import ExitStack
 
     with ExitStack() as stack:
-        executor = None
-        if dask_address:
-            try:
-                from dask.distributed import Client
-            except ImportError:
-                raise UsageError("--dask needs Dask: pip install 'simk8s[dask]'") from None
-            executor = stack.enter_context(Client(dask_address)).get_executor()
+        executor = _dask_executor(stack, dask_address)
         bar = stack.enter_context(PointsBar(enabled=False if quiet else progress, desc="frontier"))
         try:
             result = search(scenario, grow, parsed, variants=variants, overrides=fixed, start=start, highest=highest,
@@ -480,6 +468,17 @@ def frontier(scenario: str, grow: str, limits: tuple[str, ...], variants: tuple[
     click.echo(result.format())
     reused = f", {result.reused} reused from an earlier run" if result.reused else ""
     click.echo(f"{result.points} probes{reused} → {target}, plot {plot}")
+
+
+def _dask_executor(stack: Any, address: str | None) -> Any:
+    """An executor on the Dask cluster at `address` (closed with `stack`); None: local processes."""
+    if not address:
+        return None
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise UsageError("--dask needs Dask: pip install 'simk8s[dask]'") from None
+    return stack.enter_context(Client(address)).get_executor()
 
 
 def _cpus() -> int:
