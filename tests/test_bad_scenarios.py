@@ -90,6 +90,11 @@ EXPECTED: dict[str, list[str]] = {
         "event-two-actions.yaml:6: events.1: scale needs replicas",
         "event-two-actions.yaml:7: events.2.replicas: only valid with scale",
     ],
+    "event-zone-outages.yaml": [
+        "event-zone-outages.yaml:8: events.1.zoneOutage: zone 'a' is already lost by another zoneOutage event",
+        "event-zone-outages.yaml:9: events.2.zoneOutage: zone 'b' is the last zone left; at least one zone must survive",
+        "event-zone-outages.yaml:10: events.3.zoneOutage: no zone 'z' in cluster.zones (a, b)",
+    ],
     "event-bad-targets.yaml": [
         "event-bad-targets.yaml:7: events.0.at: 20m is after the end of the run (duration 10m)",
         "event-bad-targets.yaml:8: events.1.drain: no node 'node-10' (nodes are node-0 .. node-9)",

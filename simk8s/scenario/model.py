@@ -169,6 +169,7 @@ class Scenario(SchemaModel):
 
     def _event_problems(self) -> list[tuple[Loc, str]]:
         problems: list[tuple[Loc, str]] = []
+        lost_zones: list[str] = []
         for i, event in enumerate(self.events):
             action = event.action
             if event.at > self.duration:
@@ -180,6 +181,12 @@ class Scenario(SchemaModel):
             elif action == "zoneOutage":
                 zones = self.cluster.zones
                 message = None if event.target in zones else f"no zone {event.target!r} in cluster.zones ({', '.join(zones)})"
+                if message is None and event.target in lost_zones:
+                    message = f"zone {event.target!r} is already lost by another zoneOutage event"
+                elif message is None and len(set(lost_zones) | {event.target}) == len(set(zones)):
+                    # the outage model moves watches and traffic to surviving zones: one must remain
+                    message = f"zone {event.target!r} is the last zone left; at least one zone must survive"
+                lost_zones.append(str(event.target))
             elif action == "apiserverRestart":
                 message = None
             else:
