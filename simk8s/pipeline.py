@@ -125,6 +125,7 @@ def run_watch(scenario: Any, cluster: ClusterRun) -> FanOut:
         initial=_initial_objects(scenario, cluster),
         cache=dict.fromkeys(("Endpoints", "EndpointSlice", "Service"), settings),
         seed=scenario.seed,
+        duration=scenario.duration,
     )
 
 

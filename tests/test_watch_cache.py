@@ -22,14 +22,14 @@ def _write(seq: int, t: float) -> WriteRecord:
                        trigger_time=math.nan, writer="test", rejected="")
 
 
-def _run(burst: int, *, capacity: int = 100, nodes: int = 2, restarts=(), watchers=()):
+def _run(burst: int, *, capacity: int = 100, nodes: int = 2, restarts=(), watchers=(), duration=math.inf):
     """One event at t = 0, then `burst` at t = 2: two kube-proxies on one replica at
     1000 B/s (500 B/s each while both are busy), chanSize 2 → 5 events held per watcher."""
     writes = [_write(0, 0.0)] + [_write(i, 2.0) for i in range(1, burst + 1)]
     initial = [InitialObject("EndpointSlice", "default", "web-abc", "web", SIZE, 2 * SIZE)]
     cache = {"EndpointSlice": CacheSettings(capacity=capacity, chan_size=2, restarts=tuple(restarts))}
     return fan_out(writes, n_nodes=nodes, proxy_kind="EndpointSlice", watchers=list(watchers), replicas=1,
-                   bandwidth=1000.0, initial=initial, cache=cache, seed=1)
+                   bandwidth=1000.0, initial=initial, cache=cache, seed=1, duration=duration)
 
 
 def _consistent(f):
@@ -93,6 +93,16 @@ def test_apiserver_restart_makes_every_watcher_relist():
     assert st.relist_bytes == 3 * SIZE
     assert f.egress_bytes == {"EndpointSlice": 6 * SIZE}
     assert np.all(st.node_gap_s >= 2.0)
+
+
+def test_time_without_a_watch_ends_with_the_run():
+    """The apiserver is down from 1 s to 3 s; a run that ends at 2 s counts 1 s of each gap,
+    one that outlasts the outage counts the whole of it (and the fan-out is the same)."""
+    whole = _run(0, nodes=3, restarts=[(1.0, 2.0)])
+    cut = _run(0, nodes=3, restarts=[(1.0, 2.0)], duration=2.0)
+    assert np.all(whole.stats.node_gap_s >= 2.0)
+    assert np.all(cut.stats.node_gap_s == 1.0)
+    assert cut.egress_bytes == whole.egress_bytes and np.array_equal(cut.arrival, whole.arrival)
 
 
 def test_other_watchers_share_the_link_and_are_counted_per_group():

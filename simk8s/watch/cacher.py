@@ -92,6 +92,9 @@ class Replica:
                  bandwidth: float, chan_size: dict[str, int], backoff: Backoff, arrival: np.ndarray):
         self.classes, self.windows, self.c = classes, windows, clients
         self.bw, self.chan, self.backoff, self.arrival = bandwidth, chan_size, backoff, arrival
+        # watch gaps are counted up to here (the scenario's end; the fan-out itself runs on
+        # until every backlog has drained)
+        self.gap_until = math.inf
         n = len(clients.cls)
         # One strictly increasing byte axis for all classes: class k's cumulative sizes shifted by `base[k]`.
         bases, axis, offsets, at, length = [], [], [], 0.0, 0
@@ -383,7 +386,7 @@ class Replica:
         h.cap[c] = self._capacity(int(k), t)
         m = h.members(c)
         was_down = ~np.isnan(self.down[m])
-        self.gap[m[was_down]] += t - self.down[m[was_down]]
+        self.gap[m[was_down]] += np.maximum(min(t, self.gap_until) - self.down[m[was_down]], 0.0)
         self.down[m] = np.nan
 
     def _list_done(self, c: int) -> None:
@@ -427,5 +430,8 @@ class Replica:
     def finish(self, until: float) -> ReplicaResult:
         self.advance(until)
         self.h.flush(self.received, self.listed)
+        # clients still without a watch: their gap runs to the end of the run
+        still = ~np.isnan(self.down)
+        self.gap[still] += np.maximum(min(until, self.gap_until) - self.down[still], 0.0)
         return ReplicaResult(self.received, self.listed, self.terminated, self.relists, self.gap,
                              self.events, self.spans, self.blocked_s, self.queued_max)

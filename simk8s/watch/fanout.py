@@ -15,6 +15,7 @@ its replica across re-watches and relists (client-go reuses its HTTP/2 connectio
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,9 +128,11 @@ def fan_out(
     initial: list[InitialObject] | None = None,
     cache: dict[str, CacheSettings] | None = None,
     seed: int = 0,
+    duration: float = math.inf,
 ) -> FanOut:
     """`proxy_ignored`: (namespace, service) whose objects kube-proxy's informers filter out
-    server-side (headless Services: label selector `!service.kubernetes.io/headless`)."""
+    server-side (headless Services: label selector `!service.kubernetes.io/headless`).
+    `duration`: the run's end; time without a watch is counted up to it."""
     accepted = [r for r in records if not r.rejected]
     writes = writes_frame(accepted)
     cache = cache or {}
@@ -175,6 +178,7 @@ def fan_out(
         backoff = Backoff(len(idx), component_rng(seed, f"watch/reflector-backoff/{r}"))
         sims.append(Replica(classes, windows, Clients(cls_a[idx], node_a[idx], group_a[idx]), bandwidth, chan,
                             backoff, arrival))
+        sims[-1].gap_until = duration
     _dispatch_all(accepted, classes, sims, restarts)
     end = (float(times[-1]) if len(times) else 0.0) + DRAIN_HORIZON
     results = [s.finish(max(end, max((t + d for t, d in restarts), default=0.0) + DRAIN_HORIZON)) for s in sims]
