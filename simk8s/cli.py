@@ -467,7 +467,7 @@ def frontier(scenario: str, grow: str, limits: tuple[str, ...], variants: tuple[
     plot = write_frontier_plot(result, target.with_suffix(".png"), inputs=inputs)
     click.echo(result.format())
     reused = f", {result.reused} reused from an earlier run" if result.reused else ""
-    click.echo(f"{result.points} probes{reused} → {target}, plot {plot}")
+    click.echo(f"{result.points} sizes probed ({len(result.probes)} variant runs){reused} → {target}, plot {plot}")
 
 
 def _dask_executor(stack: Any, address: str | None) -> Any:
