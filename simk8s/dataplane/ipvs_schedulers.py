@@ -172,6 +172,30 @@ def node_time_order(node: np.ndarray, t: np.ndarray) -> np.ndarray:
     return np.argsort(node.astype(np.int16) if small else node, kind="stable")
 
 
+def pool_positions(
+    used: np.ndarray, pool_pods: np.ndarray, pool_start: np.ndarray, pool_length: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(row, table): ``table[row[pool], pod]`` is the pod's position in that used pool, -1 if absent.
+
+    None if a used pool lists a pod twice. Filled pool by pool into one small-dtype table
+    (no pool-sized temporaries): with a pod listed twice, the write that lands leaves the
+    other position reading back wrong, which is how duplicates are found.
+    """
+    lengths = pool_length[used]
+    width = int(pool_pods.max(initial=0)) + 1
+    dtype = np.int16 if int(lengths.max(initial=0)) <= np.iinfo(np.int16).max else np.int32
+    table = np.full((len(used), width), -1, dtype=dtype)
+    row = np.zeros(int(used.max(initial=0)) + 1, dtype=np.int64)
+    row[used] = np.arange(len(used))
+    steps = np.arange(int(lengths.max(initial=0)), dtype=dtype)
+    for j, (s, n) in enumerate(zip(pool_start[used].tolist(), lengths.tolist(), strict=True)):
+        pods, line = pool_pods[s : s + n], table[j]
+        line[pods] = steps[:n]
+        if not np.array_equal(line[pods], steps[:n]):
+            return None
+    return row, table
+
+
 def round_robin_indices(
     node: np.ndarray,
     t: np.ndarray,
@@ -208,17 +232,10 @@ def round_robin_indices(
     length, start = pool_length[run_route], pool_start[run_route]
     rot = rot_base[run_node] % length
 
-    # (pool, pod) → position in the pool, for the pools in use
-    used = np.unique(run_route)
-    members = np.repeat(used, pool_length[used])
-    offset = np.arange(len(members)) - np.repeat(np.cumsum(pool_length[used]) - pool_length[used], pool_length[used])
-    pods = pool_pods[pool_start[members] + offset].astype(np.int64)
-    width = int(pods.max(initial=0)) + 1
-    keys = members * width + pods
-    by_key = np.argsort(keys, kind="stable")
-    keys, positions = keys[by_key], offset[by_key]
-    if len(keys) > 1 and np.any(keys[1:] == keys[:-1]):
+    position = pool_positions(np.unique(run_route), pool_pods, pool_start, pool_length)
+    if position is None:
         return None
+    row, table = position
 
     node_first = np.ones(len(run_start), dtype=bool)
     node_first[1:] = run_node[1:] != run_node[:-1]
@@ -231,10 +248,8 @@ def round_robin_indices(
     for k in range(len(bounds) - 1):
         g = by_rank[bounds[k] : bounds[k + 1]]
         if k:
-            want = run_route[g] * width + last_pod[g - 1]  # the node's previous run is g - 1
-            at = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
-            found = keys[at] == want
-            x0[g] = np.where(found, (positions[at] + 1) % length[g], rot[g])
+            at = table[row[run_route[g]], last_pod[g - 1]]  # the node's previous run is g - 1
+            x0[g] = np.where(at >= 0, (at + 1) % length[g], rot[g])
         last_pod[g] = pool_pods[start[g] + (x0[g] + run_count[g] - 1) % length[g]]
     run_of = np.repeat(np.arange(len(run_start)), run_count)
     step = np.arange(len(order)) - run_start[run_of]
