@@ -222,8 +222,8 @@ def round_robin_indices(
     order = order[route[order] >= 0]
     if len(order) == 0:
         return out
-    nd = node[order].astype(np.int64)
-    rt = route[order].astype(np.int64)
+    nd = node[order]
+    rt = route[order].astype(np.int64, copy=False)
     first = np.ones(len(order), dtype=bool)
     first[1:] = (nd[1:] != nd[:-1]) | (rt[1:] != rt[:-1])
     run_start = np.flatnonzero(first)
@@ -251,9 +251,11 @@ def round_robin_indices(
             at = table[row[run_route[g]], last_pod[g - 1]]  # the node's previous run is g - 1
             x0[g] = np.where(at >= 0, (at + 1) % length[g], rot[g])
         last_pod[g] = pool_pods[start[g] + (x0[g] + run_count[g] - 1) % length[g]]
-    run_of = np.repeat(np.arange(len(run_start)), run_count)
-    step = np.arange(len(order)) - run_start[run_of]
-    out[order] = (x0[run_of] + step) % length[run_of]
+    # x0 + step within the run, mod the pool length: built in one buffer (the order is ~1 row per connection)
+    index = np.arange(len(order), dtype=np.int64)
+    index += np.repeat(x0 - run_start, run_count)
+    index %= np.repeat(length, run_count)
+    out[order] = index
     return out
 
 
