@@ -172,28 +172,36 @@ def node_time_order(node: np.ndarray, t: np.ndarray) -> np.ndarray:
     return np.argsort(node.astype(np.int16) if small else node, kind="stable")
 
 
-def pool_positions(
-    used: np.ndarray, pool_pods: np.ndarray, pool_start: np.ndarray, pool_length: np.ndarray
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """(row, table): ``table[row[pool], pod]`` is the pod's position in that used pool, -1 if absent.
+class PoolPositions:
+    """Each used pool's pod → position map, one row per pool covering only its pod-id span
+    (small dtype, filled pool by pool: no temporaries the size of all pools together)."""
 
-    None if a used pool lists a pod twice. Filled pool by pool into one small-dtype table
-    (no pool-sized temporaries): with a pod listed twice, the write that lands leaves the
-    other position reading back wrong, which is how duplicates are found.
-    """
-    lengths = pool_length[used]
-    width = int(pool_pods.max(initial=0)) + 1
-    dtype = np.int16 if int(lengths.max(initial=0)) <= np.iinfo(np.int16).max else np.int32
-    table = np.full((len(used), width), -1, dtype=dtype)
-    row = np.zeros(int(used.max(initial=0)) + 1, dtype=np.int64)
-    row[used] = np.arange(len(used))
-    steps = np.arange(int(lengths.max(initial=0)), dtype=dtype)
-    for j, (s, n) in enumerate(zip(pool_start[used].tolist(), lengths.tolist(), strict=True)):
-        pods, line = pool_pods[s : s + n], table[j]
-        line[pods] = steps[:n]
-        if not np.array_equal(line[pods], steps[:n]):
-            return None
-    return row, table
+    def __init__(self, used: np.ndarray, pool_pods: np.ndarray, pool_start: np.ndarray, pool_length: np.ndarray):
+        starts, lengths = pool_start[used].tolist(), pool_length[used].tolist()
+        lo = [int(pool_pods[s : s + n].min()) if n else 0 for s, n in zip(starts, lengths, strict=True)]
+        span = [int(pool_pods[s : s + n].max()) - m + 1 if n else 0 for s, n, m in zip(starts, lengths, lo, strict=True)]
+        longest = max(lengths, default=0)
+        dtype = np.int16 if longest <= np.iinfo(np.int16).max else np.int32
+        self.table = np.full(sum(span), -1, dtype=dtype)
+        self.base = np.cumsum([0, *span[:-1]], dtype=np.int64)
+        self.lo, self.span = np.asarray(lo, np.int64), np.asarray(span, np.int64)
+        self.row = np.zeros(int(used.max(initial=0)) + 1, dtype=np.int64)
+        self.row[used] = np.arange(len(used))
+        self.repeats = False  # a pool lists a pod twice: the write that lands leaves the other reading back wrong
+        steps = np.arange(longest, dtype=dtype)
+        for s, n, m, b in zip(starts, lengths, lo, self.base.tolist(), strict=True):
+            cells = pool_pods[s : s + n].astype(np.int64) + (b - m)
+            self.table[cells] = steps[:n]
+            if not np.array_equal(self.table[cells], steps[:n]):
+                self.repeats = True
+                return
+
+    def position(self, pool: np.ndarray, pod: np.ndarray) -> np.ndarray:
+        """Position of ``pod`` in ``pool`` (a used pool), -1 if it is not listed there."""
+        r = self.row[pool]
+        at = pod - self.lo[r]
+        inside = (at >= 0) & (at < self.span[r])
+        return np.where(inside, self.table[self.base[r] + np.where(inside, at, 0)], -1)
 
 
 def round_robin_indices(
@@ -232,10 +240,9 @@ def round_robin_indices(
     length, start = pool_length[run_route], pool_start[run_route]
     rot = rot_base[run_node] % length
 
-    position = pool_positions(np.unique(run_route), pool_pods, pool_start, pool_length)
-    if position is None:
+    positions = PoolPositions(np.unique(run_route), pool_pods, pool_start, pool_length)
+    if positions.repeats:
         return None
-    row, table = position
 
     node_first = np.ones(len(run_start), dtype=bool)
     node_first[1:] = run_node[1:] != run_node[:-1]
@@ -248,7 +255,7 @@ def round_robin_indices(
     for k in range(len(bounds) - 1):
         g = by_rank[bounds[k] : bounds[k + 1]]
         if k:
-            at = table[row[run_route[g]], last_pod[g - 1]]  # the node's previous run is g - 1
+            at = positions.position(run_route[g], last_pod[g - 1])  # the node's previous run is g - 1
             x0[g] = np.where(at >= 0, (at + 1) % length[g], rot[g])
         last_pod[g] = pool_pods[start[g] + (x0[g] + run_count[g] - 1) % length[g]]
     # x0 + step within the run, mod the pool length: built in one buffer (the order is ~1 row per connection)
