@@ -169,10 +169,12 @@ def applied_at_by_node(fleet: Any) -> Callable[[np.ndarray, np.ndarray], np.ndar
         nodes, times = nodes.ravel(), times.ravel()
         order = node_time_order(nodes, times)
         sorted_nodes = nodes[order]
+        if len(order) and (sorted_nodes[0] < 0 or sorted_nodes[-1] >= fleet.n_nodes):
+            return fleet.applied_at(nodes, times).reshape(shape)
         sorted_times = times[order]
-        lo = np.flatnonzero(np.diff(sorted_nodes, prepend=-1)).tolist()  # each node's first row
-        hi = [*lo[1:], len(order)]
-        present = sorted_nodes[lo]
+        bounds = np.searchsorted(sorted_nodes, np.arange(fleet.n_nodes + 1))  # each node's first row
+        present = np.flatnonzero(bounds[1:] > bounds[:-1])
+        lo, hi = bounds[present].tolist(), bounds[present + 1].tolist()
         applied = np.zeros(len(order), np.int64)  # in node-time order; filled node by node
         for n, a, b in zip(present.tolist(), lo, hi, strict=True):  # per-node pieces stay small
             s0, s1 = int(offsets[n]), int(offsets[n + 1])
