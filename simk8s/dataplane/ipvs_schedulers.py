@@ -172,6 +172,38 @@ def node_time_order(node: np.ndarray, t: np.ndarray) -> np.ndarray:
     return np.argsort(node.astype(np.int16) if small else node, kind="stable")
 
 
+class PoolPositions:
+    """Each used pool's pod → position map, one row per pool covering only its pod-id span
+    (small dtype, filled pool by pool: no temporaries the size of all pools together)."""
+
+    def __init__(self, used: np.ndarray, pool_pods: np.ndarray, pool_start: np.ndarray, pool_length: np.ndarray):
+        starts, lengths = pool_start[used].tolist(), pool_length[used].tolist()
+        lo = [int(pool_pods[s : s + n].min()) if n else 0 for s, n in zip(starts, lengths, strict=True)]
+        span = [int(pool_pods[s : s + n].max()) - m + 1 if n else 0 for s, n, m in zip(starts, lengths, lo, strict=True)]
+        longest = max(lengths, default=0)
+        dtype = np.int16 if longest <= np.iinfo(np.int16).max else np.int32
+        self.table = np.full(sum(span), -1, dtype=dtype)
+        self.base = np.cumsum([0, *span[:-1]], dtype=np.int64)
+        self.lo, self.span = np.asarray(lo, np.int64), np.asarray(span, np.int64)
+        self.row = np.zeros(int(used.max(initial=0)) + 1, dtype=np.int64)
+        self.row[used] = np.arange(len(used))
+        self.repeats = False  # a pool lists a pod twice: the write that lands leaves the other reading back wrong
+        steps = np.arange(longest, dtype=dtype)
+        for s, n, m, b in zip(starts, lengths, lo, self.base.tolist(), strict=True):
+            cells = pool_pods[s : s + n].astype(np.int64) + (b - m)
+            self.table[cells] = steps[:n]
+            if not np.array_equal(self.table[cells], steps[:n]):
+                self.repeats = True
+                return
+
+    def position(self, pool: np.ndarray, pod: np.ndarray) -> np.ndarray:
+        """Position of ``pod`` in ``pool`` (a used pool), -1 if it is not listed there."""
+        r = self.row[pool]
+        at = pod - self.lo[r]
+        inside = (at >= 0) & (at < self.span[r])
+        return np.where(inside, self.table[self.base[r] + np.where(inside, at, 0)], -1)
+
+
 def round_robin_indices(
     node: np.ndarray,
     t: np.ndarray,
@@ -198,8 +230,8 @@ def round_robin_indices(
     order = order[route[order] >= 0]
     if len(order) == 0:
         return out
-    nd = node[order].astype(np.int64)
-    rt = route[order].astype(np.int64)
+    nd = node[order]
+    rt = route[order].astype(np.int64, copy=False)
     first = np.ones(len(order), dtype=bool)
     first[1:] = (nd[1:] != nd[:-1]) | (rt[1:] != rt[:-1])
     run_start = np.flatnonzero(first)
@@ -208,16 +240,8 @@ def round_robin_indices(
     length, start = pool_length[run_route], pool_start[run_route]
     rot = rot_base[run_node] % length
 
-    # (pool, pod) → position in the pool, for the pools in use
-    used = np.unique(run_route)
-    members = np.repeat(used, pool_length[used])
-    offset = np.arange(len(members)) - np.repeat(np.cumsum(pool_length[used]) - pool_length[used], pool_length[used])
-    pods = pool_pods[pool_start[members] + offset].astype(np.int64)
-    width = int(pods.max(initial=0)) + 1
-    keys = members * width + pods
-    by_key = np.argsort(keys, kind="stable")
-    keys, positions = keys[by_key], offset[by_key]
-    if len(keys) > 1 and np.any(keys[1:] == keys[:-1]):
+    positions = PoolPositions(np.unique(run_route), pool_pods, pool_start, pool_length)
+    if positions.repeats:
         return None
 
     node_first = np.ones(len(run_start), dtype=bool)
@@ -231,14 +255,14 @@ def round_robin_indices(
     for k in range(len(bounds) - 1):
         g = by_rank[bounds[k] : bounds[k + 1]]
         if k:
-            want = run_route[g] * width + last_pod[g - 1]  # the node's previous run is g - 1
-            at = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
-            found = keys[at] == want
-            x0[g] = np.where(found, (positions[at] + 1) % length[g], rot[g])
+            at = positions.position(run_route[g], last_pod[g - 1])  # the node's previous run is g - 1
+            x0[g] = np.where(at >= 0, (at + 1) % length[g], rot[g])
         last_pod[g] = pool_pods[start[g] + (x0[g] + run_count[g] - 1) % length[g]]
-    run_of = np.repeat(np.arange(len(run_start)), run_count)
-    step = np.arange(len(order)) - run_start[run_of]
-    out[order] = (x0[run_of] + step) % length[run_of]
+    # x0 + step within the run, mod the pool length: built in one buffer (the order is ~1 row per connection)
+    index = np.arange(len(order), dtype=np.int64)
+    index += np.repeat(x0 - run_start, run_count)
+    index %= np.repeat(length, run_count)
+    out[order] = index
     return out
 
 

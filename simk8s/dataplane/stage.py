@@ -169,19 +169,20 @@ def applied_at_by_node(fleet: Any) -> Callable[[np.ndarray, np.ndarray], np.ndar
         nodes, times = nodes.ravel(), times.ravel()
         order = node_time_order(nodes, times)
         sorted_nodes = nodes[order]
+        if len(order) and (sorted_nodes[0] < 0 or sorted_nodes[-1] >= fleet.n_nodes):
+            return fleet.applied_at(nodes, times).reshape(shape)
         sorted_times = times[order]
-        lo = np.flatnonzero(np.diff(sorted_nodes, prepend=-1)).tolist()  # each node's first row
-        hi = [*lo[1:], len(order)]
-        present = sorted_nodes[lo]
-        pos = np.zeros(len(order), np.int64)  # index after the node's last sync ended by then
-        first = np.zeros(len(order), np.int64)  # index of the node's first sync
-        for n, a, b in zip(present.tolist(), lo, hi, strict=True):
+        bounds = np.searchsorted(sorted_nodes, np.arange(fleet.n_nodes + 1))  # each node's first row
+        present = np.flatnonzero(bounds[1:] > bounds[:-1])
+        lo, hi = bounds[present].tolist(), bounds[present + 1].tolist()
+        applied = np.zeros(len(order), np.int64)  # in node-time order; filled node by node
+        for n, a, b in zip(present.tolist(), lo, hi, strict=True):  # per-node pieces stay small
             s0, s1 = int(offsets[n]), int(offsets[n + 1])
             if s1 > s0:
-                pos[a:b] = np.searchsorted(ends[s0:s1], sorted_times[a:b], side="right") + s0
-                first[a:b] = s0
-        out = np.zeros(len(order), np.int64)
-        out[order] = np.where(pos > first, last[np.maximum(pos - 1, 0)], 0)
+                done = np.searchsorted(ends[s0:s1], sorted_times[a:b], side="right")  # syncs ended by then
+                applied[a:b] = np.where(done > 0, last[s0:s1][done - 1], 0)
+        out = np.empty(len(order), np.int64)
+        out[order] = applied
         return out.reshape(shape)
 
     return applied_at

@@ -370,6 +370,9 @@ def simulate_traffic(
         index[routed] = ipvs.MaglevTables().indices(
             pools.as_tuples(), route[routed], client_ip[routed], src_port[routed]
         )
+    elif scheduler in ipvs.STATEFUL:
+        # Chosen below from each node's scheduler state; no draw (nothing later reads rng_choice).
+        index = np.zeros(n, dtype=np.int8)
     else:
         index = uniform_index(length, rng_choice)  # iptables statistic chain / nftables numgen
     affinity_timeout = history.session_affinity_timeout if not headless else None
