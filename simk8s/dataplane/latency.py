@@ -10,7 +10,6 @@ replaces the base and iptables terms measured on one host (`params_for_machine`)
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, replace
 from functools import cache, lru_cache
@@ -20,6 +19,7 @@ import numpy as np
 import yaml
 
 from simk8s.proxy.cost import MachineProfileError
+from simk8s.proxy.cost.params import profile_numbers
 
 PARAMS_PATH = Path(__file__).with_name("latency_params.yaml")
 
@@ -81,20 +81,8 @@ def _profile_params(path: str, _mtime_ns: int, _size: int) -> LatencyParams:
     values = section.get("params") if isinstance(section, dict) else None
     if not isinstance(values, dict):
         raise MachineProfileError(f"machine profile {path}: dataplane: expected a mapping with `params`")
-    new: dict[str, float] = {}
-    for group, prices in values.items():
-        allowed = PROFILE_PARAMS.get(group)
-        if allowed is None or not isinstance(prices, dict):
-            raise MachineProfileError(f"machine profile {path}: dataplane.params.{group}: expected one of "
-                                      f"{', '.join(PROFILE_PARAMS)} with a mapping of numbers")
-        for key, value in prices.items():
-            if key not in allowed:
-                raise MachineProfileError(f"machine profile {path}: dataplane.params.{group}.{key}: not a "
-                                          f"fitted parameter (expected {', '.join(allowed)})")
-            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-                raise MachineProfileError(f"machine profile {path}: dataplane.params.{group}.{key}: expected a "
-                                          f"number >= 0, got {value!r}")
-            new[key] = float(value)
+    new = {key: value for _group, key, value in
+           profile_numbers(path, "dataplane.params.", values, PROFILE_PARAMS, "numbers", "fitted parameter")}
     return replace(load_params(), **new)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import math
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -84,23 +85,31 @@ def _load_profile(path: str, _mtime_ns: int, _size: int) -> CostParams:
         raise MachineProfileError(f"{path} is not a machine profile (expected `kind: {PROFILE_KIND}` "
                                   "and `params`, as `simk8s calibrate --host` writes)")
     raw = {k: dict(v) if isinstance(v, dict) else v for k, v in load_params().raw.items()}
-    for mode, values in doc["params"].items():
-        allowed = PROFILE_PARAMS.get(mode)
-        if allowed is None or not isinstance(values, dict):
-            raise MachineProfileError(f"machine profile {path}: params.{mode}: expected one of "
-                                      f"{', '.join(PROFILE_PARAMS)} with a mapping of prices")
-        for key, value in values.items():
-            if key not in allowed:
-                raise MachineProfileError(f"machine profile {path}: params.{mode}.{key}: not a measured "
-                                          f"price (expected {', '.join(allowed)})")
-            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-                raise MachineProfileError(f"machine profile {path}: params.{mode}.{key}: expected a "
-                                          f"number >= 0, got {value!r}")
-            raw[mode][key] = float(value)
-        if mode == "nftables" and values:
-            # The host's measured transaction shape replaces the published one, not adds to it.
-            raw[mode]["q_tx"] = 0.0
+    for mode, key, value in profile_numbers(path, "params.", doc["params"], PROFILE_PARAMS, "prices", "measured price"):
+        raw[mode][key] = value
+    if doc["params"].get("nftables"):
+        # The host's measured transaction shape replaces the published one, not adds to it.
+        raw["nftables"]["q_tx"] = 0.0
     return CostParams(raw)
+
+
+def profile_numbers(path: str, where: str, groups: Mapping[str, Any], allowed: Mapping[str, tuple[str, ...]], noun: str,
+                    item: str) -> Iterator[tuple[str, str, float]]:
+    """(group, key, value) of a machine profile's section of numbers per group, each checked:
+    a known group holding a mapping, a known key, a finite number >= 0 (MachineProfileError)."""
+    for group, values in groups.items():
+        names = allowed.get(group)
+        if names is None or not isinstance(values, dict):
+            raise MachineProfileError(f"machine profile {path}: {where}{group}: expected one of "
+                                      f"{', '.join(allowed)} with a mapping of {noun}")
+        for key, value in values.items():
+            if key not in names:
+                raise MachineProfileError(f"machine profile {path}: {where}{group}.{key}: not a {item} "
+                                          f"(expected {', '.join(names)})")
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+                raise MachineProfileError(f"machine profile {path}: {where}{group}.{key}: expected a "
+                                          f"number >= 0, got {value!r}")
+            yield group, key, float(value)
 
 
 def params_for_machine(profile: str | None) -> CostParams:
