@@ -225,9 +225,7 @@ main.add_command(calibrate)
 @click.option("--write", "target", help="Write the table to this file (only a file simk8s generated is replaced).")
 def versions(target: str | None) -> None:
     """The settings each Kubernetes release chooses (cluster.kubernetesVersion), with sources."""
-    from pathlib import Path
-
-    from simk8s.results.output import check_output_file, write_file_atomically
+    from simk8s.results.output import check_output_file, first_line_is, write_file_atomically
     from simk8s.results.versions_report import GENERATED, versions_markdown
 
     text = versions_markdown()
@@ -235,14 +233,7 @@ def versions(target: str | None) -> None:
         click.echo(text, nl=False)
         return
 
-    def generated(path: Path) -> bool:
-        try:
-            with path.open() as f:
-                return f.readline().rstrip("\n") == GENERATED
-        except (OSError, UnicodeDecodeError):
-            return False
-
-    path = check_output_file(target, label="--write", owned=generated)
+    path = check_output_file(target, label="--write", owned=first_line_is(GENERATED))
     write_file_atomically(path, lambda tmp: tmp.write_text(text))
     click.echo(f"wrote {path}")
 

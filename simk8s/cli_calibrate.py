@@ -97,7 +97,6 @@ def _show_profile(profile: str) -> None:
 def _calibrate_host(profile: str, sizes: str | None, repeats: int, host: bool,
                     services: tuple[int, ...] | None) -> None:
     """--host, --dataplane or both; --dataplane alone keeps an existing profile's sync prices."""
-    from pathlib import Path
 
     import yaml
 
@@ -112,7 +111,7 @@ def _calibrate_host(profile: str, sizes: str | None, repeats: int, host: bool,
     from simk8s.calibration.host_dataplane_fit import format_dataplane_report
     from simk8s.calibration.host_timing import DEFAULT_SIZES, TOOLS, Size, missing_privileges
     from simk8s.proxy.cost import PROFILE_MARKER
-    from simk8s.results.output import check_output_file, write_file_atomically
+    from simk8s.results.output import check_output_file, first_line_is, write_file_atomically
 
     flag = " ".join(["--host"] * host + ["--dataplane"] * (services is not None))
     why = missing_privileges() if services is None else missing_privileges(tuple(dict.fromkeys(TOOLS + host_dataplane.TOOLS)))
@@ -124,14 +123,7 @@ def _calibrate_host(profile: str, sizes: str | None, repeats: int, host: bool,
     except ValueError as err:
         raise UsageError(f"--sizes: {err}") from None
 
-    def ours(path: Path) -> bool:
-        try:
-            with path.open(encoding="utf-8") as f:
-                return f.readline().rstrip("\n") == PROFILE_MARKER
-        except (OSError, UnicodeDecodeError):
-            return False
-
-    target = check_output_file(profile, label="--machine-profile", owned=ours)  # before minutes of timing
+    target = check_output_file(profile, label="--machine-profile", owned=first_line_is(PROFILE_MARKER))  # before minutes of timing
     progress = lambda m: click.echo(f"timed {m}", err=True)  # noqa: E731
     # ours if it exists (checked above): one option alone keeps the other's section
     kept = yaml.safe_load(target.read_text(encoding="utf-8")) if target.exists() else {}

@@ -109,21 +109,12 @@ def render(df: pd.DataFrame | None = None) -> str:
 TITLE = "# Validation: every published point, fit or prediction"
 
 
-def written_by_simk8s(path: Path) -> bool:
-    """The file is a validation report (its first line): the only kind `write` replaces."""
-    try:
-        with path.open(encoding="utf-8") as f:
-            return f.readline().rstrip("\n") == TITLE
-    except (OSError, UnicodeDecodeError):
-        return False
-
-
 def write(path: str | Path) -> dict[str, float | int]:
     """Write the report to `path`: refused (OutputError) before any work when `path` is a
     directory, unwritable, or a file simk8s did not write; replaced atomically."""
-    from simk8s.results.output import check_output_file, write_file_atomically
+    from simk8s.results.output import check_output_file, first_line_is, write_file_atomically
 
-    target = check_output_file(path, label="--write", owned=written_by_simk8s)
+    target = check_output_file(path, label="--write", owned=first_line_is(TITLE))  # a report: the only kind replaced
     df = validation_frame()
     text = render(df)
     write_file_atomically(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from simk8s.results.check import CheckRun, _num
-from simk8s.results.output import check_output_file, write_file_atomically
+from simk8s.results.output import check_output_file, first_line_is, write_file_atomically
 
 MARKER = "<!-- written by simk8s check -->"  # first line: a file simk8s may replace
 
@@ -35,12 +35,7 @@ def _cell(text: str) -> str:
     return " ".join(text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "'").split())
 
 
-def written_by_simk8s(path: Path) -> bool:
-    try:
-        with path.open(encoding="utf-8") as f:
-            return f.readline().rstrip("\n") == MARKER
-    except (OSError, UnicodeDecodeError):
-        return False
+written_by_simk8s = first_line_is(MARKER)
 
 
 def check_markdown_target(target: str | Path, inputs: tuple[str | Path, ...] = ()) -> Path:

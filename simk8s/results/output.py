@@ -154,6 +154,19 @@ def check_output_file(
     return target
 
 
+def first_line_is(marker: str) -> Callable[[Path], bool]:
+    """`owned` for check_output_file: a text file simk8s wrote starts with `marker`."""
+
+    def owned(path: Path) -> bool:
+        try:
+            with path.open(encoding="utf-8") as f:
+                return f.readline().rstrip("\n") == marker
+        except (OSError, UnicodeDecodeError):
+            return False
+
+    return owned
+
+
 def parquet_written_by_simk8s(path: Path) -> bool:
     import pyarrow.parquet as pq
 
