@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from simk8s.api.records import fast_init
+
 # Pod phases (core/v1 PodPhase).
 PENDING = "Pending"
 RUNNING = "Running"
@@ -31,6 +33,7 @@ ANNOTATION_TRIGGER_TIME = "endpoints.kubernetes.io/last-change-trigger-time"
 ANNOTATION_OVER_CAPACITY = "endpoints.kubernetes.io/over-capacity"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ContainerPort:
     container_port: int
@@ -38,6 +41,7 @@ class ContainerPort:
     protocol: str = "TCP"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Pod:
     """What the endpoint controllers and kube-proxy need to know of one pod at one moment."""
@@ -61,6 +65,7 @@ class Pod:
         return dict(self.labels)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ServicePort:
     port: int
@@ -75,6 +80,7 @@ class ServicePort:
         return self.port if self.target_port is None else self.target_port
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Service:
     name: str
@@ -116,6 +122,7 @@ class Service:
         return all(labels.get(k) == v for k, v in self.selector)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ObjectReference:
     kind: str = "Pod"
@@ -124,6 +131,7 @@ class ObjectReference:
     uid: str = ""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class EndpointAddress:
     ip: str
@@ -132,6 +140,7 @@ class EndpointAddress:
     hostname: str = ""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class EndpointPort:
     port: int
@@ -140,6 +149,7 @@ class EndpointPort:
     app_protocol: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class EndpointSubset:
     addresses: tuple[EndpointAddress, ...] = ()
@@ -147,6 +157,7 @@ class EndpointSubset:
     ports: tuple[EndpointPort, ...] = ()
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Endpoints:
     """core/v1 Endpoints."""
@@ -166,6 +177,7 @@ class Endpoints:
         return sum(len(s.addresses) + len(s.not_ready_addresses) for s in self.subsets)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Endpoint:
     """discovery/v1 Endpoint (one entry of an EndpointSlice)."""
@@ -182,6 +194,7 @@ class Endpoint:
     hints_for_nodes: tuple[str, ...] = ()
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class EndpointSlice:
     """discovery/v1 EndpointSlice."""

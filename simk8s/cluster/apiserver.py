@@ -14,11 +14,13 @@ import pandas as pd
 import simpy
 
 from simk8s.api import sizes
+from simk8s.api.records import fast_init
 
 ETCD_TOO_LARGE = "etcdserver: request is too large"
 BODY_TOO_LARGE = "the request body is too large"  # 413 from MaxRequestBodyBytes
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class WriteRecord:
     """One apiserver write (accepted or rejected). One row of the writes table."""

@@ -19,11 +19,13 @@ from dataclasses import dataclass
 
 from simk8s.api import objects as api
 from simk8s.api.naming import metav1_time
+from simk8s.api.records import fast_init
 
 _PHASE_ORDINAL = {api.PENDING: 0, api.UNKNOWN: 1, api.RUNNING: 2}  # podPhaseToOrdinal
 UNASSIGNED = -1  # spec.nodeName "": one bucket of its own when counting pods per node
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RankedPod:
     """What ``ActivePodsWithRanks.Less`` reads of one pod, as the controller's informer

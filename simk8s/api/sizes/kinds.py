@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from simk8s.api.objects import EndpointPort, Endpoints, EndpointSlice, EndpointSubset, Service
+from simk8s.api.records import fast_init
 from simk8s.api.sizes.encoding import (
     dumps,
     go_len,
@@ -78,6 +79,7 @@ def _slice_port_sizes(p: EndpointPort) -> tuple[int, int]:
     return jobj(members), pmsg(body)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class WireSizes:
     """Sizes of one object: compact JSON, bare protobuf, stored value (proto + envelope)."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from simk8s.api.objects import EndpointAddress, EndpointPort, ObjectReference, Pod, Service
+from simk8s.api.records import fast_init
 from simk8s.controller.podutil import (
     endpoint_ports,
     endpoints_ip_family,
@@ -27,6 +28,7 @@ from simk8s.controller.podutil import (
 )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class PodContribution:
     """One pod's address in the Endpoints object of one Service."""

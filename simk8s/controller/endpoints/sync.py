@@ -23,6 +23,7 @@ from simk8s.api.objects import (
     Pod,
     Service,
 )
+from simk8s.api.records import fast_init
 from simk8s.controller.endpoints.addresses import pod_contribution
 from simk8s.controller.endpoints.incremental import EndpointsState
 from simk8s.controller.endpoints.repack import repack
@@ -38,6 +39,7 @@ from simk8s.controller.endpoints.truncate import (
 ENDPOINTS_MANAGED_BY = "endpoint-controller"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class EndpointsSyncResult:
     """What one sync decided.
