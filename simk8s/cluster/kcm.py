@@ -63,11 +63,19 @@ class PodChangeLog:
         every pod changed since the previous ``take`` of ``key``, by pod id."""
         world = self.world
         pods = world.pods
-        for pid in range(self._scanned, len(pods)):
-            for k in world.pod_services[pid]:
-                heapq.heappush(self._unseen.setdefault(k, []), (pods[pid].created, pid))
-        self._scanned = len(pods)
         now = world.env.now
+        for pid in range(self._scanned, len(pods)):
+            created = pods[pid].created
+            if created <= now:  # visible already: a change for each Service's next take
+                for k in world.pod_services[pid]:
+                    dirty = self._dirty.get(k)
+                    if dirty is None:
+                        dirty = self._dirty[k] = set()
+                    dirty.add(pid)
+                continue
+            for k in world.pod_services[pid]:
+                heapq.heappush(self._unseen.setdefault(k, []), (created, pid))
+        self._scanned = len(pods)
         changed = self._dirty.pop(key, set())
         unseen = self._unseen.get(key)
         while unseen and unseen[0][0] <= now:

@@ -63,10 +63,13 @@ class PodIPAllocator:
         self._nodes = nodes
         self._next = [2] * len(nodes)  # .0 network, .1 the node's bridge/gateway
         self._free: list[list[int]] = [[] for _ in nodes.names]
+        # Per node, computed once (HOT PATH: ipaddress recomputes them on every access).
+        self._base = [int(c.network_address) for c in nodes.pod_cidrs]
+        self._last = [c.num_addresses - 1 for c in nodes.pod_cidrs]  # broadcast / top address
 
     def allocate(self, node: int) -> str:
         cidr = self._nodes.pod_cidrs[node]
-        if self._next[node] < cidr.num_addresses - 1:
+        if self._next[node] < self._last[node]:
             offset = self._next[node]
             self._next[node] += 1
         elif self._free[node]:
@@ -74,13 +77,13 @@ class PodIPAllocator:
         else:
             raise RuntimeError(f"node {self._nodes.names[node]}: pod CIDR {cidr} exhausted")
         if cidr.version == 4:
-            return _dotted(int(cidr.network_address) + offset)
+            return _dotted(self._base[node] + offset)
         return str(cidr.network_address + offset)
 
     def release(self, node: int, ip: str) -> None:
         cidr = self._nodes.pod_cidrs[node]
         addr = _from_dotted(ip) if cidr.version == 4 else int(ipaddress.ip_address(ip))
-        self._free[node].append(addr - int(cidr.network_address))
+        self._free[node].append(addr - self._base[node])
 
 
 def _dotted(addr: int) -> str:

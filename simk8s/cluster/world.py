@@ -93,6 +93,8 @@ class World:
         self.pod_services: list[tuple[tuple[str, str], ...]] = []  # Services selecting each pod
         self.pods_on_node: list[set[int]] = [set() for _ in range(len(self.nodes))]
         self.node_pod_count = np.zeros(len(self.nodes), dtype=np.int32)
+        # Each zone's node indices, ascending (a node's zone never changes).
+        self._zone_nodes = [np.flatnonzero(self.nodes.zone == z) for z in range(len(self.nodes.zone_names))]
         self.pod_listeners: list[Callable[[PodState], None]] = []
         self.service_listeners: list[Callable[[api.Service], None]] = []
 
@@ -186,16 +188,19 @@ class World:
         """kube-scheduler: spread over zones, then least-loaded node, random among equals."""
         if pod.terminating:
             return
-        ok = self.nodes.schedulable & self.nodes.alive & (self.node_pod_count < self.sc.cluster.max_pods_per_node)
-        if not ok.any():
+        ok = self.nodes.schedulable & self.nodes.alive
+        ok &= self.node_pod_count < self.sc.cluster.max_pods_per_node
+        zones_ok = np.flatnonzero(np.bincount(self.nodes.zone[ok]))  # = np.unique, without a sort
+        if not len(zones_ok):
             self.timers.after(1.0, self._schedule, pod)  # unschedulable: retried from the backoff queue
             return
         d = self.workload_by_name[pod.workload]
-        zones_ok = np.flatnonzero(np.bincount(self.nodes.zone[ok]))  # = np.unique, without a sort
-        zone = zones_ok[np.argmin(d.zone_load[zones_ok])]
-        cand = ok & (self.nodes.zone == zone)
-        counts = np.where(cand, self.node_pod_count, np.iinfo(np.int32).max)
-        best = np.flatnonzero(counts == counts.min())
+        zone = zones_ok[d.zone_load[zones_ok].argmin()]
+        # The zone's feasible nodes, in index order, and the least loaded among them.
+        cand = self._zone_nodes[zone]
+        cand = cand[ok[cand]]
+        counts = self.node_pod_count[cand]
+        best = cand[counts == counts.min()]
         node = int(best[self.rng_sched.integers(len(best))])
         now = self.env.now
         pod.node, pod.node_name, pod.scheduled = node, self.nodes.names[node], now
