@@ -29,17 +29,19 @@ from simk8s.controller.podutil import (
 )
 
 PortKey = tuple[EndpointPort, ...]
-EndpointKey = tuple[tuple[str, ...], str, str, str]
+# One string, not a tuple: a string computes its hash once and keeps it, and keys are
+# hashed per endpoint per sync (HOT PATH). Fields are joined by control characters, which
+# no IP, hostname or object name contains, so distinct identities stay distinct.
+EndpointKey = str
 
 
 def endpoint_key(ep: Endpoint) -> EndpointKey:
     """Endpoint identity as ``util/endpointset.go`` ``hashEndpoint``: (sorted addresses,
     hostname, targetRef namespace, name). Conditions, node, zone, hints are not identity."""
     ref = ep.target_ref
-    addrs = ep.addresses if len(ep.addresses) < 2 else tuple(sorted(ep.addresses))
-    if ref is None:
-        return (addrs, ep.hostname, "", "")
-    return (addrs, ep.hostname, ref.namespace, ref.name)
+    addrs = ep.addresses if len(ep.addresses) < 2 else sorted(ep.addresses)
+    ns, name = ("", "") if ref is None else (ref.namespace, ref.name)
+    return "\x00".join(addrs) + "\x01" + ep.hostname + "\x01" + ns + "\x01" + name
 
 
 def endpoints_equal_beyond_hash(a: Endpoint, b: Endpoint) -> bool:
