@@ -31,7 +31,7 @@ from simk8s.api.objects import (
     Service,
     ServicePort,
 )
-from simk8s.api.sizes import wire_sizes
+from simk8s.api.sizes import SizedEntries, entry_size, wire_sizes
 from simk8s.cluster.kcm import EndpointsController, EndpointSliceController
 from simk8s.cluster.run import run_cluster
 from simk8s.controller.endpoints import (
@@ -423,8 +423,16 @@ def test_slice_state_matches_full_reconcile(
             existing, max_endpoints_per_slice=max_eps, trigger_time=trigger, name_for=names_inc
         )
         assert _plan_fields(inc) == _plan_fields(ref)
+        for s in inc.creates + inc.updates + ref.creates + ref.updates:
+            _assert_carried_size_exact(s.endpoints)
         informer.write(inc)
         informer.meddle(svc)
+
+
+def _assert_carried_size_exact(endpoints) -> None:
+    """A slice's endpoints that carry their packed size carry the size a walk gives."""
+    if type(endpoints) is SizedEntries:
+        assert endpoints.total == sum(entry_size(ep) for ep in endpoints)
 
 
 def test_slice_state_takes_the_last_pod_of_a_shared_identity():

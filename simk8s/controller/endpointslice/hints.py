@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from simk8s.api.objects import Endpoint, EndpointSlice, Service
 from simk8s.controller.endpointslice.desired import MEMO_LIMIT
-from simk8s.controller.endpointslice.slices import Draft, SliceMemory, keys_of
+from simk8s.controller.endpointslice.slices import Draft, SliceMemory, keys_of, known_size
 
 ANNOTATION_TOPOLOGY_MODE = "service.kubernetes.io/topology-mode"
 ANNOTATION_TOPOLOGY_AWARE_HINTS = "service.kubernetes.io/topology-aware-hints"  # deprecated
@@ -164,6 +164,7 @@ def apply_hints(
         ready = [ep for d in drafts for ep in d.endpoints if ep.ready]
         alloc = _auto_hints(ready, nodes, fixed)
         for d in drafts:
+            d.size = None  # (hints change the endpoints' sizes)
             if alloc is None:  # RemoveHintsFromSlices: creates/updates only
                 d.endpoints = [_with_hints(ep, (), ()) for ep in d.endpoints]
             else:
@@ -195,7 +196,8 @@ def apply_hints(
             still.append(s)
         elif needs_update(s):
             keys = keys_of(cache, s)
-            d = Draft(s.address_type, s.ports, list(s.endpoints), dict(s.labels), s, False, keys)
+            d = Draft(s.address_type, s.ports, list(s.endpoints), dict(s.labels), s, False, keys,
+                      known_size(s.endpoints))
             updates.append(d)
             drafts.append(d)
         else:
@@ -210,6 +212,7 @@ def apply_hints(
             want = fn(ep)
             new.append(ep if want is None else _with_hints(ep, *want))
         d.endpoints = new
+        d.size = None
     return still
 
 

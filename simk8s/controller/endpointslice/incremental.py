@@ -12,9 +12,12 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import compress
+from operator import is_not
 from typing import cast
 
 from simk8s.api.objects import Endpoint, EndpointSlice, Pod, Service
+from simk8s.api.sizes.entries import entry_size
 from simk8s.controller.endpointslice.desired import (
     DesiredEndpoints,
     EndpointKey,
@@ -34,7 +37,7 @@ from simk8s.controller.endpointslice.reconciler import (
     reconcile,
     reference_step1,
 )
-from simk8s.controller.endpointslice.slices import SliceMemory, SlicePlan, owned_by
+from simk8s.controller.endpointslice.slices import SliceMemory, SlicePlan, known_size, owned_by
 from simk8s.controller.podutil import (
     PodChange,
     port_map_key,
@@ -325,9 +328,10 @@ class EndpointSliceState:
 
     def _walk(
         self, s: EndpointSlice, want: dict[EndpointKey, Endpoint]
-    ) -> tuple[list[Endpoint], list[EndpointKey] | None, bool]:
+    ) -> tuple[list[Endpoint], list[EndpointKey] | None, bool, int | None]:
         """Step 1's look at one slice that is not clean: (kept endpoints in the desired
-        version, their identities or None if all were kept, changed)."""
+        version, their identities or None if all were kept, changed, their packed size
+        if the slice carries its own)."""
         tracked = self._tracked[id(s)]
         keys = tracked.keys
         endpoints = s.endpoints
@@ -344,10 +348,11 @@ class EndpointSliceState:
                 dropped = True
             elif got is not endpoints[i] and not endpoints_equal_beyond_hash(got, endpoints[i]):
                 changed = True
+        size = _kept_size(endpoints, kept) if changed or dropped else None
         if not dropped:
-            return cast("list[Endpoint]", kept), None, changed  # no None: nothing dropped
+            return cast("list[Endpoint]", kept), None, changed, size  # no None: nothing dropped
         kept_keys = [k for k, got in zip(keys, kept, strict=True) if got is not None]
-        return [got for got in kept if got is not None], kept_keys, changed
+        return [got for got in kept if got is not None], kept_keys, changed, size
 
     def _step1(self, address_type: str, key: PortKey, slices: list[EndpointSlice]) -> Step1:
         """Step 1 for one port group, walking only slices not known to be clean."""
@@ -366,11 +371,11 @@ class EndpointSliceState:
             if sid in clean:
                 classify(service, s, None, False, out, None, memory)
                 continue
-            kept, kept_keys, changed = self._walk(s, want)
+            kept, kept_keys, changed, size = self._walk(s, want)
             if changed or kept_keys is not None:
                 if kept_keys is None:
                     kept_keys = list(self._tracked[sid].keys)
-                classify(service, s, kept, changed, out, kept_keys, memory)
+                classify(service, s, kept, changed, out, kept_keys, memory, size)
             else:
                 clean.add(sid)
                 self._suspect.pop(sid, None)
@@ -420,3 +425,17 @@ class EndpointSliceState:
             self._memory,
             self.gates,
         )
+
+
+def _kept_size(endpoints: Sequence[Endpoint], kept: list[Endpoint | None]) -> int | None:
+    """Packed size of ``kept`` (``None``: dropped) from the slice's own total: only the
+    positions now holding another object are sized again (C-level scan for them)."""
+    total = known_size(endpoints)
+    if total is None:
+        return None
+    for i in compress(range(len(kept)), map(is_not, kept, endpoints)):
+        total -= entry_size(endpoints[i])
+        got = kept[i]
+        if got is not None:
+            total += entry_size(got)
+    return total

@@ -40,6 +40,7 @@ from simk8s.controller.endpointslice.slices import (
     SliceMemory,
     SlicePlan,
     keys_of,
+    known_size,
     materialize,
     owned_by,
     placeholder_equal,
@@ -72,6 +73,7 @@ def classify(
     out: Step1,
     kept_keys: list[EndpointKey] | None = None,
     memory: SliceMemory | None = None,
+    kept_size: int | None = None,
 ) -> None:
     """Step 1's verdict on one existing slice; ``kept`` None: every endpoint was kept
     unchanged (the slice's own endpoints stand)."""
@@ -85,12 +87,13 @@ def classify(
             out.deletes.append(s)
         else:
             out.updates.append(
-                Draft(s.address_type, s.ports, kept, labels, s, fresh=False, keys=kept_keys)
+                Draft(s.address_type, s.ports, kept, labels, s, fresh=False, keys=kept_keys, size=kept_size)
             )
     elif labels_changed:
         keys = keys_of(memory, s)
         out.updates.append(
-            Draft(s.address_type, s.ports, list(s.endpoints), labels, s, fresh=False, keys=keys)
+            Draft(s.address_type, s.ports, list(s.endpoints), labels, s, fresh=False, keys=keys,
+                  size=known_size(s.endpoints))
         )
     else:
         if memory is not None:
@@ -147,7 +150,7 @@ def _fill(
             fill = slice_to_fill(unchanged, len(desired), max_eps)
         if fill is None:
             keys: list[EndpointKey] | None = None if memory is None else []
-            d = Draft(address_type, ports, [], slice_labels((), service)[0], keys=keys)
+            d = Draft(address_type, ports, [], slice_labels((), service)[0], keys=keys, size=0)
         else:
             unchanged = [s for s in unchanged if s is not fill]
             d = Draft(
@@ -158,6 +161,7 @@ def _fill(
                 fill,
                 fresh=False,
                 keys=keys_of(memory, fill),
+                size=known_size(fill.endpoints),
             )
         take(desired, max_eps - len(d.endpoints), d)
         (creates if d.base is None else updates).append(d)
@@ -302,7 +306,7 @@ def _reconcile_address_type(
         if key not in desired_keys:
             deletes += slices
     if len(existing) == len(deletes) and not creates:  # step 5: placeholder
-        placeholder = Draft(address_type, (), [], slice_labels((), service)[0])
+        placeholder = Draft(address_type, (), [], slice_labels((), service)[0], size=0)
         if memory is not None:
             placeholder.keys = []
         if len(deletes) == 1 and placeholder_equal(deletes[0], placeholder, service.namespace):

@@ -8,7 +8,7 @@ per-slice helpers of upstream ``staging/src/k8s.io/endpointslice/utils.go``
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from simk8s.api.naming import rfc3339nano, slice_name_prefix
@@ -22,6 +22,7 @@ from simk8s.api.objects import (
     EndpointSlice,
     Service,
 )
+from simk8s.api.sizes.entries import SizedEntries, entry_size
 from simk8s.controller.endpointslice.desired import EndpointKey, PortKey
 
 RESERVED_LABELS = frozenset({LABEL_SERVICE_NAME, LABEL_MANAGED_BY, LABEL_HEADLESS})
@@ -73,6 +74,14 @@ class Draft:
     base: EndpointSlice | None = None
     fresh: bool = True  # built from scratch (no annotations/owner of ``base`` carried over)
     keys: list[EndpointKey] | None = None  # identities of ``endpoints`` (incremental path)
+    # Packed wire size of ``endpoints`` (their ``entry_size`` sum), kept as they are added,
+    # so the apiserver need not walk the slice (HOT PATH); None: unknown, it walks them.
+    size: int | None = None
+
+
+def known_size(endpoints: Sequence[Endpoint]) -> int | None:
+    """The packed size an object's endpoints carry, if they carry one."""
+    return endpoints.total if type(endpoints) is SizedEntries else None
 
 
 class SliceMemory:
@@ -135,7 +144,10 @@ def take(desired: dict[EndpointKey, Endpoint], n: int, d: Draft) -> None:
     items = list(itertools.islice(desired.items(), n))
     for k, _ in items:
         del desired[k]
-    d.endpoints.extend([ep for _, ep in items])
+    added = [ep for _, ep in items]
+    d.endpoints.extend(added)
+    if d.size is not None:
+        d.size += sum(map(entry_size, added))
     if d.keys is not None:
         d.keys.extend([k for k, _ in items])
 
@@ -203,7 +215,7 @@ def materialize(
         owner_uid=owner[1],
         owner_kind=owner[2],
         address_type=d.address_type,
-        endpoints=tuple(d.endpoints),
+        endpoints=tuple(d.endpoints) if d.size is None else SizedEntries(d.endpoints, d.size),
         ports=d.ports,
     )
     if memory is not None and d.keys is not None:
