@@ -18,6 +18,7 @@ from simk8s.api import objects as api
 from simk8s.cluster.apiserver import APIServer
 from simk8s.cluster.names import NameSuffixes, pod_template_hash, stable_uid
 from simk8s.cluster.nodes import NodeTable, PodIPAllocator
+from simk8s.cluster.placement import ZonePlacement
 from simk8s.cluster.pods import INF, PodState
 from simk8s.cluster.services import build_services
 from simk8s.cluster.timers import Timers
@@ -93,8 +94,7 @@ class World:
         self.pod_services: list[tuple[tuple[str, str], ...]] = []  # Services selecting each pod
         self.pods_on_node: list[set[int]] = [set() for _ in range(len(self.nodes))]
         self.node_pod_count = np.zeros(len(self.nodes), dtype=np.int32)
-        # Each zone's node indices, ascending (a node's zone never changes).
-        self._zone_nodes = [np.flatnonzero(self.nodes.zone == z) for z in range(len(self.nodes.zone_names))]
+        self.placement = ZonePlacement(self.nodes, self.node_pod_count, cl.max_pods_per_node)
         self.pod_listeners: list[Callable[[PodState], None]] = []
         self.service_listeners: list[Callable[[api.Service], None]] = []
 
@@ -188,24 +188,19 @@ class World:
         """kube-scheduler: spread over zones, then least-loaded node, random among equals."""
         if pod.terminating:
             return
-        ok = self.nodes.schedulable & self.nodes.alive
-        ok &= self.node_pod_count < self.sc.cluster.max_pods_per_node
-        zones_ok = np.flatnonzero(np.bincount(self.nodes.zone[ok]))  # = np.unique, without a sort
-        if not len(zones_ok):
+        zones_ok = self.placement.zones_with_room()
+        if not zones_ok:
             self.timers.after(1.0, self._schedule, pod)  # unschedulable: retried from the backoff queue
             return
         d = self.workload_by_name[pod.workload]
-        zone = zones_ok[d.zone_load[zones_ok].argmin()]
-        # The zone's feasible nodes, in index order, and the least loaded among them.
-        cand = self._zone_nodes[zone]
-        cand = cand[ok[cand]]
-        counts = self.node_pod_count[cand]
-        best = cand[counts == counts.min()]
-        node = int(best[self.rng_sched.integers(len(best))])
+        zone = min(zones_ok, key=d.zone_load.__getitem__)  # the first least-loaded zone
+        best = self.placement.least_loaded(zone)
+        node = best[self.rng_sched.integers(len(best))]
         now = self.env.now
         pod.node, pod.node_name, pod.scheduled = node, self.nodes.names[node], now
         d.zone_load[self.nodes.zone[node]] += 1
         self.node_pod_count[node] += 1
+        self.placement.count_changed(node, before=int(self.node_pod_count[node]) - 1)
         self.pods_on_node[node].add(pod.id)
         self.apiserver.pod_write("bind", POD_PROTO_BYTES)
         self._touch(pod)
@@ -368,6 +363,7 @@ class World:
         d.sets[pod.revision].pods.discard(pod.id)
         if pod.node >= 0:
             self.node_pod_count[pod.node] -= 1
+            self.placement.count_changed(pod.node, before=int(self.node_pod_count[pod.node]) + 1)
             self.pods_on_node[pod.node].discard(pod.id)
             if pod.ip:
                 self.ipam.release(pod.node, pod.ip)
@@ -389,6 +385,7 @@ class World:
     def drain(self, node: int) -> None:
         """kubectl drain: cordon, then evict every pod (graceful deletion)."""
         self.nodes.schedulable[node] = False
+        self.placement.unschedulable(node)
         self.node_events.append({"time_s": self.env.now, "node": self.nodes.names[node], "event": "drain"})
         for pid in sorted(self.pods_on_node[node]):
             self.delete_pod(self.pods[pid], reason="drain", via_client=False)
@@ -398,6 +395,7 @@ class World:
         now = self.env.now
         self.nodes.alive[node] = False
         self.nodes.schedulable[node] = False
+        self.placement.unschedulable(node)
         self.node_events.append({"time_s": now, "node": self.nodes.names[node], "event": "lost"})
         pods = [self.pods[p] for p in sorted(self.pods_on_node[node])]
         for pod in pods:
@@ -451,6 +449,7 @@ class World:
             placed = np.arange(first, len(self.pods)) % n_nodes
             np.add.at(self.node_pod_count, placed, 1)
             d.zone_load += np.bincount(zone[placed], minlength=len(d.zone_load))
+        self.placement.rebuild()
 
     def schedule_events(self) -> None:
         for ev in self.sc.events:

@@ -32,6 +32,7 @@ def lose_zone(world: Any, zone: str, *, monitor_grace: float) -> list[int]:
     for k, node in enumerate(lost):
         nodes.alive[node] = False
         nodes.schedulable[node] = False
+        world.placement.unschedulable(node)
         world.node_events.append({"time_s": now, "node": nodes.names[node], "event": "zone-outage"})
         pods = [world.pods[p] for p in sorted(world.pods_on_node[node])]
         for pod in pods:
