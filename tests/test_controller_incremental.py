@@ -588,3 +588,27 @@ def test_cluster_writes_identical_on_both_paths(make_scenario, monkeypatch, max_
     assert inc[1] == ref[1]  # the objects written
     assert inc[2] == ref[2]  # SimPy events
     assert inc[3] == ref[3]  # syncs per controller
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32), n=st.integers(1, 6))
+def test_sorted_addresses_head_size_follows_changes(seed, n):
+    """The kept sum of the first n sizes equals a fresh sum after any insert/remove/replace."""
+    from simk8s.api.objects import EndpointAddress
+    from simk8s.controller.endpoints.incremental import _SortedAddresses
+
+    rng = random.Random(seed)
+    sorted_addresses = _SortedAddresses()
+    for _ in range(60):
+        keys = sorted_addresses.keys
+        op = rng.randrange(3)
+        if op == 0 or not keys:
+            key = f"{rng.randrange(40):02d}"
+            if key not in keys:
+                sorted_addresses.insert(key, EndpointAddress(ip="10.0.0." + key, node_name="n" * rng.randrange(5)))
+        elif op == 1:
+            sorted_addresses.remove(rng.choice(keys))
+        else:
+            key = rng.choice(keys)
+            sorted_addresses.replace(key, EndpointAddress(ip="10.0.0." + key, node_name="m" * rng.randrange(9)))
+        assert sorted_addresses.head_size(n) == sum(entry_size(a) for a in sorted_addresses.addrs[:n])

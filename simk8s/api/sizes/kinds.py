@@ -101,10 +101,31 @@ def _subset_sizes(s: EndpointSubset) -> tuple[int, int]:
         members.append(jm("notReadyAddresses", jarr_sum(j, len(s.not_ready_addresses))))
         proto += p
     if s.ports:
-        sizes = [_core_port_sizes(p) for p in s.ports]
-        members.append(jm("ports", jarr_sum(sum(j for j, _ in sizes), len(sizes))))
-        proto += sum(p for _, p in sizes)
+        ports_json, ports_proto = _port_list_sizes(s.ports, _core_port_sizes)
+        members.append(jm("ports", ports_json))
+        proto += ports_proto
     return jobj(members), pmsg(proto)
+
+
+_PORT_LISTS_LIMIT = 4096
+# id(ports) → (ports, sizer, JSON array, proto fields): objects share their port tuples
+# (interned by the controllers), so this is one entry per port list (HOT PATH: every write).
+_port_lists: dict[int, tuple[object, object, int, int]] = {}
+
+
+def _port_list_sizes(
+    ports: tuple[EndpointPort, ...], sizer: Callable[[EndpointPort], tuple[int, int]]
+) -> tuple[int, int]:
+    """(JSON array, summed proto fields) of a port list, memoised by identity."""
+    hit = _port_lists.get(id(ports))
+    if hit is not None and hit[0] is ports and hit[1] is sizer:
+        return hit[2], hit[3]
+    sizes = [sizer(p) for p in ports]
+    json_size, proto = jarr_sum(sum(j for j, _ in sizes), len(sizes)), sum(p for _, p in sizes)
+    if len(_port_lists) >= _PORT_LISTS_LIMIT:
+        _port_lists.clear()
+    _port_lists[id(ports)] = (ports, sizer, json_size, proto)
+    return json_size, proto
 
 
 def endpoints_sizes(ep: Endpoints) -> WireSizes:
@@ -132,9 +153,9 @@ def _slice_sizes(s: EndpointSlice) -> WireSizes:
     members.append(jm("addressType", jstr(s.address_type)))
     ej, ep = sum_entries(s.endpoints)
     members.append(jm("endpoints", jarr_sum(ej, len(s.endpoints))))
-    ports = [_slice_port_sizes(p) for p in s.ports]
-    members.append(jm("ports", jarr_sum(sum(j for j, _ in ports), len(ports))))
-    proto = pmsg(meta_proto) + ep + sum(p for _, p in ports) + pstr(s.address_type)
+    ports_json, ports_proto = _port_list_sizes(s.ports, _slice_port_sizes)
+    members.append(jm("ports", ports_json))
+    proto = pmsg(meta_proto) + ep + ports_proto + pstr(s.address_type)
     stored = envelope_size("discovery.k8s.io/v1", "EndpointSlice", proto)
     return WireSizes(jobj(members), proto, stored)
 
@@ -287,4 +308,5 @@ def clear_size_caches() -> None:
     """Drop cached per-entry, metadata and object sizes (tests and long sweeps)."""
     clear_entry_cache()
     _object_sizes.clear()
+    _port_lists.clear()
     clear_meta_cache()

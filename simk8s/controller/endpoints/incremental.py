@@ -22,9 +22,10 @@ from simk8s.controller.podutil import PodChange, port_hash
 class _SortedAddresses:
     """Addresses kept sorted by their repack sort key, with keys and each address's wire
     size side by side and the sizes' running total (so the subset's tuple is one copy and
-    is sized without a walk; truncation reads prefix sums while nothing has changed)."""
+    is sized without a walk). Truncation reads the sum of the first n sizes: kept through
+    changes for the last n asked (HOT PATH: over capacity, every sync truncates)."""
 
-    __slots__ = ("addrs", "keys", "sizes", "total", "version")
+    __slots__ = ("_head", "addrs", "keys", "sizes", "total", "version")
 
     def __init__(self) -> None:
         self.keys: list[str] = []
@@ -32,18 +33,25 @@ class _SortedAddresses:
         self.sizes: list[int] = []
         self.total = 0
         self.version = 0  # bumped by every change: an older prefix() answers None
+        self._head: tuple[int, int] | None = None  # (n, sum of the first n sizes)
 
     def insert(self, key: str, addr: EndpointAddress) -> None:
         i = bisect_left(self.keys, key)
+        size = entry_size(addr)
+        if self._head is not None and i < self._head[0]:  # the n-th size leaves the head
+            n, head = self._head
+            self._head = (n, head + size - (self.sizes[n - 1] if n <= len(self.sizes) else 0))
         self.keys.insert(i, key)
         self.addrs.insert(i, addr)
-        size = entry_size(addr)
         self.sizes.insert(i, size)
         self.total += size
         self.version += 1
 
     def remove(self, key: str) -> None:
         i = bisect_left(self.keys, key)
+        if self._head is not None and i < self._head[0]:  # the (n+1)-th size joins the head
+            n, head = self._head
+            self._head = (n, head - self.sizes[i] + (self.sizes[n] if n < len(self.sizes) else 0))
         del self.keys[i]
         del self.addrs[i]
         self.total -= self.sizes.pop(i)
@@ -53,15 +61,23 @@ class _SortedAddresses:
         i = bisect_left(self.keys, key)
         self.addrs[i] = addr
         size = entry_size(addr)
+        if self._head is not None and i < self._head[0]:
+            self._head = (self._head[0], self._head[1] + size - self.sizes[i])
         self.total += size - self.sizes[i]
         self.sizes[i] = size
         self.version += 1
+
+    def head_size(self, n: int) -> int:
+        """Sum of the first n sizes."""
+        if self._head is None or self._head[0] != n:
+            self._head = (n, sum(self.sizes[:n]))
+        return self._head[1]
 
     def entries(self) -> SizedEntries:
         version = self.version
 
         def prefix(n: int) -> int | None:
-            return sum(self.sizes[:n]) if self.version == version else None
+            return self.head_size(n) if self.version == version else None
 
         return SizedEntries(self.addrs, self.total, prefix)
 
