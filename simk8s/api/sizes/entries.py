@@ -206,6 +206,11 @@ _ENTRY_FUNCS: dict[type, Callable[[Any], int]] = {
 }
 
 
+def packed_size(entry: EndpointAddress | Endpoint) -> int:
+    """``entry_size`` without the cache, for a caller that keeps the size itself."""
+    return _ENTRY_FUNCS[type(entry)](entry)
+
+
 def entry_size(entry: EndpointAddress | Endpoint) -> int:
     """Packed size of one entry (JSON | framed proto << 32), identity-cached. The
     controllers call it as they add entries, so a write need not walk its object."""

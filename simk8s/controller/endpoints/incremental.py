@@ -13,7 +13,7 @@ from bisect import bisect_left, insort
 from collections.abc import Iterable
 
 from simk8s.api.objects import EndpointAddress, EndpointPort, EndpointSubset, Pod, Service
-from simk8s.api.sizes.entries import SizedEntries, entry_size
+from simk8s.api.sizes.entries import SizedEntries, packed_size
 from simk8s.controller.endpoints.addresses import PodContribution, pod_contribution
 from simk8s.controller.endpoints.repack import NO_PORT, subset_order_key
 from simk8s.controller.podutil import PodChange, port_hash
@@ -37,7 +37,7 @@ class _SortedAddresses:
 
     def insert(self, key: str, addr: EndpointAddress) -> None:
         i = bisect_left(self.keys, key)
-        size = entry_size(addr)
+        size = packed_size(addr)  # kept in ``sizes``: no cache needed
         if self._head is not None and i < self._head[0]:  # the n-th size leaves the head
             n, head = self._head
             self._head = (n, head + size - (self.sizes[n - 1] if n <= len(self.sizes) else 0))
@@ -60,7 +60,7 @@ class _SortedAddresses:
     def replace(self, key: str, addr: EndpointAddress) -> None:
         i = bisect_left(self.keys, key)
         self.addrs[i] = addr
-        size = entry_size(addr)
+        size = packed_size(addr)  # kept in ``sizes``: no cache needed
         if self._head is not None and i < self._head[0]:
             self._head = (self._head[0], self._head[1] + size - self.sizes[i])
         self.total += size - self.sizes[i]
