@@ -25,7 +25,7 @@ class _SortedAddresses:
     is sized without a walk). Truncation reads the sum of the first n sizes: kept through
     changes for the last n asked (HOT PATH: over capacity, every sync truncates)."""
 
-    __slots__ = ("_head", "addrs", "keys", "sizes", "total", "version")
+    __slots__ = ("_entries", "_head", "addrs", "keys", "sizes", "total", "version")
 
     def __init__(self) -> None:
         self.keys: list[str] = []
@@ -34,6 +34,7 @@ class _SortedAddresses:
         self.total = 0
         self.version = 0  # bumped by every change: an older prefix() answers None
         self._head: tuple[int, int] | None = None  # (n, sum of the first n sizes)
+        self._entries: tuple[int, SizedEntries] | None = None  # (version, entries())
 
     def insert(self, key: str, addr: EndpointAddress) -> None:
         i = bisect_left(self.keys, key)
@@ -74,12 +75,18 @@ class _SortedAddresses:
         return self._head[1]
 
     def entries(self) -> SizedEntries:
+        """The addresses as a sized tuple; the same object while nothing changed (one copy
+        of a long list per change, not per sync)."""
+        if self._entries is not None and self._entries[0] == self.version:
+            return self._entries[1]
         version = self.version
 
         def prefix(n: int) -> int | None:
             return self.head_size(n) if self.version == version else None
 
-        return SizedEntries(self.addrs, self.total, prefix)
+        entries = SizedEntries(self.addrs, self.total, prefix)
+        self._entries = (version, entries)
+        return entries
 
 
 class _PortMembers:
