@@ -162,7 +162,7 @@ def _falling_notes(probes: pd.DataFrame, grow: str, limits: list[Limit], integer
     """One note per (variant, limit) whose figure fell by more than FALL between two probes as
     the dimension grew: the search assumes the opposite, so its answer is less exact than it
     looks (a seed's noise, e.g. NPL p99 from a few hundred samples, can move it)."""
-    notes = []
+    notes: list[str] = []
     if probes.empty:
         return notes
     for name, mine in probes.groupby("variant", sort=False):
