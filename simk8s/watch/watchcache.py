@@ -41,11 +41,11 @@ class Window:
     def committed_by(self, t: float) -> int:
         return int(np.searchsorted(self.times, t, side="right"))
 
-    def can_resume(self, last_seen: int, t: float) -> bool:
+    def can_resume(self, last_seen: np.ndarray, t: float) -> np.ndarray:
         """Whether a watch from the RV of event `last_seen` (-1: before all events) can be
         served at time `t`: the next event is still held, or there is none yet."""
         n = self.committed_by(t)
-        return last_seen + 1 >= n or last_seen + 1 >= int(self.oldest[n])
+        return last_seen + 1 >= min(n, int(self.oldest[n]))
 
     def max_capacity(self) -> int:
         return int(self.capacity.max())
