@@ -165,7 +165,7 @@ class Replica:
                 soon = float(h.wake.min())  # rows not waiting hold wake = inf
                 listing = busy[h.mode[busy] == LIST]
                 d = drain(self.now, rem, h.weight, self.bw, busy) if busy.size else None
-                if listing.size:
+                if listing.size and d is not None:
                     soon = min(soon, float(d.time_of(rem[listing]).min()))
                 # Clients act on a grid of TICK seconds (simplification: a LIST's end or a
                 # backoff's end takes effect up to TICK late), so that a storm of thousands of

@@ -68,9 +68,11 @@ class Cohorts:
     def expand(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(position in `rows`, member) for every member of every row listed."""
         w = self.weight[rows]
-        which = np.repeat(np.arange(len(rows)), w)
-        k = np.arange(int(w.sum())) - np.repeat(np.cumsum(w) - w, w)
-        return which, self.flat[self.start[rows][which] + k]
+        which = np.arange(len(rows)).repeat(w)
+        ends = w.cumsum()
+        # output i of row r is flat position start[r] + (i - first output of r)
+        shift = self.start[rows] - ends + w
+        return which, self.flat[shift[which] + np.arange(ends[-1] if len(rows) else 0)]
 
     def flush(self, received: np.ndarray, listed: np.ndarray) -> None:
         """Add the rows' per-member byte counts to the clients' totals."""
