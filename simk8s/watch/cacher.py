@@ -110,9 +110,13 @@ class Replica:
         # kidx_axis[class_off[k] + j]: the kind position of class k's local event j (an RV)
         self.kidx_axis = np.concatenate([np.append(ec.kidx, -1) for ec in classes]) if classes else np.zeros(1, np.int64)
         self.proxy_class = next((k for k, ec in enumerate(classes) if ec.proxy), -1)
+        self.proxy_nodes_only = bool((clients.node[clients.cls == self.proxy_class] >= 0).all())
         self._nodes: dict[int, np.ndarray] = {}  # row → its members' nodes (kube-proxies only)
         self.class_off = np.asarray(offsets, dtype=np.int64)
         self.ndisp = np.zeros(len(classes), dtype=np.int64)
+        self._fixed_caps: np.ndarray | None = None
+        if all(self.chan[ec.kind] > 0 for ec in classes):
+            self._fixed_caps = self._capacities(0.0)
         cap0 = np.array([self._capacity(int(k), 0.0) for k in clients.cls], dtype=np.int64)
         self.h = Cohorts(clients.cls, np.asarray(bases)[clients.cls] if n else np.zeros(0), cap0)
         self.received = np.zeros(n)
@@ -243,8 +247,8 @@ class Replica:
         when = d.time_of(self.axis[at[pair] + step + 1] - old[pair])
         which, member = h.expand(rows[pair])
         node = self.c.node[member]
-        kube_proxy = node >= 0
-        if not kube_proxy.all():
+        if not self.proxy_nodes_only:
+            kube_proxy = node >= 0
             which, node = which[kube_proxy], node[kube_proxy]
         self.arrival[j[which], node] = when[which]
 
@@ -319,6 +323,12 @@ class Replica:
             size = min(max(math.ceil(int(win.capacity[win.committed_by(t)]) / EVENT_FRESH_DURATION), 10), 100)
         return 2 * size + 1
 
+    def _capacities(self, t: float) -> np.ndarray:
+        """`_capacity` of every class at `t`; the same at every t when no chanSize follows the cache."""
+        if self._fixed_caps is not None:
+            return self._fixed_caps
+        return np.array([self._capacity(k, t) for k in range(len(self.classes))], dtype=np.int64)
+
     def _backoff_each(self, rows: np.ndarray | int) -> None:
         """Every member draws its own backoff: the rows are split before their next step."""
         self.h.wake[rows] = np.nan
@@ -334,10 +344,10 @@ class Replica:
             return
         h.flush(self.received, self.listed)
         self._nodes.clear()
-        for c in h.split(rows):
-            i = int(h.members(int(c))[0])
-            self.list_from[i] = h.lo[c]  # what a LIST will bring it: from its first undelivered event
-            h.wake[c] = math.ceil((self.now + self.backoff.wait(i, self.now)) / TICK) * TICK
+        new = h.split(rows)
+        client = h.flat[h.start[new]]  # one member each
+        self.list_from[client] = h.lo[new]  # what a LIST will bring it: from its first undelivered event
+        h.wake[new] = np.ceil((self.now + self.backoff.wait(client, self.now)) / TICK) * TICK
         # Clients whose backoffs end on the same tick act together: one row.
         ok = (h.mode == WAIT) & ((h.action == RELIST) | h.must_relist)
         keys = np.stack([h.cls, h.wake.view(np.int64), h.must_relist, h.action], axis=1)
@@ -414,7 +424,7 @@ class Replica:
         h.live_from[rows] = self.ndisp[k]
         h.watch_start[rows] = t
         h.got[rows] = 0
-        h.cap[rows] = np.array([self._capacity(c, t) for c in range(len(self.classes))], dtype=np.int64)[k]
+        h.cap[rows] = self._capacities(t)[k]
         _, m = h.expand(rows)
         down = self.down[m]
         was_down = ~np.isnan(down)

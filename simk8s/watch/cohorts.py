@@ -105,7 +105,10 @@ class Cohorts:
     def merge_caught_up(self, now: float, end: np.ndarray) -> bool:
         """Rows watching, caught up (`pos == end`), past the "very short watch" second, and
         alike in class, RV and channel size become one. Call `flush` first."""
-        ok = (self.mode == WATCH) & (self.pos == end) & ((self.got > 0) | (now - self.watch_start >= 1.0))
+        ok = (self.mode == WATCH) & (self.pos == end)
+        if np.count_nonzero(ok) < 2:
+            return False
+        ok &= (self.got > 0) | (now - self.watch_start >= 1.0)
         if np.count_nonzero(ok) < 2:
             return False
         keys = np.stack([self.cls, self.lo, self.rv_k, self.cap], axis=1)
@@ -116,18 +119,20 @@ class Cohorts:
         idx = np.flatnonzero(ok)
         if idx.size < 2:
             return False
-        rows_of_keys = np.ascontiguousarray(keys[idx].astype(np.int64))
-        flat_keys = rows_of_keys.view(np.dtype((np.void, 8 * rows_of_keys.shape[1]))).ravel()
-        _, inverse, counts = np.unique(flat_keys, return_inverse=True, return_counts=True)
-        if (counts > 1).sum() == 0:
+        # Group alike rows: sort their keys (lexsort is stable, so each group's first row
+        # in sorted order is its lowest index) and cut where a key changes.
+        keys = keys[idx].astype(np.int64)
+        order = np.lexsort(keys.T[::-1])
+        sorted_keys = keys[order]
+        starts = np.ones(len(idx), dtype=bool)
+        starts[1:] = (sorted_keys[1:] != sorted_keys[:-1]).any(axis=1)
+        if starts.all():
             return False
-        inverse = inverse.ravel()
         # Each row's label: itself, or the first row of its group of alike rows.
-        first = np.full(len(counts), len(self), dtype=np.int64)
-        np.minimum.at(first, inverse, idx)
+        in_order = idx[order]
         label = np.arange(len(self), dtype=np.int64)
-        label[idx] = first[inverse]
-        rows = np.unique(label)
+        label[in_order] = in_order[starts][starts.cumsum() - 1]
+        rows = np.flatnonzero(label == np.arange(len(self)))
         self.got[rows] = np.where(ok[rows], np.maximum(self.got[rows], 1), self.got[rows])
         self.live_from[rows] = np.where(ok[rows], self.lo[rows], self.live_from[rows])
         flat_rows = np.repeat(np.arange(len(self)), self.weight)  # flat is ordered row by row
