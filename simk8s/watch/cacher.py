@@ -224,9 +224,10 @@ class Replica:
         done_to = np.searchsorted(self.axis, new, side="right") - 1  # on the axis: class offset + local index
         count = done_to - self.class_off[h.cls[wm]] - first
         has = count > 0
-        if not has.any():
-            return
-        wm, old, count, first, done_to = wm[has], old[has], count[has], first[has], done_to[has]
+        if not has.all():
+            if not has.any():
+                return
+            wm, old, count, first, done_to = wm[has], old[has], count[has], first[has], done_to[has]
         cw = h.cls[wm]
         h.lo[wm] = first + count
         h.got[wm] += count
@@ -443,9 +444,14 @@ class Replica:
             node, first = self.c.node[m], self.list_from[m]
             kp = node >= 0
             node, first = node[kp], first[kp]
-            for lo in np.unique(first[first < rv]).tolist():
-                nodes = node[first == lo]
-                self.arrival[lo:rv, nodes] = np.minimum(self.arrival[lo:rv, nodes], t)
+            if len(node) == 1:  # a lone client (the common case): its column, in place
+                if first[0] < rv:
+                    column = self.arrival[int(first[0]) : rv, int(node[0])]
+                    np.minimum(column, t, out=column)
+            else:
+                for lo in np.unique(first[first < rv]).tolist():
+                    nodes = node[first == lo]
+                    self.arrival[lo:rv, nodes] = np.minimum(self.arrival[lo:rv, nodes], t)
         h.lo[c] = max(int(self.list_from[m].max()), rv)
         h.list_rem[c] = 0.0
         if not self.windows[ec.kind].can_resume(h.rv_k[c : c + 1], t)[0]:
