@@ -154,7 +154,7 @@ class Replica:
 
     def advance(self, target: float) -> None:
         """Send bytes and act on timed client actions up to `target`."""
-        if len(self.h) <= CALM_ROWS and not self.h.mode.any():  # all watching
+        if len(self.h) <= CALM_ROWS and np.count_nonzero(self.h.mode) == 0:  # all watching
             advance_calm(self, target)
             return
         while True:
@@ -182,7 +182,7 @@ class Replica:
             self.now = stop
             for c in done.tolist():
                 self._list_done(c)
-            due = np.flatnonzero(h.wake <= stop)  # NaN (a backoff still to draw) is never due
+            due = (h.wake <= stop).nonzero()[0]  # NaN (a backoff still to draw) is never due
             if due.size:
                 self._wake(due)
             self._split_pending()
@@ -206,7 +206,7 @@ class Replica:
             self.spans.append((self.now, min(t, d.busy_until), total))
         h.recv[busy] += sent
         ws = watching[busy]
-        if not ws.all():
+        if np.count_nonzero(ws) < len(ws):
             ls = ~ws
             rl = busy[ls]
             h.list_rem[rl] -= sent[ls]
@@ -224,8 +224,9 @@ class Replica:
         done_to = np.searchsorted(self.axis, new, side="right") - 1  # on the axis: class offset + local index
         count = done_to - self.class_off[h.cls[wm]] - first
         has = count > 0
-        if not has.all():
-            if not has.any():
+        completed = np.count_nonzero(has)
+        if completed < len(has):
+            if completed == 0:
                 return
             wm, old, count, first, done_to = wm[has], old[has], count[has], first[has], done_to[has]
         cw = h.cls[wm]
@@ -234,7 +235,7 @@ class Replica:
         h.rv_k[wm] = self.kidx_axis[done_to - 1]
         self.events += np.bincount(cw, weights=count * h.weight[wm], minlength=len(self.classes)).astype(np.int64)
         proxy = cw == self.proxy_class
-        if proxy.any():
+        if np.count_nonzero(proxy):
             self._record_arrivals(d, wm[proxy], old[proxy], first[proxy], count[proxy], done_to[proxy] - count[proxy])
 
     def _record_arrivals(self, d: Drain, rows: np.ndarray, old: np.ndarray, first: np.ndarray, count: np.ndarray,
@@ -242,8 +243,8 @@ class Replica:
         """When each event completed for each member (a node's kube-proxy) of `rows`: local
         events first..first+count-1, whose ends sit at axis[at + 1 ...]."""
         h = self.h
-        pair = np.repeat(np.arange(len(rows)), count)
-        step = np.arange(len(pair)) - np.repeat(np.cumsum(count) - count, count)
+        pair = np.arange(len(rows)).repeat(count)
+        step = np.arange(len(pair)) - (count.cumsum() - count).repeat(count)
         j = first[pair] + step
         when = d.time_of(self.axis[at[pair] + step + 1] - old[pair])
         which, member = h.expand(rows[pair])
@@ -259,7 +260,7 @@ class Replica:
         t = max(commit, self.free.get(kind, 0.0), self.now)  # one dispatcher per kind, in order
         self.advance(t)
         h = self.h
-        if t >= self.up_at and len(h) <= CALM_ROWS and not h.mode.any():
+        if t >= self.up_at and len(h) <= CALM_ROWS and np.count_nonzero(h.mode) == 0:
             # all watching: the blocked test in plain Python (calm.py)
             cls, lo, live_from, cap = h.cls.tolist(), h.lo.tolist(), h.live_from.tolist(), h.cap.tolist()
             blocked_any = False
@@ -303,11 +304,12 @@ class Replica:
         head = self.axis[self.class_off[h.cls[blocked]] + h.lo[blocked] + 1] - h.pos[blocked]
         unblock = d.time_of(np.maximum(head, 0.0))
         late = unblock > t + timeout
-        waited = timeout if late.any() else float(unblock.max() - t)
+        any_late = np.count_nonzero(late) > 0
+        waited = timeout if any_late else float(unblock.max() - t)
         self.budget[kind] = (min(BUDGET_MAX, timeout - waited), t)
         self.free[kind] = t + waited
         self.blocked_s += waited
-        if late.any():
+        if any_late:
             self._terminate(blocked[late], t)  # at the wait's start: simplification named in the docstring
 
     # -- the client ---------------------------------------------------------------------------
@@ -366,7 +368,7 @@ class Replica:
         short = (t - h.watch_start[rows] < SHORT_WATCH) & (h.got[rows] == 0)
         h.action[rows] = np.where(short, RELIST, REWATCH)
         h.wake[rows] = np.where(short, np.nan, t)  # NaN: a backoff to draw (`_backoff_each`)
-        if short.any():
+        if np.count_nonzero(short):
             self._split_due = True
 
     def _wake(self, rows: np.ndarray) -> None:
@@ -376,13 +378,13 @@ class Replica:
             self._backoff_each(rows)
             return
         relist = h.action[rows] == RELIST
-        if relist.any():
+        if np.count_nonzero(relist):
             self._start_lists(rows[relist], t)
         rest = rows[~relist]
         if rest.size == 0:
             return
         gone = h.must_relist[rest] | ~self._resumable(rest, t)
-        if gone.any():
+        if np.count_nonzero(gone):
             h.action[rest[gone]] = RELIST  # 410 Gone: ListAndWatch returns, BackoffUntil waits
             self._backoff_each(rest[gone])
             rest = rest[~gone]

@@ -78,9 +78,9 @@ class Cohorts:
         """Add the rows' per-member byte counts to the clients' totals."""
         if len(self) == 0:
             return
-        received[self.flat] += np.repeat(self.recv, self.weight)  # flat lists each client once
-        if self.listed.any():  # adding 0.0 changes nothing: skipped
-            listed[self.flat] += np.repeat(self.listed, self.weight)
+        received[self.flat] += self.recv.repeat(self.weight)  # flat lists each client once
+        if np.count_nonzero(self.listed):  # adding 0.0 changes nothing: skipped
+            listed[self.flat] += self.listed.repeat(self.weight)
             self.listed[:] = 0.0
         self.recv[:] = 0.0
 
