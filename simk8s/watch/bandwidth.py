@@ -67,6 +67,8 @@ def drain(t0: float, remaining: np.ndarray, weight: np.ndarray, bandwidth: float
     active = w[::-1].cumsum()[::-1]
     step_v = rem.copy()
     step_v[1:] -= rem[:-1]
+    step_v *= active
+    step_v /= bandwidth
     t_knots = np.zeros(n + 1)
-    (step_v * active / bandwidth).cumsum(out=t_knots[1:])
+    step_v.cumsum(out=t_knots[1:])
     return Drain(t0, v_knots, t_knots, bandwidth)

@@ -198,7 +198,7 @@ class Replica:
         rb = rem[busy]
         sent = np.minimum(rb, dv)
         close = sent >= rb * (1 - 1e-9) - 1e-6  # float round trip
-        sent[close] = rb[close]
+        np.copyto(sent, rb, where=close)
         full_sent = np.zeros(len(rem))
         full_sent[busy] = sent
         total = float((full_sent * h.weight).sum())  # over every row: the same float sum as before
@@ -217,19 +217,19 @@ class Replica:
         wm = busy
         old = h.pos[wm]
         new = old + sent
-        new[close] = end[wm][close]  # no rounding short of the last event
+        np.copyto(new, end[wm], where=close)  # no rounding short of the last event
         h.pos[wm] = new
         # Events completed: local j with cumulative[j + 1] <= the new position.
         first = h.lo[wm]
         done_to = np.searchsorted(self.axis, new, side="right") - 1  # on the axis: class offset + local index
-        count = done_to - self.class_off[h.cls[wm]] - first
+        cw = h.cls[wm]
+        count = done_to - self.class_off[cw] - first
         has = count > 0
         completed = np.count_nonzero(has)
         if completed < len(has):
             if completed == 0:
                 return
-            wm, old, count, first, done_to = wm[has], old[has], count[has], first[has], done_to[has]
-        cw = h.cls[wm]
+            wm, old, count, first, done_to, cw = wm[has], old[has], count[has], first[has], done_to[has], cw[has]
         h.lo[wm] = first + count
         h.got[wm] += count
         h.rv_k[wm] = self.kidx_axis[done_to - 1]
