@@ -57,10 +57,10 @@ class EventClass:
         self.cumulative = np.concatenate(([0.0], np.cumsum(self.size, dtype=np.float64)))
 
     def bytes_at(self, t: float) -> float:
-        return float(self.list_bytes[int(np.searchsorted(self.list_times, t, side="right")) - 1])
+        return float(self.list_bytes[int(self.list_times.searchsorted(t, side="right")) - 1])
 
     def committed_by(self, t: float) -> int:
-        return int(np.searchsorted(self.times, t, side="right"))
+        return int(self.times.searchsorted(t, side="right"))
 
 
 @dataclass
@@ -221,7 +221,7 @@ class Replica:
         h.pos[wm] = new
         # Events completed: local j with cumulative[j + 1] <= the new position.
         first = h.lo[wm]
-        done_to = np.searchsorted(self.axis, new, side="right") - 1  # on the axis: class offset + local index
+        done_to = self.axis.searchsorted(new, side="right") - 1  # on the axis: class offset + local index
         cw = h.cls[wm]
         count = done_to - self.class_off[cw] - first
         has = count > 0

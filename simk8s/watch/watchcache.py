@@ -39,7 +39,7 @@ class Window:
     capacity: np.ndarray  # int64[M + 1]
 
     def committed_by(self, t: float) -> int:
-        return int(np.searchsorted(self.times, t, side="right"))
+        return int(self.times.searchsorted(t, side="right"))
 
     def can_resume(self, last_seen: np.ndarray, t: float) -> np.ndarray:
         """Whether a watch from the RV of event `last_seen` (-1: before all events) can be
