@@ -67,6 +67,9 @@ class Cohorts:
 
     def expand(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(position in `rows`, member) for every member of every row listed."""
+        if len(rows) == 1:  # one row: its members are one slice of `flat`
+            members = self.members(int(rows[0]))
+            return np.zeros(len(members), dtype=np.int64), members
         w = self.weight[rows]
         which = np.arange(len(rows)).repeat(w)
         ends = w.cumsum()
