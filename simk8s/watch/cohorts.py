@@ -55,9 +55,15 @@ class Cohorts:
         self.cap[:] = cap[first]
         self.wake[:] = np.inf
         self.rv_k[:] = -1
-        order = np.argsort(cls, kind="stable")
-        self.flat = order.astype(np.int64)  # members of row c: flat[start[c] : start[c] + weight[c]]
-        self.start = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+        self._layout(np.argsort(cls, kind="stable").astype(np.int64), self.weight)
+
+    def _layout(self, flat: np.ndarray, weight: np.ndarray) -> None:
+        """Members of row c: flat[start[c] : start[c] + weight[c]]; `row_of[i]`: client i's row."""
+        self.flat = flat
+        self.weight = weight.astype(np.int64)
+        self.start = np.concatenate(([0], np.cumsum(self.weight)[:-1])).astype(np.int64)
+        self.row_of = np.empty(len(flat), dtype=np.int64)
+        self.row_of[flat] = np.arange(len(self.weight)).repeat(self.weight)
 
     def __len__(self) -> int:
         return len(self.cls)
@@ -81,9 +87,9 @@ class Cohorts:
         """Add the rows' per-member byte counts to the clients' totals."""
         if len(self) == 0:
             return
-        received[self.flat] += self.recv.repeat(self.weight)  # flat lists each client once
+        received += self.recv[self.row_of]
         if np.count_nonzero(self.listed):  # adding 0.0 changes nothing: skipped
-            listed[self.flat] += self.listed.repeat(self.weight)
+            listed += self.listed[self.row_of]
             self.listed[:] = 0.0
         self.recv[:] = 0.0
 
@@ -100,9 +106,7 @@ class Cohorts:
         flat = np.concatenate((self.flat[~parted], self.flat[parted]))
         for name in _FIELDS:
             setattr(self, name, getattr(self, name)[new_rows])
-        self.weight = weight
-        self.flat = flat
-        self.start = np.concatenate(([0], np.cumsum(weight)[:-1])).astype(np.int64)
+        self._layout(flat, weight)
         return np.arange(len(keep), len(self))
 
     def merge_caught_up(self, now: float, end: np.ndarray) -> bool:
@@ -144,7 +148,5 @@ class Cohorts:
         weight = np.bincount(label[flat_rows], minlength=len(self))[rows]
         for name in _FIELDS:
             setattr(self, name, getattr(self, name)[rows])
-        self.weight = weight.astype(np.int64)
-        self.flat = new_flat
-        self.start = np.concatenate(([0], np.cumsum(self.weight)[:-1])).astype(np.int64)
+        self._layout(new_flat, weight)
         return True
