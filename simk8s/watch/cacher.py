@@ -166,7 +166,8 @@ class Replica:
                 end = self._end()
                 rem = self._remaining(end, watching)
                 busy = rem.nonzero()[0]  # rem >= 0: the rows with bytes left
-                soon = float(h.wake.min())  # rows not waiting hold wake = inf
+                # rows not waiting hold wake = inf; no NaN outlives a step (`_split_pending` draws them)
+                soon = float(h.wake.min())
                 listing = busy[h.mode[busy] == LIST]
                 d = drain(self.now, rem, h.weight, self.bw, busy) if busy.size else None
                 if listing.size and d is not None:
