@@ -244,10 +244,9 @@ class Replica:
         """When each event completed for each member (a node's kube-proxy) of `rows`: local
         events first..first+count-1, whose ends sit at axis[at + 1 ...]."""
         h = self.h
-        pair = np.arange(len(rows)).repeat(count)
-        step = np.arange(len(pair)) - (count.cumsum() - count).repeat(count)
-        j = first[pair] + step
-        when = d.time_of(self.axis[at[pair] + step + 1] - old[pair])
+        pair = np.arange(len(rows)).repeat(count)  # one (row, event) pair per event completed
+        j = (first - count.cumsum() + count)[pair] + np.arange(len(pair))
+        when = d.time_of(self.axis[(at + 1 - first)[pair] + j] - old[pair])
         which, member = h.expand(rows[pair])
         node = self.c.node[member]
         if not self.proxy_nodes_only:
@@ -395,12 +394,8 @@ class Replica:
     def _resumable(self, rows: np.ndarray, t: float) -> np.ndarray:
         """Whether the watch cache can still serve a watch from each row's RV."""
         h = self.h
-        cls = h.cls[rows]
-        ok = np.empty(len(rows), dtype=bool)
-        for k in set(cls.tolist()):
-            sel = cls == k
-            ok[sel] = self.windows[self.classes[k].kind].can_resume(h.rv_k[rows[sel]], t)
-        return ok
+        first = np.array([self.windows[ec.kind].resumable_from(t) for ec in self.classes], dtype=np.int64)
+        return h.rv_k[rows] + 1 >= first[h.cls[rows]]
 
     def _start_lists(self, rows: np.ndarray, t: float) -> None:
         h = self.h
