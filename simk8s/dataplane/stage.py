@@ -28,7 +28,7 @@ from simk8s.dataplane.ipvs_schedulers import node_time_order
 from simk8s.dataplane.latency import params_for_machine as latency_params_for_machine
 from simk8s.dataplane.outcomes import FAILURE_CODES, OUTCOME_NAMES
 from simk8s.dataplane.shared import per_cluster
-from simk8s.dataplane.traffic import TrafficResult, simulate_traffic
+from simk8s.dataplane.traffic import TrafficResult, arrivals_read_programming, generate_arrivals, simulate_traffic
 from simk8s.network.connections import apply_network
 from simk8s.proxy.stream import MergedEndpoints, service_key_of
 from simk8s.rng import component_rng
@@ -265,6 +265,23 @@ def applied_at_by_node(fleet: Any) -> Callable[[np.ndarray, np.ndarray], np.ndar
     return applied_at
 
 
+def _shared_arrivals(
+    cluster: Any, seed: int, rng_name: str, spec: TrafficSpec, history: ServiceHistory, programming: NodeProgramming
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """`generate_arrivals` as `simulate_traffic` draws it (first of three spawned streams),
+    once per cluster run when it reads nothing of this variant's kube-proxy; else None."""
+    if arrivals_read_programming(spec, history):
+        return None
+
+    def draw() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        arrays = generate_arrivals(spec, history, programming, component_rng(seed, rng_name).spawn(3)[0])
+        for a in arrays:
+            a.flags.writeable = False  # shared by variants
+        return arrays
+
+    return per_cluster(cluster, ("arrivals", seed, rng_name, spec, programming.n_nodes), draw)
+
+
 def run_dataplane_stage(scenario: Any, cluster: Any, stage: Any) -> dict[str, TrafficResult]:
     world = cluster.world
     programming = NodeProgramming(n_nodes=len(world.nodes), zone=world.nodes.zone, applied_at=applied_at_by_node(stage.fleet))
@@ -290,12 +307,13 @@ def run_dataplane_stage(scenario: Any, cluster: Any, stage: Any) -> dict[str, Tr
             requests_per_connection=traffic.requests_per_connection,
             connection_duration=traffic.connection_duration,
         )
-        rng = component_rng(scenario.seed, f"dataplane/traffic/{i}/{key[0]}/{key[1]}")
+        rng_name = f"dataplane/traffic/{i}/{key[0]}/{key[1]}"
         history, own_programming = histories[key]
         result = simulate_traffic(
-            history, own_programming or programming, pods, spec, mode=kp.mode, ipvs_scheduler=kp.ipvs_scheduler, rng=rng,
-            latency_params=latency,
-        )
+            history, own_programming or programming, pods, spec, mode=kp.mode, ipvs_scheduler=kp.ipvs_scheduler,
+            rng=component_rng(scenario.seed, rng_name), latency_params=latency,
+            arrivals=_shared_arrivals(cluster, scenario.seed, rng_name, spec, history, own_programming or programming),
+        )  # fmt: skip
         # The network between zones: path RTT on the first packet; convergence after an outage.
         results[f"{i}:{key[0]}/{key[1]}"] = apply_network(
             result, history, pods, world, scenario, stage, source=spec.source, proxied=own_programming is None
