@@ -29,7 +29,12 @@ from simk8s.dataplane.latency import params_for_machine as latency_params_for_ma
 from simk8s.dataplane.outcomes import FAILURE_CODES, OUTCOME_NAMES
 from simk8s.dataplane.shared import per_cluster
 from simk8s.dataplane.small_pages import small_pages
-from simk8s.dataplane.traffic import TrafficResult, arrivals_read_programming, generate_arrivals, simulate_traffic
+from simk8s.dataplane.traffic import (
+    TrafficResult,
+    arrivals_read_programming,
+    generate_arrivals,
+    simulate_traffic,
+)
 from simk8s.network.connections import apply_network
 from simk8s.proxy.stream import MergedEndpoints, service_key_of
 from simk8s.rng import component_rng
@@ -204,14 +209,14 @@ def _histories(
 
     fingerprint = tuple(src.fingerprint(key) for key, src in sources.items())
     index, versions = per_cluster(cluster, ("endpoint versions", fingerprint), build)
-    return index, {
-        key: (
-            build_history(key, src.writes, src.initial, src.kind, world, scenario, index,
-                          terminating_fallback=src.terminating_fallback, versions=versions[key]),
-            src.programming,
+    histories = {}
+    for key, src in sources.items():
+        history = build_history(
+            key, src.writes, src.initial, src.kind, world, scenario, index,
+            terminating_fallback=src.terminating_fallback, versions=versions[key],
         )  # fmt: skip
-        for key, src in sources.items()
-    }
+        histories[key] = (history, src.programming)
+    return index, histories
 
 
 def pod_table(world: Any, index: EndpointIndex) -> PodTable:
