@@ -27,7 +27,7 @@ def per_cluster(cluster: Any, key: Hashable, build: Callable[[], T]) -> T:
         # The id is reused only after the run is freed, and then its entry is already gone.
         weakref.finalize(cluster, _BY_CLUSTER.pop, id(cluster), None)
     if key not in memo:
-        memo[key] = build()
+        memo.setdefault(key, build())  # threads racing here built equal values: the first stays
     value: T = memo[key]
     return value
 
