@@ -48,3 +48,13 @@ def test_what_a_cluster_run_shares_goes_with_it():
     del result
     gc.collect()
     assert key not in shared._BY_CLUSTER
+
+
+def test_a_stand_in_without_weak_references_builds_every_time():
+    from types import SimpleNamespace
+
+    calls = []
+    stand_in = SimpleNamespace()
+    for _ in range(2):
+        assert shared.per_cluster(stand_in, "k", lambda: calls.append(1) or len(calls)) == len(calls)
+    assert len(calls) == 2 and id(stand_in) not in shared._BY_CLUSTER

@@ -20,12 +20,15 @@ _BY_CLUSTER: dict[int, dict[Hashable, Any]] = {}  # id(cluster run) → key → 
 
 
 def per_cluster(cluster: Any, key: Hashable, build: Callable[[], T]) -> T:
-    """`build()`, once per cluster run and `key`."""
+    """`build()`, once per cluster run and `key` (every time for an object that cannot be
+    referenced weakly)."""
     memo = _BY_CLUSTER.get(id(cluster))
     if memo is None:
+        try:  # the id is reused only after the run is freed, and then its entry is already gone
+            weakref.finalize(cluster, _BY_CLUSTER.pop, id(cluster), None)
+        except TypeError:  # no weak references to it (a test's stand-in): nothing is kept
+            return build()
         memo = _BY_CLUSTER[id(cluster)] = {}
-        # The id is reused only after the run is freed, and then its entry is already gone.
-        weakref.finalize(cluster, _BY_CLUSTER.pop, id(cluster), None)
     if key not in memo:
         memo.setdefault(key, build())  # threads racing here built equal values: the first stays
     value: T = memo[key]
