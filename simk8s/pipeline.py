@@ -29,18 +29,20 @@ def run_variant(
     stages: tuple[str, ...] = ("cluster", "watch", "proxy", "dataplane"),
     cluster: ClusterRun | None = None,
     fanout: FanOut | None = None,
+    shared_proxy: Any = None,
 ) -> VariantResult:
     """Run one resolved scenario. `stages` can stop early (e.g. control-plane benchmarks).
 
     `cluster`: a finished cluster stage to reuse. The SimPy world never reads kube-proxy or
     traffic settings, so variants that differ only there share one (see `cluster_key`).
     `fanout`: the watch stage of a variant with the same cluster and `watch_key`, to reuse.
+    `shared_proxy`: that variant's proxy stage, whose change stream to reuse (`run_proxy_stage`).
     """
     with fewer_gc_passes():
-        return _run_stages(scenario, name, progress, stages, cluster, fanout)
+        return _run_stages(scenario, name, progress, stages, cluster, fanout, shared_proxy)
 
 
-def _run_stages(scenario, name, progress, stages, cluster, fanout) -> VariantResult:
+def _run_stages(scenario, name, progress, stages, cluster, fanout, shared_proxy=None) -> VariantResult:
     walls: dict[str, float] = {}
     t0 = time.perf_counter()
     if cluster is None:
@@ -60,7 +62,7 @@ def _run_stages(scenario, name, progress, stages, cluster, fanout) -> VariantRes
 
         t0 = time.perf_counter()
         _stage_edge(progress, "proxy", 0.0)
-        result.fleet = run_proxy_stage(scenario, cluster, result.fanout)
+        result.fleet = run_proxy_stage(scenario, cluster, result.fanout, shared_proxy)
         _stage_edge(progress, "proxy", scenario.duration)
         walls["proxy"] = time.perf_counter() - t0
     if "dataplane" in stages and result.fleet is not None and scenario.traffic:
@@ -191,12 +193,12 @@ def run_group(group: list[tuple[str, Any]], progress: Progress | None = None) ->
     """Every variant of one group, the first one running the shared cluster stage; variants
     that watch alike (`watch_key`) share one watch stage too (its result is read-only)."""
     results: list[VariantResult] = []
-    fanouts: dict[tuple, FanOut] = {}
+    watched: dict[tuple, VariantResult] = {}  # first variant of each watch_key
     for name, sc in group:
         shared = results[0].cluster if results else None
-        result = _run_member(name, sc, progress, shared, fanouts.get(watch_key(sc)))
+        result = _run_member(name, sc, progress, shared, watched.get(watch_key(sc)))
         if result.fanout is not None:
-            fanouts.setdefault(watch_key(sc), result.fanout)
+            watched.setdefault(watch_key(sc), result)
         results.append(result)
     return results
 
@@ -204,14 +206,18 @@ def run_group(group: list[tuple[str, Any]], progress: Progress | None = None) ->
 def run_after_first(first: VariantResult, name: str, sc: Any, progress: Progress | None = None) -> VariantResult:
     """One more variant of `first`'s group, sharing its cluster run (and its watch stage
     when they watch alike): what `run_group` does for it, without the variants between."""
-    fanout = first.fanout if watch_key(sc) == watch_key(first.scenario) else None
-    return _run_member(name, sc, progress, first.cluster, fanout)
+    watched = first if watch_key(sc) == watch_key(first.scenario) else None
+    return _run_member(name, sc, progress, first.cluster, watched)
 
 
 def _run_member(name: str, sc: Any, progress: Progress | None, cluster: ClusterRun | None,
-                fanout: FanOut | None) -> VariantResult:
+                watched: VariantResult | None) -> VariantResult:
+    """`watched`: a finished variant of this cluster run that watches alike: its watch stage
+    and its change stream are reused."""
     cb = (lambda stage, now, _n=name, _d=sc.duration: progress(_n, stage, now, _d)) if progress else None
-    return run_variant(sc, name, progress=cb, cluster=cluster, fanout=fanout)
+    if watched is None:
+        return run_variant(sc, name, progress=cb, cluster=cluster)
+    return run_variant(sc, name, progress=cb, cluster=cluster, fanout=watched.fanout, shared_proxy=watched.fleet)
 
 
 __all__ = ["VariantResult", "cluster_groups", "fewer_gc_passes", "run_after_first", "run_group", "run_variant", "run_watch"]
