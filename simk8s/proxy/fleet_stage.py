@@ -56,9 +56,12 @@ def make_cost_fn(mode: str, *, params: Any = None, release: tuple[int, int] = co
             raise ValueError("the iptables cost needs the fleet's cleanup flag: set FleetConfig.cleanup_period")
         out = np.empty(len(full), dtype=np.float64)
         diff = changed_endpoints if endpoint_changes is None else endpoint_changes
-        for kind, mask in (("full", np.asarray(full, bool)), ("partial", ~np.asarray(full, bool))):
-            if not mask.any():
-                continue
+        full = np.asarray(full, bool)
+        any_full = bool(full.any())
+        parts: list[tuple[str, Any]] = [("full", full), ("partial", ~full)]
+        if not any_full or full.all():  # one kind (the usual step): no per-kind copies
+            parts = [("full" if any_full else "partial", slice(None))] if len(full) else []
+        for kind, mask in parts:
             if mode == "iptables":
                 out[mask] = cost_model.iptables_sync_seconds(
                     kind, total_services[mask], total_endpoints[mask], 0, changed_services[mask],
