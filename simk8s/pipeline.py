@@ -12,7 +12,7 @@ from typing import Any
 
 from simk8s.cluster.run import ClusterRun, run_cluster
 from simk8s.gcpasses import fewer_gc_passes
-from simk8s.results.summary import build_summary, build_tables
+from simk8s.results.summary import summarize
 from simk8s.results.variant import VariantResult
 from simk8s.watch import CacheSettings, FanOut, InitialObject, Watcher, controller_watchers, fan_out
 
@@ -30,6 +30,7 @@ def run_variant(
     cluster: ClusterRun | None = None,
     fanout: FanOut | None = None,
     shared_proxy: Any = None,
+    cluster_tables: dict[str, Any] | None = None,
 ) -> VariantResult:
     """Run one resolved scenario. `stages` can stop early (e.g. control-plane benchmarks).
 
@@ -37,12 +38,14 @@ def run_variant(
     traffic settings, so variants that differ only there share one (see `cluster_key`).
     `fanout`: the watch stage of a variant with the same cluster and `watch_key`, to reuse.
     `shared_proxy`: that variant's proxy stage, whose change stream to reuse (`run_proxy_stage`).
+    `cluster_tables`: the tables of a variant run on `cluster`, to reuse those read from it alone.
     """
     with fewer_gc_passes():
-        return _run_stages(scenario, name, progress, stages, cluster, fanout, shared_proxy)
+        return _run_stages(scenario, name, progress, stages, cluster, fanout, shared_proxy, cluster_tables)
 
 
-def _run_stages(scenario, name, progress, stages, cluster, fanout, shared_proxy=None) -> VariantResult:
+def _run_stages(scenario, name, progress, stages, cluster, fanout, shared_proxy=None,
+                cluster_tables=None) -> VariantResult:
     walls: dict[str, float] = {}
     t0 = time.perf_counter()
     if cluster is None:
@@ -73,8 +76,7 @@ def _run_stages(scenario, name, progress, stages, cluster, fanout, shared_proxy=
         result.traffic = run_dataplane_stage(scenario, cluster, result.fleet)
         _stage_edge(progress, "dataplane", scenario.duration)
         walls["dataplane"] = time.perf_counter() - t0
-    result.summary = build_summary(result)
-    result.tables = build_tables(result)
+    result.summary, result.tables = summarize(result, cluster_tables)
     return result
 
 
@@ -195,8 +197,7 @@ def run_group(group: list[tuple[str, Any]], progress: Progress | None = None) ->
     results: list[VariantResult] = []
     watched: dict[tuple, VariantResult] = {}  # first variant of each watch_key
     for name, sc in group:
-        shared = results[0].cluster if results else None
-        result = _run_member(name, sc, progress, shared, watched.get(watch_key(sc)))
+        result = _run_member(name, sc, progress, results[0] if results else None, watched.get(watch_key(sc)))
         if result.fanout is not None:
             watched.setdefault(watch_key(sc), result)
         results.append(result)
@@ -207,17 +208,21 @@ def run_after_first(first: VariantResult, name: str, sc: Any, progress: Progress
     """One more variant of `first`'s group, sharing its cluster run (and its watch stage
     when they watch alike): what `run_group` does for it, without the variants between."""
     watched = first if watch_key(sc) == watch_key(first.scenario) else None
-    return _run_member(name, sc, progress, first.cluster, watched)
+    return _run_member(name, sc, progress, first, watched)
 
 
-def _run_member(name: str, sc: Any, progress: Progress | None, cluster: ClusterRun | None,
+def _run_member(name: str, sc: Any, progress: Progress | None, first: VariantResult | None,
                 watched: VariantResult | None) -> VariantResult:
-    """`watched`: a finished variant of this cluster run that watches alike: its watch stage
-    and its change stream are reused."""
+    """`first`: the group's first variant (its cluster run and cluster tables are reused);
+    `watched`: a finished variant of this cluster run that watches alike (its watch stage and
+    its change stream are reused)."""
     cb = (lambda stage, now, _n=name, _d=sc.duration: progress(_n, stage, now, _d)) if progress else None
-    if watched is None:
-        return run_variant(sc, name, progress=cb, cluster=cluster)
-    return run_variant(sc, name, progress=cb, cluster=cluster, fanout=watched.fanout, shared_proxy=watched.fleet)
+    if first is None:
+        return run_variant(sc, name, progress=cb)
+    return run_variant(
+        sc, name, progress=cb, cluster=first.cluster, cluster_tables=first.tables,
+        fanout=watched.fanout if watched else None, shared_proxy=watched.fleet if watched else None,
+    )
 
 
 __all__ = ["VariantResult", "cluster_groups", "fewer_gc_passes", "run_after_first", "run_group", "run_variant", "run_watch"]
