@@ -31,7 +31,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
 
 from simk8s.pipeline import VariantResult, run_after_first, run_group
@@ -45,9 +45,12 @@ _cores: Any = None  # the CPU tokens shared by the workers and their children (d
 
 
 def run_groups_in_processes(
-    groups: list[list[tuple[str, Any]]], jobs: int, progress: Progress | None = None
+    groups: list[list[tuple[str, Any]]], jobs: int, progress: Progress | None = None,
+    on_group_done: Callable[[list[VariantResult]], None] | None = None,
 ) -> list[VariantResult]:
-    """Run each group in a worker process (at most `jobs` at once); results in group order."""
+    """Run each group in a worker process (at most `jobs` at once); results in group order.
+    `on_group_done`: called here with each group's results as soon as they arrive (e.g. to
+    write them while other groups still run)."""
     ctx = multiprocessing.get_context("fork")  # workers inherit the loaded modules: no re-import
     # SimpleQueue: a put is written to the pipe at once, so every message is there before the
     # worker returns its results (and before the relay's stop sentinel).
@@ -64,7 +67,13 @@ def run_groups_in_processes(
             if queue is not None and progress is not None:
                 relay = _Relay(queue, progress)
             try:
-                wait(futures, return_when=FIRST_EXCEPTION)  # a failure shows at once
+                pending = set(futures)
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for f in done:
+                        group_results = f.result()  # a failure shows at once
+                        if on_group_done is not None:
+                            on_group_done(group_results)
                 results = [r for f in futures for r in f.result()]
             except BaseException:  # a group failed, Ctrl-C or SIGTERM: stop the others now
                 stop_workers(pool)
