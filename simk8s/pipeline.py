@@ -14,6 +14,7 @@ from simk8s.cluster.run import ClusterRun, run_cluster
 from simk8s.gcpasses import fewer_gc_passes
 from simk8s.results.summary import summarize
 from simk8s.results.variant import VariantResult
+from simk8s.small_pages import small_pages
 from simk8s.watch import CacheSettings, FanOut, InitialObject, Watcher, controller_watchers, fan_out
 
 Progress = Callable[[str, str, float, float], None]  # (variant, stage, simulated now, duration)
@@ -40,7 +41,7 @@ def run_variant(
     `shared_proxy`: that variant's proxy stage, whose change stream to reuse (`run_proxy_stage`).
     `cluster_tables`: the tables of a variant run on `cluster`, to reuse those read from it alone.
     """
-    with fewer_gc_passes():
+    with fewer_gc_passes(), small_pages():
         return _run_stages(scenario, name, progress, stages, cluster, fanout, shared_proxy, cluster_tables)
 
 

@@ -28,7 +28,6 @@ from simk8s.dataplane.ipvs_schedulers import node_time_order
 from simk8s.dataplane.latency import params_for_machine as latency_params_for_machine
 from simk8s.dataplane.outcomes import FAILURE_CODES, OUTCOME_NAMES
 from simk8s.dataplane.shared import per_cluster
-from simk8s.dataplane.small_pages import small_pages
 from simk8s.dataplane.traffic import (
     TrafficResult,
     arrivals_read_programming,
@@ -289,11 +288,6 @@ def _shared_arrivals(
 
 
 def run_dataplane_stage(scenario: Any, cluster: Any, stage: Any) -> dict[str, TrafficResult]:
-    with small_pages():
-        return _run_stage(scenario, cluster, stage)
-
-
-def _run_stage(scenario: Any, cluster: Any, stage: Any) -> dict[str, TrafficResult]:
     world = cluster.world
     programming = NodeProgramming(n_nodes=len(world.nodes), zone=world.nodes.zone, applied_at=applied_at_by_node(stage.fleet))
     keys = []
