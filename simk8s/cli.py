@@ -86,12 +86,14 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 @main.command(short_help="Check scenario files (every problem as FILE:LINE).")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-def validate(files: tuple[str, ...]) -> None:
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
+              help="Check with this override applied, as `run --set` would (repeatable).")
+def validate(files: tuple[str, ...], overrides: tuple[str, ...]) -> None:
     """Check scenario files; print every problem as FILE:LINE: path: message (exit 2 if any)."""
     failed = False
     for f in files:
         try:
-            sc = load_scenario(f)
+            sc = load_scenario(f, list(overrides))
             variants = load_variants(sc)
         except ScenarioError as err:
             failed = True
