@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any
 
 import click
@@ -86,12 +87,14 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 @main.command(short_help="Check scenario files (every problem as FILE:LINE).")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-def validate(files: tuple[str, ...]) -> None:
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
+              help="Check with this override applied, as `run --set` would (repeatable).")
+def validate(files: tuple[str, ...], overrides: tuple[str, ...]) -> None:
     """Check scenario files; print every problem as FILE:LINE: path: message (exit 2 if any)."""
     failed = False
     for f in files:
         try:
-            sc = load_scenario(f)
+            sc = load_scenario(f, list(overrides))
             variants = load_variants(sc)
         except ScenarioError as err:
             failed = True
@@ -133,6 +136,8 @@ def run(
         load_variants(loaded)
     for w in getattr(loaded, "warnings", ()) or ():
         click.echo(f"warning: {w}", err=True)
+    # A run of some variants keeps the others' results: it keeps their report too, rewritten.
+    had_report = bool(only) and (Path(out if out else Path("results") / loaded.name) / "report.html").is_file()
     with ProgressBar(enabled=False if quiet else progress) as bar:
         exp = run_scenario(scenario, overrides=overrides, only=only, out=out, progress=bar.update,
                            jobs=jobs or _cpus(), loaded=loaded)
@@ -140,11 +145,11 @@ def run(
     if exp.write_note:
         click.echo(f"({exp.write_note})")
     click.echo(exp.format())
-    if report and exp.out is not None:
+    if (report or had_report) and exp.out is not None:
         from simk8s.results.html_report import write_report
 
         page, _twin = write_report(exp.out)
-        click.echo(f"report: {page}")
+        click.echo(f"report: {page}" + ("" if report else " (rewritten: the directory had one)"))
     failed = [v.name for v in exp.variants if v.summary["sim"]["exception"]]
     if failed:
         raise RunError(f"variant(s) failed: {', '.join(failed)} (see summary.json)")

@@ -19,7 +19,7 @@ import pandas as pd
 from simk8s.errors import UsageError
 from simk8s.gcpasses import fewer_gc_passes
 from simk8s.pipeline import VariantResult, cluster_groups, run_group
-from simk8s.results.files import write_results
+from simk8s.results.files import ResultsWriter, Written, write_results
 from simk8s.results.output import check_results_dir
 from simk8s.results.report import comparison_frame, comparison_values, format_comparison
 from simk8s.scenario import Scenario, load_scenario, load_variants, resolved_dict
@@ -99,22 +99,49 @@ def _run_scenario(path, overrides, only, out, write, progress, jobs, loaded) -> 
     if write:  # probe the target before the (long) run
         check_results_dir(target, inputs=inputs)
     groups = cluster_groups(variants)
+    resolved = resolved_document(scenario, variants) if write else {}
+    order = {name: i for i, (name, _) in enumerate(variants)}
+    written = None
     if jobs > 1 and len(groups) > 1 and sys.platform.startswith("linux"):
-        from simk8s.parallel import run_groups_in_processes  # forks (unsafe on macOS)
-
-        results = run_groups_in_processes(groups, jobs, progress)
+        results, written = _run_in_processes(scenario.name, groups, jobs, progress, target if write else None,
+                                             resolved, inputs, order, keep_other_variants=bool(only))
     else:
         results = [r for group in groups for r in run_group(group, progress)]
-    order = {name: i for i, (name, _) in enumerate(variants)}
     results.sort(key=lambda r: order[r.name])
     exp = Experiment(name=scenario.name, scenario=scenario, variants=results)
-    if write:
-        written = write_results(
-            target, scenario.name, resolved_document(scenario, variants), results,
-            keep_other_variants=bool(only), inputs=inputs,
-        )
+    if write and written is None:
+        written = write_results(target, scenario.name, resolved, results, keep_other_variants=bool(only), inputs=inputs)
+    if written is not None:
         exp.out, exp.write_note = written.path, written.note()
     return exp
+
+
+def _run_in_processes(name: str, groups: list, jobs: int, progress: Any, target: str | Path | None, resolved: dict,
+                      inputs: tuple[Path, ...], order: dict[str, int], *,
+                      keep_other_variants: bool) -> tuple[list[VariantResult], Written | None]:
+    """`simk8s.parallel`, each group's tables written as soon as it is done (while the
+    other groups still compute) when `target` is set."""
+    from simk8s.parallel import run_groups_in_processes  # forks (unsafe on macOS)
+
+    if target is None:
+        return run_groups_in_processes(groups, jobs, progress), None
+    writer: ResultsWriter | None = None
+
+    def write_group(results: list[VariantResult]) -> None:
+        nonlocal writer
+        writer = writer or ResultsWriter(target, name, inputs=inputs)
+        for r in results:
+            writer.add(r)
+
+    try:
+        results = run_groups_in_processes(groups, jobs, progress, on_group_done=write_group)
+        writer = writer or ResultsWriter(target, name, inputs=inputs)
+        ordered = sorted(results, key=lambda r: order[r.name])  # the summary lists them in this order
+        return results, writer.finish(resolved, ordered, keep_other_variants=keep_other_variants)
+    except BaseException:
+        if writer is not None:
+            writer.discard()
+        raise
 
 
 def scenario_inputs(path: str | Path) -> tuple[Path, ...]:

@@ -8,8 +8,12 @@ its variants' summaries and tables; the SimPy world, fan-out and fleet stay in t
 run (cluster and watch stages included), the worker forks a child per further variant but
 one, so that a group of many variants (rolling-2000's three EndpointSlice variants) does
 not run its kube-proxy and data-path stages one after the other while the other workers
-are idle. Every variant runs exactly as it would in one process (same seeds, reading the
-same finished cluster and watch stages), so the figures are identical.
+are idle. A process computes only while it holds one of `jobs` CPU tokens: a forked child
+waits for one (its parent gives its own back once its in-process variants are done), so
+children run on cores other groups have left and never slow down a group still running
+(rolling-2000: the Endpoints variant, the longest). Every variant runs exactly as it would
+in one process (same seeds, reading the same finished cluster and watch stages), so the
+figures are identical.
 
 Progress reports travel back over a queue and are replayed to the caller's callback by
 a thread, throttled to a few per second per variant.
@@ -27,7 +31,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
 
 from simk8s.pipeline import VariantResult, run_after_first, run_group
@@ -37,20 +41,25 @@ Progress = Callable[[str, str, float, float], None]
 _REPORT_EVERY_S = 0.25  # wall seconds between progress messages from one worker
 
 _queue: Any = None  # the worker's end of the progress queue (set by _init_worker)
+_cores: Any = None  # the CPU tokens shared by the workers and their children (ditto)
 
 
 def run_groups_in_processes(
-    groups: list[list[tuple[str, Any]]], jobs: int, progress: Progress | None = None
+    groups: list[list[tuple[str, Any]]], jobs: int, progress: Progress | None = None,
+    on_group_done: Callable[[list[VariantResult]], None] | None = None,
 ) -> list[VariantResult]:
-    """Run each group in a worker process (at most `jobs` at once); results in group order."""
+    """Run each group in a worker process (at most `jobs` at once); results in group order.
+    `on_group_done`: called here with each group's results as soon as they arrive (e.g. to
+    write them while other groups still run)."""
     ctx = multiprocessing.get_context("fork")  # workers inherit the loaded modules: no re-import
     # SimpleQueue: a put is written to the pipe at once, so every message is there before the
     # worker returns its results (and before the relay's stop sentinel).
     queue = ctx.SimpleQueue() if progress is not None else None
+    cores = ctx.Semaphore(jobs)
     relay = None
     try:
         with ProcessPoolExecutor(
-            max_workers=min(jobs, len(groups)), mp_context=ctx, initializer=_init_worker, initargs=(queue, os.getpid())
+            max_workers=min(jobs, len(groups)), mp_context=ctx, initializer=_init_worker, initargs=(queue, os.getpid(), cores)
         ) as pool:
             futures = [pool.submit(_run_group_light, group) for group in groups]
             # The relay thread starts only now that the workers are forked (the first submit
@@ -58,7 +67,13 @@ def run_groups_in_processes(
             if queue is not None and progress is not None:
                 relay = _Relay(queue, progress)
             try:
-                wait(futures, return_when=FIRST_EXCEPTION)  # a failure shows at once
+                pending = set(futures)
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for f in done:
+                        group_results = f.result()  # a failure shows at once
+                        if on_group_done is not None:
+                            on_group_done(group_results)
                 results = [r for f in futures for r in f.result()]
             except BaseException:  # a group failed, Ctrl-C or SIGTERM: stop the others now
                 stop_workers(pool)
@@ -69,26 +84,38 @@ def run_groups_in_processes(
     return results
 
 
-def _init_worker(queue: Any, parent_pid: int) -> None:
-    global _queue
-    _queue = queue
+def _init_worker(queue: Any, parent_pid: int, cores: Any) -> None:
+    global _queue, _cores
+    _queue, _cores = queue, cores
     die_with_parent(parent_pid)
 
 
 def _run_group_light(group: list[tuple[str, Any]]) -> list[VariantResult]:
     progress = _throttled_sender() if _queue is not None else None
-    first = run_group(group[:1], progress)[0]
-    forked = [_Forked(_variant_run(first, name, sc, progress)) for name, sc in group[2:]]
+    forked: list[_Forked] = []
     try:
-        results = [_light(first)] + [_light(run_after_first(first, n, sc, progress)) for n, sc in group[1:2]]
+        with _core():
+            first = run_group(group[:1], progress)[0]
+            forked = [_Forked(_variant_run(first, name, sc, progress)) for name, sc in group[2:]]
+            results = [_light(first)] + [_light(run_after_first(first, n, sc, progress)) for n, sc in group[1:2]]
+        # this core is free now: a waiting child takes it
         return results + [child.result() for child in forked]
     finally:
         for child in forked:
             child.stop()
 
 
+def _core() -> contextlib.AbstractContextManager:
+    """Hold one of the `jobs` CPU tokens (none to hold outside `run_groups_in_processes`)."""
+    return _cores if _cores is not None else contextlib.nullcontext()
+
+
 def _variant_run(first: VariantResult, name: str, sc: Any, progress: Progress | None) -> Callable[[], VariantResult]:
-    return lambda: _light(run_after_first(first, name, sc, progress))
+    def run() -> VariantResult:
+        with _core():  # wait for a core no one computes on
+            return _light(run_after_first(first, name, sc, progress))
+
+    return run
 
 
 def _light(result: VariantResult) -> VariantResult:

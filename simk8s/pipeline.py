@@ -12,8 +12,9 @@ from typing import Any
 
 from simk8s.cluster.run import ClusterRun, run_cluster
 from simk8s.gcpasses import fewer_gc_passes
-from simk8s.results.summary import build_summary, build_tables
+from simk8s.results.summary import summarize
 from simk8s.results.variant import VariantResult
+from simk8s.small_pages import small_pages
 from simk8s.watch import CacheSettings, FanOut, InitialObject, Watcher, controller_watchers, fan_out
 
 Progress = Callable[[str, str, float, float], None]  # (variant, stage, simulated now, duration)
@@ -29,18 +30,23 @@ def run_variant(
     stages: tuple[str, ...] = ("cluster", "watch", "proxy", "dataplane"),
     cluster: ClusterRun | None = None,
     fanout: FanOut | None = None,
+    shared_proxy: Any = None,
+    cluster_tables: dict[str, Any] | None = None,
 ) -> VariantResult:
     """Run one resolved scenario. `stages` can stop early (e.g. control-plane benchmarks).
 
     `cluster`: a finished cluster stage to reuse. The SimPy world never reads kube-proxy or
     traffic settings, so variants that differ only there share one (see `cluster_key`).
     `fanout`: the watch stage of a variant with the same cluster and `watch_key`, to reuse.
+    `shared_proxy`: that variant's proxy stage, whose change stream to reuse (`run_proxy_stage`).
+    `cluster_tables`: the tables of a variant run on `cluster`, to reuse those read from it alone.
     """
-    with fewer_gc_passes():
-        return _run_stages(scenario, name, progress, stages, cluster, fanout)
+    with fewer_gc_passes(), small_pages():
+        return _run_stages(scenario, name, progress, stages, cluster, fanout, shared_proxy, cluster_tables)
 
 
-def _run_stages(scenario, name, progress, stages, cluster, fanout) -> VariantResult:
+def _run_stages(scenario, name, progress, stages, cluster, fanout, shared_proxy=None,
+                cluster_tables=None) -> VariantResult:
     walls: dict[str, float] = {}
     t0 = time.perf_counter()
     if cluster is None:
@@ -60,7 +66,7 @@ def _run_stages(scenario, name, progress, stages, cluster, fanout) -> VariantRes
 
         t0 = time.perf_counter()
         _stage_edge(progress, "proxy", 0.0)
-        result.fleet = run_proxy_stage(scenario, cluster, result.fanout)
+        result.fleet = run_proxy_stage(scenario, cluster, result.fanout, shared_proxy)
         _stage_edge(progress, "proxy", scenario.duration)
         walls["proxy"] = time.perf_counter() - t0
     if "dataplane" in stages and result.fleet is not None and scenario.traffic:
@@ -71,8 +77,7 @@ def _run_stages(scenario, name, progress, stages, cluster, fanout) -> VariantRes
         result.traffic = run_dataplane_stage(scenario, cluster, result.fleet)
         _stage_edge(progress, "dataplane", scenario.duration)
         walls["dataplane"] = time.perf_counter() - t0
-    result.summary = build_summary(result)
-    result.tables = build_tables(result)
+    result.summary, result.tables = summarize(result, cluster_tables)
     return result
 
 
@@ -122,24 +127,28 @@ def run_watch(scenario: Any, cluster: ClusterRun) -> FanOut:
         bandwidth=api.egress_bandwidth,
         # kube-proxy watches with `!service.kubernetes.io/headless`: headless objects never reach it.
         proxy_ignored=frozenset(k for k, svc in cluster.world.services.items() if svc.headless),
-        initial=_initial_objects(scenario, cluster),
+        initial=_initial_objects(scenario, cluster, {KIND_OF_WATCH[cl.kube_proxy.watch]} | {w.kind for w in watchers}),
         cache=dict.fromkeys(("Endpoints", "EndpointSlice", "Service"), settings),
         seed=scenario.seed,
         duration=scenario.duration,
     )
 
 
-def _initial_objects(scenario: Any, cluster: ClusterRun) -> list[InitialObject]:
-    """What a LIST returns before any write: the objects that exist at t = 0."""
+def _initial_objects(scenario: Any, cluster: ClusterRun, kinds: set[str]) -> list[InitialObject]:
+    """What a LIST returns before any write: the objects of `kinds` (those watched: the
+    fan-out reads no other) that exist at t = 0. Sizing them is the cost (scale-150k: 10,000
+    Services no one watches took ~0.4 s)."""
     from simk8s.api.sizes import wire_sizes
 
     out = []
     for kind, objs in cluster.initial_objects.items():
+        if kind not in kinds:
+            continue
         for o in objs:
             wire = wire_sizes(o)
             service = o.name if kind == "Endpoints" else getattr(o, "service_name", o.name)
             out.append(InitialObject(kind, o.namespace, o.name, service, wire.stored, wire.json))
-    return out + _background_objects(scenario)
+    return out + [o for o in _background_objects(scenario) if o.kind in kinds]
 
 
 def _background_objects(scenario: Any) -> list[InitialObject]:
@@ -191,12 +200,11 @@ def run_group(group: list[tuple[str, Any]], progress: Progress | None = None) ->
     """Every variant of one group, the first one running the shared cluster stage; variants
     that watch alike (`watch_key`) share one watch stage too (its result is read-only)."""
     results: list[VariantResult] = []
-    fanouts: dict[tuple, FanOut] = {}
+    watched: dict[tuple, VariantResult] = {}  # first variant of each watch_key
     for name, sc in group:
-        shared = results[0].cluster if results else None
-        result = _run_member(name, sc, progress, shared, fanouts.get(watch_key(sc)))
+        result = _run_member(name, sc, progress, results[0] if results else None, watched.get(watch_key(sc)))
         if result.fanout is not None:
-            fanouts.setdefault(watch_key(sc), result.fanout)
+            watched.setdefault(watch_key(sc), result)
         results.append(result)
     return results
 
@@ -204,14 +212,22 @@ def run_group(group: list[tuple[str, Any]], progress: Progress | None = None) ->
 def run_after_first(first: VariantResult, name: str, sc: Any, progress: Progress | None = None) -> VariantResult:
     """One more variant of `first`'s group, sharing its cluster run (and its watch stage
     when they watch alike): what `run_group` does for it, without the variants between."""
-    fanout = first.fanout if watch_key(sc) == watch_key(first.scenario) else None
-    return _run_member(name, sc, progress, first.cluster, fanout)
+    watched = first if watch_key(sc) == watch_key(first.scenario) else None
+    return _run_member(name, sc, progress, first, watched)
 
 
-def _run_member(name: str, sc: Any, progress: Progress | None, cluster: ClusterRun | None,
-                fanout: FanOut | None) -> VariantResult:
+def _run_member(name: str, sc: Any, progress: Progress | None, first: VariantResult | None,
+                watched: VariantResult | None) -> VariantResult:
+    """`first`: the group's first variant (its cluster run and cluster tables are reused);
+    `watched`: a finished variant of this cluster run that watches alike (its watch stage and
+    its change stream are reused)."""
     cb = (lambda stage, now, _n=name, _d=sc.duration: progress(_n, stage, now, _d)) if progress else None
-    return run_variant(sc, name, progress=cb, cluster=cluster, fanout=fanout)
+    if first is None:
+        return run_variant(sc, name, progress=cb)
+    return run_variant(
+        sc, name, progress=cb, cluster=first.cluster, cluster_tables=first.tables,
+        fanout=watched.fanout if watched else None, shared_proxy=watched.fleet if watched else None,
+    )
 
 
 __all__ = ["VariantResult", "cluster_groups", "fewer_gc_passes", "run_after_first", "run_group", "run_variant", "run_watch"]

@@ -90,3 +90,12 @@ def test_a_service_without_pods_refuses_every_connection(tmp_path):
     dataplane = json.loads((out / "summary.json").read_text())["variants"]["slices-iptables"]["dataplane"]
     assert dataplane["connections"] > 0
     assert dataplane["failed"]["refused"] == dataplane["connections"] == dataplane["failed_total"]
+
+
+def test_validate_applies_set_overrides():
+    """`validate --set` checks the scenario as `run --set` would load it."""
+    ok = CliRunner().invoke(main, ["validate", QUICK, "--set", "cluster.nodes=50"])
+    assert ok.exit_code == 0 and ok.output.endswith("ok (4 variants: endpoints-iptables, slices-iptables, slices-ipvs, slices-nftables)\n")
+    bad = CliRunner().invoke(main, ["validate", QUICK, "--set", "cluster.kubeProxy.mode=ebpf"])
+    assert bad.exit_code == 2
+    assert "--set:1: cluster.kubeProxy.mode:" in bad.output

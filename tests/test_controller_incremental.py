@@ -16,7 +16,7 @@ import math
 import random
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from simk8s.api.naming import SequentialNames
@@ -296,6 +296,7 @@ def test_endpoints_state_hands_out_same_address_objects_for_unchanged_pods():
 
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32), steps=st.integers(1, 30), crowded=st.booleans())
+@example(seed=7321, steps=2, crowded=True)  # a pod created and deleted within the first sync's batch
 def test_trigger_time_changes_match_full_compute(seed, steps, crowded):
     svc = SERVICES["plain"]
     world = PodWorld(random.Random(seed), svc, crowded)

@@ -176,3 +176,21 @@ def test_a_rate_is_searched_to_one_percent_of_its_start(monkeypatch):
     row = result.table.iloc[0]
     assert row["largest ok"] <= 333 < row["first broken"]
     assert row["first broken"] - row["largest ok"] <= 0.5
+
+
+def test_a_figure_falling_as_the_dimension_grows_is_noted(monkeypatch):
+    """NPL p99 that dips at a larger size (noise) makes the answer approximate: the note names
+    the variant, the figure and both probes; figures that only grow get no note."""
+
+    def rows(job):
+        value = job.point["workloads.0.replicas"]
+        dip = 0.5 if value == 120 else value / 100  # 0.6 s at 60, 0.5 s at 120: falls by 17 %
+        return [{**job.point, "variant": name, "network_programming_latency_s.p99": dip if name == "slices-ipvs"
+                 else value / 100, "exception": None} for name, _ in job.variants]
+
+    monkeypatch.setattr(simk8s.sweep, "_run_job", rows)
+    result = frontier(QUICK, "workloads.0.replicas", ["npl.p99=2s"], highest=400, executor=InProcess())
+    falling = [n for n in result.notes if "fell" in n]
+    assert len(falling) == 1
+    assert falling[0].startswith("(slices-ipvs: npl.p99 fell from 600 ms at 60 to 500 ms at 120")
+    assert falling[0] in result.format()

@@ -104,6 +104,8 @@ CASES = [
          "--param cluster.nodes=true: cluster.nodes: expected a whole number, got the boolean true"),
     # --- validate ---
     Case("validate-missing", ["validate", "nope.yaml"], 2, "nope.yaml: no such file"),
+    Case("validate-set-out-of-range", ["validate", "scen.yaml", "--set", "cluster.nodes=0"], 2,
+         "--set:1: cluster.nodes: must be from 1 to 100000, got 0"),
     Case("validate-dir", ["validate", "adir"], 2, "Error: Invalid value for 'FILES...'", dirs=("adir",)),
     Case("validate-duplicate-keys", ["validate", "dup.yaml"], 2, "dup.yaml:2: name: duplicate key",
          {"dup.yaml": "name: a\nname: b\n"}),

@@ -70,6 +70,15 @@ def test_run_writes_the_report(tmp_path):
                                     "--report", "--quiet", "--jobs", "1"])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "r" / "report.html").is_file()
+    # A later run of another variant keeps the first one's results, and so its report, rewritten.
+    page = (tmp_path / "r" / "report.html").read_text()
+    again = CliRunner().invoke(main, ["run", str(QUICK), "--variant", "slices-nftables", "--out", str(tmp_path / "r"),
+                                      "--quiet", "--jobs", "1"])
+    assert again.exit_code == 0, again.output
+    assert "(rewritten: the directory had one)" in again.output
+    rewritten = (tmp_path / "r" / "report.html").read_text()
+    assert rewritten.count("slices-nftables") > page.count("slices-nftables")  # now in the table too
+    assert "report.html" in (tmp_path / "r" / ".simk8s-results.json").read_text()
 
 
 def _chromium() -> str:

@@ -161,6 +161,17 @@ def test_variants_in_processes_give_the_same_results(tmp_path):
     sa = json.loads((tmp_path / "one" / "summary.json").read_text())
     sb = json.loads((tmp_path / "two" / "summary.json").read_text())
     assert _strip_wall(sa) == _strip_wall(sb)
+    assert list(sb["variants"]) == list(sa["variants"])
+    # each group's files are written as it finishes: the same files, tables and metrics
+    for v in one.variants:
+        files = sorted(p.name for p in (tmp_path / "one" / v.name).iterdir())
+        assert files == sorted(p.name for p in (tmp_path / "two" / v.name).iterdir())
+        for f in files:
+            a_file, b_file = tmp_path / "one" / v.name / f, tmp_path / "two" / v.name / f
+            if f.endswith(".parquet"):
+                pd.testing.assert_frame_equal(pd.read_parquet(a_file), pd.read_parquet(b_file))
+            else:
+                assert a_file.read_text() == b_file.read_text()
 
 
 def test_full_sync_period_never_models_v126_kube_proxy():

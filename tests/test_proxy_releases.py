@@ -224,6 +224,23 @@ def test_tracker_samples_only_changes_kube_proxy_sees():
     assert running.trigger_time[6] == 0.0
 
 
+def test_tracker_compares_whole_views_when_the_changed_endpoints_trade_places():
+    # The changed endpoints' views are the same multiset (a reorder), so the shortcut in
+    # changetracker._slice_unchanged cannot decide: the sorted views do.
+    a = Endpoint(("10.0.0.1",), node_name="n1")
+    b = Endpoint(("10.0.0.2",), node_name="n2")
+    twin = Endpoint(("10.0.0.1",), node_name="n2")  # same first address as a, another node
+    writes = [
+        ("update", _slice("s1", b, a)),  # reordered: kube-proxy keys endpoints by address
+        ("update", _slice("s1", dataclasses.replace(b, hostname="h"), a)),  # a field it ignores
+        ("update", _slice("s1", twin, a)),  # a new endpoint
+        ("update", _slice("s1", a, twin)),  # equal addresses keep their order: a change
+    ]
+    ops, objs = zip(*writes, strict=True)
+    got = track_trigger_times("EndpointSlice", ops, objs, np.array([1.0, 2.0, 3.0, 4.0]), [_slice("s1", a, b)])
+    np.testing.assert_array_equal(got.trigger_time, [np.nan, np.nan, 3.0, 4.0])
+
+
 def test_legacy_endpoints_deletions_are_no_samples_and_erase_nothing():
     from simk8s.api.objects import EndpointAddress, Endpoints, EndpointSubset
 

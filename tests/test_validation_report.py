@@ -46,3 +46,14 @@ def test_fit_rewrites_only_prices_that_moved(tmp_path):
 def test_cli_fit_and_write_take_no_host_options():
     result = CliRunner().invoke(main, ["calibrate", "--fit", "--host"])
     assert result.exit_code == 2 and "--fit and --write" in result.output
+
+
+def test_every_point_has_a_unit_in_the_terminal_table():
+    """The `simk8s calibrate` table names each figure's unit (and percentile): every metric
+    in the validation points maps to one of the units the table may show."""
+    units = {m: report.unit_of(m) for m in validation_frame(fleet=False)["metric"].unique()}
+    assert units["s"] == "s" and units["MB ('>1 MB')"] == "MB"
+    assert units["first_packet_ms_p99"] == "ms p99"
+    assert report.unit_of("p90 s") == "s p90"
+    known = {"s", "ms", "MB", "GB", "TB", "KB", "pods", "rules", "cores"}
+    assert all(u.split()[0] in known for u in units.values()), units

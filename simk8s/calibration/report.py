@@ -30,6 +30,7 @@ def format_calibration() -> str:
             "what": part["what"].str.slice(0, 44),
             "published": part["published"].map(_figure),
             "simulated": part["simulated"].map(_figure),
+            "unit": part["metric"].map(unit_of),
             "error": part["rel_error"].map(lambda e: "" if pd.isna(e) else f"{e:+.0%}"),
             "role": part["role"],
         })
@@ -39,6 +40,22 @@ def format_calibration() -> str:
                f"worst {s['worst']:.0%}; {s['fit']} fit points.")
     out.append('Rows are numbered as docs/model.md "Published figures" lists them; docs/validation.md has sources.')
     return "\n".join(out)
+
+
+def unit_of(metric: str) -> str:
+    """The unit of a validation point's `metric`, with its percentile if it has one
+    ("p99 s" → "s p99", "first_packet_ms_p50" → "ms p50", "MB ('>1 MB')" → "MB")."""
+    words = metric.split()
+    if len(words) > 1 and re.fullmatch(r"p\d\d", words[0]):
+        return f"{words[1]} {words[0]}"
+    pct = re.search(r"_(p\d\d)$", metric)
+    if "_ms" in metric:
+        return "ms" + (f" {pct.group(1)}" if pct else "")
+    if metric.startswith("cpu_cores"):
+        return "cores"
+    if metric.startswith("rules"):
+        return "rules"
+    return words[0] if words else ""
 
 
 def _figure(x: float | None) -> str:

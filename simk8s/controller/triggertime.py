@@ -142,6 +142,12 @@ def _first_changes(state: _ChangeTriggerState, service: Service, changes: Iterab
     t = 0 in scale-150k)."""
     by_name, name_of = state.times_by_name, state.name_of
     for order, pod in changes:
+        old_name = name_of.pop(order, None)  # a pod replaced or deleted later in the same batch
+        if old_name is not None:
+            old_times = by_name[old_name]
+            del old_times[order]
+            if not old_times:
+                del by_name[old_name]
         if pod is not None and pod.ready_transition_time is not None:
             name = pod.name
             name_of[order] = name

@@ -129,6 +129,7 @@ class LazyVersions(Sequence[EndpointVersion]):
     """``n`` endpoint versions, version ``k`` built by ``build(k)`` when first read (then kept).
 
     The data path reads only the versions some connection was routed by, often a fraction.
+    Answers of ``pool`` are kept too: variants sharing a history ask for the same versions.
     """
 
     def __init__(
@@ -141,11 +142,16 @@ class LazyVersions(Sequence[EndpointVersion]):
         self._build = build
         self._pool = pool
         self._built: dict[int, EndpointVersion] = {}
+        self._pools: dict[int, tuple[np.ndarray, bool] | None] = {}
 
     def cluster_pool(self, k: int) -> tuple[np.ndarray, bool] | None:
         """``pool(k)``: `selection.cluster_base_pool` of version k without building it, or
         None for "build the version and look" (also when no ``pool`` was given)."""
-        return self._pool(k) if self._pool is not None else None
+        if self._pool is None:
+            return None
+        if k not in self._pools:
+            self._pools[k] = self._pool(k)
+        return self._pools[k]
 
     def __len__(self) -> int:
         return self._n

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ import pandas as pd
 
 from simk8s.dataplane.endpoint_table import EndpointIndex
 from simk8s.dataplane.inputs import (
+    EndpointVersion,
     LazyVersions,
     NodeProgramming,
     PodTable,
@@ -25,7 +27,13 @@ from simk8s.dataplane.inputs import (
 from simk8s.dataplane.ipvs_schedulers import node_time_order
 from simk8s.dataplane.latency import params_for_machine as latency_params_for_machine
 from simk8s.dataplane.outcomes import FAILURE_CODES, OUTCOME_NAMES
-from simk8s.dataplane.traffic import TrafficResult, simulate_traffic
+from simk8s.dataplane.shared import per_cluster
+from simk8s.dataplane.traffic import (
+    TrafficResult,
+    arrivals_read_programming,
+    generate_arrivals,
+    simulate_traffic,
+)
 from simk8s.network.connections import apply_network
 from simk8s.proxy.stream import MergedEndpoints, service_key_of
 from simk8s.rng import component_rng
@@ -47,24 +55,19 @@ def _service_kind(svc: Any) -> str:
     return svc.type
 
 
-def build_history(
+def endpoint_versions(
     key: tuple[str, str],
     writes: list[tuple[int, str, Any]],
     initial: MergedEndpoints | None,
     kind: str,
-    world: Any,
-    scenario: Any,
     index: EndpointIndex,
-    *,
     terminating_fallback: bool = True,
-) -> ServiceHistory:
-    """One Service's endpoint versions: `writes` are (change-stream index, op, object).
-    `terminating_fallback`: kube-proxy's ProxyTerminatingEndpoints gate (KEP-1669).
+) -> tuple[np.ndarray, LazyVersions, EndpointVersion]:
+    """One Service's endpoint versions: (write index of each, the versions, the initial one).
 
     Every written object is indexed now (in write order, which fixes the synthetic pod ids of
     pod-less endpoints); each version's arrays are gathered only when the data path reads it.
     """
-    svc = world.services[key]
     # slice name → row numbers of its endpoints: the slice bookkeeping of MergedEndpoints.apply
     # (kube-proxy's EndpointSliceCache), without its ready-set diff (read by the cost model only).
     slices = initial.slices if initial is not None else {}
@@ -79,18 +82,42 @@ def build_history(
             state[name] = index.rows(obj if kind == "Endpoints" else obj.endpoints, (key, name))
         write_index.append(int(w))
         parts.append([state[n] for n in sorted(state)])
+    versions = LazyVersions(
+        len(parts),
+        lambda k: index.version_of_rows(parts[k]),
+        lambda k: index.cluster_pool_of_rows(parts[k], terminating_fallback),
+    )
+    return np.asarray(write_index, dtype=np.int64), versions, index.version_of_rows(first)
+
+
+def build_history(
+    key: tuple[str, str],
+    writes: list[tuple[int, str, Any]],
+    initial: MergedEndpoints | None,
+    kind: str,
+    world: Any,
+    scenario: Any,
+    index: EndpointIndex,
+    *,
+    terminating_fallback: bool = True,
+    versions: tuple[np.ndarray, LazyVersions, EndpointVersion] | None = None,
+) -> ServiceHistory:
+    """One Service's endpoint versions (`endpoint_versions`, unless given as `versions`) and
+    what the data path reads of the Service. `writes` are (change-stream index, op, object).
+    `terminating_fallback`: kube-proxy's ProxyTerminatingEndpoints gate (KEP-1669).
+    """
+    svc = world.services[key]
+    if versions is None:
+        versions = endpoint_versions(key, writes, initial, kind, index, terminating_fallback)
+    write_index, lazy, first = versions
     ports_total = scenario.background.services + sum(
         len(s.ports) for s in world.services.values() if s.type != "ExternalName" and not s.headless
     )
     return ServiceHistory(
         name=f"{key[0]}/{key[1]}",
-        write_index=np.asarray(write_index, dtype=np.int64),
-        versions=LazyVersions(
-            len(parts),
-            lambda k: index.version_of_rows(parts[k]),
-            lambda k: index.cluster_pool_of_rows(parts[k], terminating_fallback),
-        ),
-        initial=index.version_of_rows(first),
+        write_index=write_index,
+        versions=lazy,
+        initial=first,
         kind=_service_kind(svc),
         session_affinity_timeout=float(svc.session_affinity_timeout_s) if svc.session_affinity == "ClientIP" else None,
         internal_local=svc.internal_traffic_policy == "Local",
@@ -106,18 +133,40 @@ def build_history(
 DNS_TTL_S = 5.0
 
 
-def _proxy_history(key, stage, world, scenario, index) -> tuple[ServiceHistory, None]:
+@dataclass(frozen=True)
+class _HistorySource:
+    """What one Service's endpoint versions are built from (see `endpoint_versions`)."""
+
+    writes: list[tuple[int, str, Any]]
+    initial: MergedEndpoints | None
+    kind: str
+    terminating_fallback: bool
+    programming: NodeProgramming | None  # its own (DNS), or None: the fleet's
+
+    def fingerprint(self, key: tuple[str, str]) -> tuple:
+        """Equal for equal inputs: objects by identity (all held by the cluster run)."""
+        first = sorted((name, id(v)) for name, v in self.initial.slices.items()) if self.initial else []
+        writes = tuple((w, op, id(obj)) for w, op, obj in self.writes)
+        return key, self.kind, self.terminating_fallback, tuple(first), writes
+
+
+def _proxy_source(key, stage, scenario) -> _HistorySource:
     svc_i = stage.services.index(key)
     rows = np.flatnonzero(stage.stream.service == svc_i)
-    writes = [(int(w), stage.ops[w], stage.objects[w]) for w in rows]
+    writes = [(int(w), stage.ops[w], stage.objects[w]) for w in rows.tolist()]
     fallback = scenario.cluster.feature_gates.proxy_terminating_endpoints
+    return _HistorySource(writes, stage.initial.get(key), stage.kind, fallback, None)
+
+
+def _proxy_history(key, stage, world, scenario, index) -> tuple[ServiceHistory, None]:
+    src = _proxy_source(key, stage, scenario)
     history = build_history(
-        key, writes, stage.initial.get(key), stage.kind, world, scenario, index, terminating_fallback=fallback
+        key, src.writes, src.initial, src.kind, world, scenario, index, terminating_fallback=src.terminating_fallback
     )
     return history, None
 
 
-def _dns_history(key, cluster, stage, world, scenario, index) -> tuple[ServiceHistory, NodeProgramming]:
+def _dns_source(key, cluster, stage, world) -> _HistorySource:
     """Headless Services are not proxied (kube-proxy filters them out); clients resolve them."""
     kind = stage.kind
     apiserver = world.apiserver
@@ -133,7 +182,40 @@ def _dns_history(key, cluster, stage, world, scenario, index) -> tuple[ServiceHi
         return np.searchsorted(visible, np.asarray(times, dtype=np.float64), side="right").astype(np.int64)
 
     programming = NodeProgramming(n_nodes=len(world.nodes), zone=world.nodes.zone, applied_at=applied_at)
-    return build_history(key, writes, merged, kind, world, scenario, index), programming
+    return _HistorySource(writes, merged, kind, True, programming)
+
+
+def _histories(
+    cluster: Any, stage: Any, scenario: Any, keys: list[tuple[str, str]]
+) -> tuple[EndpointIndex, dict[tuple[str, str], tuple[ServiceHistory, NodeProgramming | None]]]:
+    """Every traffic Service's history, with the endpoint table they were indexed in.
+
+    The versions (the costly part) are built once per cluster run for equal sources, in
+    the same order from a fresh table, so a variant that reuses them reads the same rows.
+    """
+    world = cluster.world
+    sources = {
+        key: _dns_source(key, cluster, stage, world) if world.services[key].headless else _proxy_source(key, stage, scenario)
+        for key in keys
+    }
+
+    def build() -> tuple[EndpointIndex, dict]:
+        index = EndpointIndex(world)
+        return index, {
+            key: endpoint_versions(key, src.writes, src.initial, src.kind, index, src.terminating_fallback)
+            for key, src in sources.items()
+        }
+
+    fingerprint = tuple(src.fingerprint(key) for key, src in sources.items())
+    index, versions = per_cluster(cluster, ("endpoint versions", fingerprint), build)
+    histories = {}
+    for key, src in sources.items():
+        history = build_history(
+            key, src.writes, src.initial, src.kind, world, scenario, index,
+            terminating_fallback=src.terminating_fallback, versions=versions[key],
+        )  # fmt: skip
+        histories[key] = (history, src.programming)
+    return index, histories
 
 
 def pod_table(world: Any, index: EndpointIndex) -> PodTable:
@@ -188,19 +270,31 @@ def applied_at_by_node(fleet: Any) -> Callable[[np.ndarray, np.ndarray], np.ndar
     return applied_at
 
 
+def _shared_arrivals(
+    cluster: Any, seed: int, rng_name: str, spec: TrafficSpec, history: ServiceHistory, programming: NodeProgramming
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """`generate_arrivals` as `simulate_traffic` draws it (first of three spawned streams),
+    once per cluster run when it reads nothing of this variant's kube-proxy; else None."""
+    if arrivals_read_programming(spec, history):
+        return None
+
+    def draw() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        arrays = generate_arrivals(spec, history, programming, component_rng(seed, rng_name).spawn(3)[0])
+        for a in arrays:
+            a.flags.writeable = False  # shared by variants
+        return arrays
+
+    return per_cluster(cluster, ("arrivals", seed, rng_name, spec, programming.n_nodes), draw)
+
+
 def run_dataplane_stage(scenario: Any, cluster: Any, stage: Any) -> dict[str, TrafficResult]:
     world = cluster.world
-    index = EndpointIndex(world)
     programming = NodeProgramming(n_nodes=len(world.nodes), zone=world.nodes.zone, applied_at=applied_at_by_node(stage.fleet))
-    histories: dict[tuple[str, str], tuple[ServiceHistory, NodeProgramming | None]] = {}
+    keys = []
     for traffic in scenario.traffic:
         spec_svc = scenario.service(traffic.service)
-        key = (spec_svc.namespace, spec_svc.name)
-        if key not in histories:
-            if world.services[key].headless:
-                histories[key] = _dns_history(key, cluster, stage, world, scenario, index)
-            else:
-                histories[key] = _proxy_history(key, stage, world, scenario, index)
+        keys.append((spec_svc.namespace, spec_svc.name))
+    index, histories = _histories(cluster, stage, scenario, list(dict.fromkeys(keys)))
     pods = pod_table(world, index)
     kp = scenario.cluster.kube_proxy
     latency = latency_params_for_machine(kp.machine)  # published, or a host profile's `dataplane`
@@ -218,12 +312,13 @@ def run_dataplane_stage(scenario: Any, cluster: Any, stage: Any) -> dict[str, Tr
             requests_per_connection=traffic.requests_per_connection,
             connection_duration=traffic.connection_duration,
         )
-        rng = component_rng(scenario.seed, f"dataplane/traffic/{i}/{key[0]}/{key[1]}")
+        rng_name = f"dataplane/traffic/{i}/{key[0]}/{key[1]}"
         history, own_programming = histories[key]
         result = simulate_traffic(
-            history, own_programming or programming, pods, spec, mode=kp.mode, ipvs_scheduler=kp.ipvs_scheduler, rng=rng,
-            latency_params=latency,
-        )
+            history, own_programming or programming, pods, spec, mode=kp.mode, ipvs_scheduler=kp.ipvs_scheduler,
+            rng=component_rng(scenario.seed, rng_name), latency_params=latency,
+            arrivals=_shared_arrivals(cluster, scenario.seed, rng_name, spec, history, own_programming or programming),
+        )  # fmt: skip
         # The network between zones: path RTT on the first packet; convergence after an outage.
         results[f"{i}:{key[0]}/{key[1]}"] = apply_network(
             result, history, pods, world, scenario, stage, source=spec.source, proxied=own_programming is None

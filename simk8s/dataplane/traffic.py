@@ -187,6 +187,11 @@ def _local_ready_nodes(history: ServiceHistory, n_nodes: int) -> list[np.ndarray
     return [np.unique(v.node[v.ready]).astype(np.int64) for v in history.all_versions]
 
 
+def arrivals_read_programming(spec: TrafficSpec, history: ServiceHistory) -> bool:
+    """Whether `generate_arrivals` reads the nodes' programmed state (LB health checks)."""
+    return spec.source != "pods" and history.kind == "LoadBalancer" and history.external_local
+
+
 def generate_arrivals(
     spec: TrafficSpec,
     history: ServiceHistory,
@@ -204,7 +209,7 @@ def generate_arrivals(
         node = (client % n_client_nodes).astype(np.int32)
         return t, node, client
     node = rng.integers(0, n_nodes, size=n).astype(np.int32)
-    if history.kind == "LoadBalancer" and history.external_local:
+    if arrivals_read_programming(spec, history):
         # The LB health-checks each node's kube-proxy (healthCheckNodePort), which answers from
         # its own programmed state. Simplification: no health-check interval lag; if no node is
         # healthy the LB keeps spreading over all nodes.
@@ -315,9 +320,11 @@ def simulate_traffic(
     ipvs_scheduler: str = "rr",
     rng: np.random.Generator,
     latency_params: LatencyParams | None = None,
+    arrivals: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> TrafficResult:
     """Route every new connection of ``spec`` through ``history``'s Service (module docstring).
-    ``latency_params``: a machine profile's (latency.params_for_machine); None: published."""
+    ``latency_params``: a machine profile's (latency.params_for_machine); None: published.
+    ``arrivals``: what `generate_arrivals` draws here, when already drawn from an equal ``rng``."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if mode == "ipvs" and ipvs_scheduler not in ipvs.SCHEDULERS:
@@ -326,7 +333,7 @@ def simulate_traffic(
         raise ValueError(f"service {history.name} ({history.kind}) takes no external traffic")
     # Independent streams: arrivals are identical whatever the mode or scheduler.
     rng_arrivals, rng_choice, rng_latency = rng.spawn(3)
-    t, node, client = generate_arrivals(spec, history, programming, rng_arrivals)
+    t, node, client = arrivals if arrivals is not None else generate_arrivals(spec, history, programming, rng_arrivals)
     n = len(t)
     ip_base = POD_IP_BASE if spec.source == "pods" else EXTERNAL_IP_BASE
     client_ip = ip_base + client.astype(np.int64)

@@ -10,7 +10,8 @@ are deterministic, so a rerun asks for the same points and reads them back.
 
 Simplification: each figure is taken to grow with the dimension (once a value breaks a
 limit, every larger one does). A non-monotone figure can hide an earlier break between
-two probes.
+two probes; when the probes themselves show a limited figure falling as the dimension
+grows, the answer carries a note saying so (`_falling_notes`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from simk8s.frontier.limits import ALIASES, Limit, parse_limit
+from simk8s.frontier.limits import ALIASES, Limit, format_value, parse_limit
 
 
 @dataclass
@@ -48,8 +49,6 @@ class Frontier:
     notes: list[str] = field(default_factory=list)
 
     def format(self) -> str:
-        from simk8s.frontier.limits import format_value
-
         lines = [f"largest {self.grow} keeping {', '.join(str(lim) for lim in self.limits)}:"]
         show = self.table.copy()
         for lim in self.limits:
@@ -150,10 +149,37 @@ def frontier(
     if integer and not frame.empty:
         frame[grow] = frame[grow].astype(int)
     table = _table(grow, parsed, names, brackets, frame, integer, top, lowest)
-    notes = []
+    notes = _falling_notes(frame, grow, parsed, integer)
     if any(b.broken is None for b in brackets.values()):
         notes.append(f"(none broke up to {_shown(top, integer)}: raise --max to look further)")
     return Frontier(grow, parsed, table, frame, done_points, reused, notes)
+
+
+FALL = 0.05  # a figure lower by more than this share at a larger value counts as falling
+
+
+def _falling_notes(probes: pd.DataFrame, grow: str, limits: list[Limit], integer: bool) -> list[str]:
+    """One note per (variant, limit) whose figure fell by more than FALL between two probes as
+    the dimension grew: the search assumes the opposite, so its answer is less exact than it
+    looks (a seed's noise, e.g. NPL p99 from a few hundred samples, can move it)."""
+    notes: list[str] = []
+    if probes.empty:
+        return notes
+    for name, mine in probes.groupby("variant", sort=False):
+        ordered = mine.sort_values(grow)
+        for lim in limits:
+            values = ordered[[grow, lim.name]].dropna().to_numpy().tolist()
+            peak_at, peak = None, None
+            for at, figure in values:
+                if peak is not None and peak_at is not None and figure < peak * (1 - FALL):
+                    notes.append(f"({name}: {lim.name} fell from {format_value(peak, lim.unit)} at "
+                                 f"{_shown(peak_at, integer)} to {format_value(figure, lim.unit)} at "
+                                 f"{_shown(at, integer)}: not monotone here, so the breaking point is "
+                                 "approximate; rerun with another seed to see the spread)")
+                    break
+                if peak is None or figure > peak:
+                    peak_at, peak = at, figure
+    return notes
 
 
 def _next_value(b: _Bracket, first: float, lowest: float, top: float, step: float, integer: bool) -> float | None:

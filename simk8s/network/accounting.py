@@ -119,9 +119,11 @@ def client_matrix(traffic: dict[str, Any], scenario: Any, node_zone: np.ndarray,
         server[inside] = pod_zone[backend[inside]]
         server[server < 0] = n_zones
         per = r.requests_per_connection
-        np.add.at(conns, (client, server), 1)
-        np.add.at(nbytes, (client, server), per * flow.request_bytes)
-        np.add.at(nbytes, (server, client), per * flow.response_bytes)
+        # every connection of a flow carries the same bytes: count them per pair, then multiply
+        pairs = np.bincount(client * size + server, minlength=size * size).reshape(size, size)
+        conns += pairs
+        nbytes += pairs * (per * flow.request_bytes)
+        nbytes += pairs.T * (per * flow.response_bytes)
     return nbytes, conns
 
 

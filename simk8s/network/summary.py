@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -68,8 +69,17 @@ def _from_live_nodes(r: Any, dead_at: np.ndarray) -> Any:
     return dataclasses.replace(r, t=r.t[keep], node=r.node[keep], backend=r.backend[keep], outcome=r.outcome[keep])
 
 
-def network_summary(result: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """(the `network` section, the `zone_outage` section or None)."""
+@dataclass
+class NetworkFigures:
+    """A variant's `network` and `zone_outage` sections and its `zone_traffic` table, from
+    one pass over its watch and client traffic."""
+
+    section: dict[str, Any]
+    outage: dict[str, Any] | None
+    zone_traffic: pd.DataFrame
+
+
+def network_figures(result: Any) -> NetworkFigures:
     inp = _Inputs(result)
     net = inp.net
     n = len(net.zones)
@@ -95,14 +105,18 @@ def network_summary(result: Any) -> tuple[dict[str, Any], dict[str, Any] | None]
         },
         "cross_zone_usd": _num(usd(watch, net) + usd(client, net)),
     }
-    return section, _outage_section(result, inp)
+    return NetworkFigures(section, _outage_section(result, inp), zone_traffic_table(watch, client, net))
+
+
+def network_summary(result: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(the `network` section, the `zone_outage` section or None)."""
+    figures = network_figures(result)
+    return figures.section, figures.outage
 
 
 def zone_traffic(result: Any) -> pd.DataFrame:
     """The `zone_traffic` table: bytes and price per (traffic, from_zone, to_zone)."""
-    inp = _Inputs(result)
-    watch, _, client, _ = inp.matrices(result)
-    return zone_traffic_table(watch, client, inp.net)
+    return network_figures(result).zone_traffic
 
 
 def _zone_load(result: Any, inp: _Inputs) -> dict[str, Any]:
@@ -183,4 +197,4 @@ def _outage_section(result: Any, inp: _Inputs) -> dict[str, Any] | None:
     }
 
 
-__all__ = ["network_summary", "zone_traffic"]
+__all__ = ["NetworkFigures", "network_figures", "network_summary", "zone_traffic"]

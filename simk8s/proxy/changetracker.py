@@ -25,6 +25,7 @@ thing, since every node receives every write in order), so it is one property pe
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -68,6 +69,16 @@ def _slice_unchanged(before: api.EndpointSlice, after: api.EndpointSlice) -> boo
     if before.ports == after.ports and before.endpoints == after.endpoints:
         return True  # equal as a whole, so equal in every field kube-proxy keeps
     if len(before.endpoints) != len(after.endpoints):
+        return False
+    # Views of the endpoints the two share position by position are common to both; unless
+    # the others' views are the same multiset, the sorted views differ: changed (the usual
+    # answer, found without viewing and sorting every endpoint).
+    was, now = [], []
+    for old, new in zip(before.endpoints, after.endpoints, strict=True):
+        if old is not new and old != new:
+            was.append(old)
+            now.append(new)
+    if Counter(map(_endpoint_view, was)) != Counter(map(_endpoint_view, now)):
         return False
     return slice_view(before) == slice_view(after)
 

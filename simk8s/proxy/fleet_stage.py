@@ -7,6 +7,7 @@ reports the `kube_proxy` and `network_programming_latency_s` summary sections.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,7 @@ class ProxyStage:
     initial_objects: list[Any] = field(default_factory=list)  # watched objects existing at t=0
     summary: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    stream_parts: Any = None  # _StreamParts, for another variant's `run_proxy_stage(shared=)`
 
 
 def make_cost_fn(mode: str, *, params: Any = None, release: tuple[int, int] = cost_model.nftables.NEWEST):
@@ -54,9 +56,12 @@ def make_cost_fn(mode: str, *, params: Any = None, release: tuple[int, int] = co
             raise ValueError("the iptables cost needs the fleet's cleanup flag: set FleetConfig.cleanup_period")
         out = np.empty(len(full), dtype=np.float64)
         diff = changed_endpoints if endpoint_changes is None else endpoint_changes
-        for kind, mask in (("full", np.asarray(full, bool)), ("partial", ~np.asarray(full, bool))):
-            if not mask.any():
-                continue
+        full = np.asarray(full, bool)
+        any_full = bool(full.any())
+        parts: list[tuple[str, Any]] = [("full", full), ("partial", ~full)]
+        if not any_full or full.all():  # one kind (the usual step): no per-kind copies
+            parts = [("full" if any_full else "partial", slice(None))] if len(full) else []
+        for kind, mask in parts:
             if mode == "iptables":
                 out[mask] = cost_model.iptables_sync_seconds(
                     kind, total_services[mask], total_endpoints[mask], 0, changed_services[mask],
@@ -83,9 +88,46 @@ def make_cost_fn(mode: str, *, params: Any = None, release: tuple[int, int] = co
     return cost
 
 
-def build_stream(scenario: Any, cluster: Any, fanout: FanOut) -> tuple[ChangeStream, list, list, list, dict]:
+@dataclass(frozen=True)
+class _StreamParts:
+    """What `build_stream` derives from the watch stage, for variants to share: it depends
+    on the fan-out and on `key` only (not on the cost model, the runner or the node speeds)."""
+
+    key: tuple
+    fanout: FanOut  # the watch stage it was built from (compared by identity)
+    stream: ChangeStream  # endpoint_delta always filled; dropped below where unused
+    services: list[tuple[str, str]]
+    objects: list[Any]
+    ops: list[str]
+    init: dict
+
+
+def _stream_key(scenario: Any, kind: str) -> tuple:
+    # The walk diffs legacy Endpoints only for IPVS/nftables (MergedEndpoints.apply); a
+    # restart at t = 0 changes which trigger times count (track_trigger_times).
+    diff = scenario.cluster.kube_proxy.mode != "iptables"
+    return (kind, diff or kind != "Endpoints", scenario.cluster.kube_proxy.restart_at_start)
+
+
+def build_stream(scenario: Any, cluster: Any, fanout: FanOut,
+                 shared: _StreamParts | None = None) -> tuple[ChangeStream, list, list, list, dict]:
+    """The change stream kube-proxy consumes. `shared`: parts built by another variant of the
+    same cluster run, reused when they came from this fan-out with the same `_stream_key`."""
+    parts = shared if shared is not None and _reusable(shared, scenario, fanout) else \
+        _stream_parts(scenario, cluster, fanout)
+    diff = scenario.cluster.kube_proxy.mode != "iptables"  # only IPVS/nftables cost by the diff
+    stream = parts.stream if diff else dataclasses.replace(parts.stream, endpoint_delta=None)
+    return stream, parts.services, parts.objects, parts.ops, {**parts.init, "parts": parts}
+
+
+def _reusable(parts: _StreamParts, scenario: Any, fanout: FanOut) -> bool:
+    return parts.fanout is fanout and parts.key == _stream_key(scenario, fanout.proxy_kind)
+
+
+def _stream_parts(scenario: Any, cluster: Any, fanout: FanOut) -> _StreamParts:
     world = cluster.world
     kind = fanout.proxy_kind
+    key = _stream_key(scenario, kind)
     services = list(world.services)
     index = {k: i for i, k in enumerate(services)}
     writes = fanout.writes
@@ -100,19 +142,19 @@ def build_stream(scenario: Any, cluster: Any, fanout: FanOut) -> tuple[ChangeStr
     svc_idx = np.zeros(len(rows), dtype=np.int32)
     after = np.zeros(len(rows), dtype=np.int32)
     delta = np.zeros(len(rows), dtype=np.int32)
-    diff = scenario.cluster.kube_proxy.mode != "iptables"  # only IPVS/nftables cost by the diff
+    diff = key[1]
     for i, obj in enumerate(objects):
-        key = service_key_of(kind, obj)
-        svc_idx[i] = index[key]
-        delta[i] = state[key].apply(kind, ops[i], obj, diff=diff)
-        after[i] = state[key].ready_count()
+        service = service_key_of(kind, obj)
+        svc_idx[i] = index[service]
+        delta[i] = state[service].apply(kind, ops[i], obj, diff=diff)
+        after[i] = state[service].ready_count()
     # Which writes queue a trigger time in kube-proxy's change tracker, which erase the queue;
     # a kube-proxy restarted at t = 0 ignores times from before its tracker started.
     tracked = track_trigger_times(
         kind, ops, objects,
         writes["trigger_time"].to_numpy(np.float64)[rows] if len(rows) else np.zeros(0),
         cluster.initial_objects.get(kind, []),
-        tracker_start=0.0 if scenario.cluster.kube_proxy.restart_at_start else -math.inf,
+        tracker_start=0.0 if key[2] else -math.inf,
     )  # fmt: skip
     stream = ChangeStream(
         commit_time=writes["time"].to_numpy(np.float64)[rows] if len(rows) else np.zeros(0),
@@ -120,19 +162,24 @@ def build_stream(scenario: Any, cluster: Any, fanout: FanOut) -> tuple[ChangeStr
         service=svc_idx,
         service_endpoints=after,
         arrival=fanout.arrival_fn(rows),
-        endpoint_delta=delta if diff else None,
+        endpoint_delta=delta,
         drops_triggers=tracked.drops,
     )
     initial_counts = np.array(
         [initial[k].ready_count() if k in initial else 0 for k in services], dtype=np.int32
     )
-    return stream, services, objects, ops, {"initial": initial, "initial_counts": initial_counts}
+    return _StreamParts(key, fanout, stream, services, objects, ops,
+                        {"initial": initial, "initial_counts": initial_counts})
 
 
-def run_proxy_stage(scenario: Any, cluster: Any, fanout: FanOut) -> ProxyStage:
+def run_proxy_stage(scenario: Any, cluster: Any, fanout: FanOut, shared: ProxyStage | None = None) -> ProxyStage:
+    """`shared`: the proxy stage of another variant of this cluster run, whose change stream
+    this one reuses if it came from the same watch stage (see `build_stream`)."""
     kp = scenario.cluster.kube_proxy
     n = scenario.cluster.nodes
-    stream, services, objects, ops, init = build_stream(scenario, cluster, fanout)
+    stream, services, objects, ops, init = build_stream(
+        scenario, cluster, fanout, shared.stream_parts if shared is not None else None
+    )
     params = cost_model.params_for_machine(kp.machine)  # published, or a host profile (docs/host-calibration.md)
     rng = component_rng(scenario.seed, "kube-proxy/node-speed")
     speed = rng.lognormal(0.0, kp.node_speed_spread, size=n) if kp.node_speed_spread > 0 else np.ones(n)
@@ -142,6 +189,7 @@ def run_proxy_stage(scenario: Any, cluster: Any, fanout: FanOut) -> ProxyStage:
     stage = ProxyStage(
         fleet, stream, services, objects, ops, fanout.proxy_kind, init["initial"],
         initial_objects=list(cluster.initial_objects.get(fanout.proxy_kind, [])),
+        stream_parts=init["parts"],
     )
     ports = _proxied_ports(cluster.world, services)
     stage.summary = _summary(scenario, fleet, stream, config, init["initial_counts"], ports)

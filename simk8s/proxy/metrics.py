@@ -59,15 +59,18 @@ class MsHistogram:
     count: int = 0
     total: float = 0.0
     max: float = -np.inf
-    # cumsum of counts (3.6M bins), kept between adds: every quantile and bucket reads it.
+    # cumsum of counts up to the highest non-empty bin (beyond it: `count`), kept between
+    # adds: every quantile and bucket reads it; the 3.6M-bin cumsum cost ~0.1 s per read.
     _cumulative: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+    _top: int = field(default=-1, init=False, repr=False, compare=False)  # highest non-empty bin
 
     def __post_init__(self) -> None:
         self.counts = np.zeros(self.max_ms + 1, dtype=np.int64)
 
     def cumulative(self) -> np.ndarray:
+        """Cumulative counts of bins 0..top (the last non-empty one); later bins add nothing."""
         if self._cumulative is None:
-            self._cumulative = np.cumsum(self.counts)
+            self._cumulative = np.cumsum(self.counts[: self._top + 1])
         return self._cumulative
 
     def add(self, values: np.ndarray) -> None:
@@ -77,6 +80,7 @@ class MsHistogram:
             return
         per_bin = np.bincount(ms_bins(values, self.max_ms))
         self.counts[: per_bin.size] += per_bin
+        self._top = max(self._top, per_bin.size - 1)  # bincount's last bin is never empty
         self._cumulative = None
         self.count += int(values.size)
         self.total += float(values.sum())
@@ -102,7 +106,10 @@ class MsHistogram:
         bounds_ms = np.rint(np.asarray(bounds) * 1000.0).astype(np.int64)
         if bounds_ms[-1] > self.max_ms:
             raise ValueError("histogram range must cover the largest finite bucket bound")
-        return np.append(self.cumulative()[bounds_ms], self.count)
+        cumulative = self.cumulative()
+        # a bound past the last non-empty bin counts everything: index `size` reads `count`
+        at_bounds = np.append(cumulative, self.count)[np.minimum(bounds_ms, cumulative.size)]
+        return np.append(at_bounds, self.count)
 
 
 def quantile_from_ms_counts(counts: np.ndarray, q: float) -> float:

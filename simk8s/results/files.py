@@ -55,31 +55,57 @@ def write_results(
 
     Raises OutputError (before writing anything) when `out` is not a directory simk8s may
     replace or cannot be written; `inputs` are files that must not be inside it."""
-    out = check_results_dir(out, inputs=inputs)
-    written = Written(out, replaced=out.is_dir() and any(out.iterdir()))
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    writer = ResultsWriter(out, scenario_name, inputs=inputs)
     try:
-        tmp.chmod(0o777 & ~umask())  # mkdtemp makes it private (0700); results are for sharing
+        for v in variants:
+            writer.add(v)
+        return writer.finish(resolved, variants, keep_other_variants=keep_other_variants)
+    except BaseException:
+        writer.discard()
+        raise
+
+
+class ResultsWriter:
+    """`write_results` in steps: each variant's tables and metrics as soon as it is done
+    (`add`; a parallel run writes one group's while another still computes), then the
+    summary, manifest and swap into place (`finish`), or `discard` on failure."""
+
+    def __init__(self, out: str | Path, scenario_name: str, *, inputs: tuple[str | Path, ...] = ()) -> None:
+        self.out = check_results_dir(out, inputs=inputs)
+        self.scenario_name = scenario_name
+        self.replaced = self.out.is_dir() and any(self.out.iterdir())
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", dir=self.out.parent))
+        try:
+            self.tmp.chmod(0o777 & ~umask())  # mkdtemp makes it private (0700); results are for sharing
+        except BaseException:
+            self.discard()
+            raise
+
+    def add(self, v: Any) -> None:
+        vdir = self.tmp / v.name
+        vdir.mkdir()
+        for name, frame in v.tables.items():
+            if isinstance(frame, pd.DataFrame) and not frame.empty:
+                _to_parquet(frame, vdir / f"{name}.parquet", self.scenario_name, v.name)
+        write_variant_metrics(vdir, v)  # metrics.prom: the run as Prometheus would have scraped it
+
+    def finish(self, resolved: dict, variants: list[Any], *, keep_other_variants: bool = False) -> Written:
+        """Every variant of `variants` must have been added."""
+        written = Written(self.out, replaced=self.replaced)
+        tmp = self.tmp
         summaries = {v.name: v.summary for v in variants}
         if keep_other_variants:
-            resolved, summaries = _merge_previous(out, scenario_name, resolved, summaries, tmp)
+            resolved, summaries = _merge_previous(self.out, self.scenario_name, resolved, summaries, tmp)
             written.kept = [n for n in summaries if n not in {v.name for v in variants}]
         (tmp / "scenario.resolved.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
-        summary = {"scenario": scenario_name, "simk8s_version": __version__, "variants": summaries}
+        summary = {"scenario": self.scenario_name, "simk8s_version": __version__, "variants": summaries}
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=False) + "\n")
-        for v in variants:
-            vdir = tmp / v.name
-            vdir.mkdir()
-            for name, frame in v.tables.items():
-                if isinstance(frame, pd.DataFrame) and not frame.empty:
-                    _to_parquet(frame, vdir / f"{name}.parquet", scenario_name, v.name)
-            write_variant_metrics(vdir, v)  # metrics.prom: the run as Prometheus would have scraped it
         write_manifest(tmp)
-        _swap_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return written
+        _swap_into_place(tmp, self.out)
+        return written
+
+    def discard(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def _merge_previous(out: Path, scenario_name: str, resolved: dict, summaries: dict, tmp: Path) -> tuple[dict, dict]:

@@ -23,7 +23,21 @@ def _num(x: float) -> float | None:
     return None if math.isnan(x) or math.isinf(x) else round(x, 6)
 
 
-def build_summary(result: VariantResult) -> dict[str, Any]:
+def summarize(result: VariantResult, earlier: dict[str, pd.DataFrame] | None = None
+              ) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
+    """(summary, tables) of a finished variant; the network figures are computed once for
+    both. `earlier`: the tables of another variant of the same cluster run (reused where they
+    depend on the cluster run alone)."""
+    network = None
+    if result.fanout is not None:
+        from simk8s.network.summary import network_figures
+
+        network = network_figures(result)
+    return build_summary(result, network), build_tables(result, network, earlier)
+
+
+def build_summary(result: VariantResult, network: Any = None) -> dict[str, Any]:
+    """`network`: the variant's NetworkFigures, if already computed."""
     cluster = result.cluster
     assert cluster is not None
     api = cluster.world.apiserver
@@ -47,11 +61,12 @@ def build_summary(result: VariantResult) -> dict[str, Any]:
 
         summary["dataplane"] = dataplane_section(result.traffic)
     if result.fanout is not None:
-        from simk8s.network.summary import network_summary
+        from simk8s.network.summary import network_figures
 
-        summary["network"], outage = network_summary(result)  # bytes and price by zone pair
-        if outage is not None:
-            summary["zone_outage"] = outage
+        network = network or network_figures(result)
+        summary["network"] = network.section  # bytes and price by zone pair
+        if network.outage is not None:
+            summary["zone_outage"] = network.outage
     return summary
 
 
@@ -142,16 +157,24 @@ def _watch_section(fanout: Any) -> dict[str, Any]:
     }
 
 
-def build_tables(result: VariantResult) -> dict[str, pd.DataFrame]:
+# Tables read from the cluster run alone: variants sharing one share these (never modified).
+CLUSTER_TABLES = ("pods", "rollouts", "deployment_history", "writes")
+
+
+def build_tables(result: VariantResult, network: Any = None,
+                 earlier: dict[str, pd.DataFrame] | None = None) -> dict[str, pd.DataFrame]:
+    """`network`: as for `build_summary`; `earlier`: as for `summarize`."""
     cluster = result.cluster
     assert cluster is not None
-    tables = {"pods": cluster.pods, "rollouts": cluster.rollouts}
-    tables["deployment_history"] = pd.DataFrame(
-        [(d.name, *row) for d in cluster.world.deployments.values() for row in d.history],
-        columns=["workload", "t_s", "active", "available", "terminating"],
-    )
-    log = cluster.world.apiserver.log
-    tables["writes"] = writes_frame(log)
+    if earlier is not None and all(name in earlier for name in CLUSTER_TABLES):
+        tables = {name: earlier[name] for name in CLUSTER_TABLES}
+    else:
+        tables = {"pods": cluster.pods, "rollouts": cluster.rollouts}
+        tables["deployment_history"] = pd.DataFrame(
+            [(d.name, *row) for d in cluster.world.deployments.values() for row in d.history],
+            columns=["workload", "t_s", "active", "available", "terminating"],
+        )
+        tables["writes"] = writes_frame(cluster.world.apiserver.log)
     if result.fanout is not None:
         tables["egress"] = result.fanout.egress_series
     if result.fleet is not None:
@@ -161,7 +184,7 @@ def build_tables(result: VariantResult) -> dict[str, pd.DataFrame]:
 
         tables.update(dataplane_tables(result.traffic))
     if result.fanout is not None:
-        from simk8s.network.summary import zone_traffic
+        from simk8s.network.summary import network_figures
 
-        tables["zone_traffic"] = zone_traffic(result)
+        tables["zone_traffic"] = (network or network_figures(result)).zone_traffic
     return tables

@@ -13,19 +13,19 @@ full rate whenever any stream has bytes to send.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 
-@dataclass(frozen=True)
 class Drain:
     """The link emptying from time `t0` with no new bytes arriving."""
 
-    t0: float
-    v_knots: np.ndarray  # V at each stream group's finish, ascending (first knot 0)
-    t_knots: np.ndarray  # seconds after t0 at those knots
-    bandwidth: float
+    __slots__ = ("bandwidth", "t0", "t_knots", "v_knots")
+
+    def __init__(self, t0: float, v_knots: np.ndarray, t_knots: np.ndarray, bandwidth: float):
+        self.t0 = t0
+        self.v_knots = v_knots  # V at each stream group's finish, ascending (first knot 0)
+        self.t_knots = t_knots  # seconds after t0 at those knots
+        self.bandwidth = bandwidth
 
     @property
     def busy_until(self) -> float:
@@ -54,21 +54,21 @@ def drain(t0: float, remaining: np.ndarray, weight: np.ndarray, bandwidth: float
     given, is `np.flatnonzero(remaining > 0)` already computed."""
     if busy is None:
         busy = np.flatnonzero(remaining > 0)
-    rem = remaining[busy]
-    n = rem.size
+    n = busy.size
     if n == 0:
         return Drain(t0, np.zeros(1), np.zeros(1), bandwidth)
-    order = np.argsort(rem, kind="stable")
-    rem = rem[order]
-    w = weight[busy][order].astype(np.float64)
+    rem_busy = remaining[busy]
+    order = rem_busy.argsort(kind="stable")
+    v_knots = np.zeros(n + 1)
+    rem = v_knots[1:]
+    rem_busy.take(order, out=rem)
+    w = weight[busy[order]].astype(np.float64)
     # Between the (i-1)th and ith group finishing, the groups from i on share the link.
-    active = np.cumsum(w[::-1])[::-1]
+    active = w[::-1].cumsum()[::-1]
     step_v = rem.copy()
     step_v[1:] -= rem[:-1]
-    t_knots = np.empty(n + 1)
-    t_knots[0] = 0.0
-    np.cumsum(step_v * active / bandwidth, out=t_knots[1:])
-    v_knots = np.empty(n + 1)
-    v_knots[0] = 0.0
-    v_knots[1:] = rem
+    step_v *= active
+    step_v /= bandwidth
+    t_knots = np.zeros(n + 1)
+    step_v.cumsum(out=t_knots[1:])
     return Drain(t0, v_knots, t_knots, bandwidth)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simk8s.watch.bandwidth import drain
+from simk8s.watch.bandwidth import Drain, drain
 from simk8s.watch.calm import CALM_ROWS, advance_calm
 from simk8s.watch.cohorts import LIST, RELIST, REWATCH, WAIT, WATCH, Cohorts
 from simk8s.watch.reflector import SHORT_WATCH, Backoff
@@ -34,6 +34,7 @@ from simk8s.watch.watchcache import EVENT_FRESH_DURATION, Window
 BUDGET_MAX = 0.1  # time_budget.go maxBudget
 TICK = 0.25  # seconds: the grid clients' timed actions are handled on
 BUDGET_REFILL = 0.05  # time_budget.go refreshPerSecond (per second; refilled continuously here, not by a 1 s ticker)
+_NO_ROWS = np.zeros(0, dtype=np.int64)
 
 
 @dataclass
@@ -56,10 +57,10 @@ class EventClass:
         self.cumulative = np.concatenate(([0.0], np.cumsum(self.size, dtype=np.float64)))
 
     def bytes_at(self, t: float) -> float:
-        return float(self.list_bytes[int(np.searchsorted(self.list_times, t, side="right")) - 1])
+        return float(self.list_bytes[int(self.list_times.searchsorted(t, side="right")) - 1])
 
     def committed_by(self, t: float) -> int:
-        return int(np.searchsorted(self.times, t, side="right"))
+        return int(self.times.searchsorted(t, side="right"))
 
 
 @dataclass
@@ -106,9 +107,16 @@ class Replica:
             at += float(ec.cumulative[-1]) + 1.0
         self.axis = np.concatenate(axis) if axis else np.zeros(1)
         self.axis_list: list[float] = self.axis.tolist()
+        # kidx_axis[class_off[k] + j]: the kind position of class k's local event j (an RV)
+        self.kidx_axis = np.concatenate([np.append(ec.kidx, -1) for ec in classes]) if classes else np.zeros(1, np.int64)
+        self.proxy_class = next((k for k, ec in enumerate(classes) if ec.proxy), -1)
+        self.proxy_nodes_only = bool((clients.node[clients.cls == self.proxy_class] >= 0).all())
         self._nodes: dict[int, np.ndarray] = {}  # row → its members' nodes (kube-proxies only)
         self.class_off = np.asarray(offsets, dtype=np.int64)
         self.ndisp = np.zeros(len(classes), dtype=np.int64)
+        self._fixed_caps: np.ndarray | None = None
+        if all(self.chan[ec.kind] > 0 for ec in classes):
+            self._fixed_caps = self._capacities(0.0)
         cap0 = np.array([self._capacity(int(k), 0.0) for k in clients.cls], dtype=np.int64)
         self.h = Cohorts(clients.cls, np.asarray(bases)[clients.cls] if n else np.zeros(0), cap0)
         self.received = np.zeros(n)
@@ -133,13 +141,10 @@ class Replica:
         """Position on the byte axis of the last event dispatched to each row's class."""
         return self.axis[self.class_off + self.ndisp][self.h.cls]
 
-    def _remaining(self, end: np.ndarray | None = None) -> np.ndarray:
-        h = self.h
-        rem = np.maximum((self._end() if end is None else end) - h.pos, 0.0)
-        rem[h.mode != WATCH] = 0.0
-        is_list = h.mode == LIST
-        rem[is_list] = h.list_rem[is_list]
-        return rem
+    def _remaining(self, end: np.ndarray, watching: np.ndarray) -> np.ndarray:
+        """Bytes each row still has to receive: its events if watching, its LIST if listing.
+        `list_rem` is 0 outside LIST (set there, zeroed when the LIST ends or is dropped)."""
+        return np.where(watching, np.maximum(end - self.h.pos, 0.0), self.h.list_rem)
 
     def row_nodes(self, c: int) -> np.ndarray:
         if c not in self._nodes:
@@ -149,99 +154,105 @@ class Replica:
 
     def advance(self, target: float) -> None:
         """Send bytes and act on timed client actions up to `target`."""
-        if len(self.h) <= CALM_ROWS and not self.h.mode.any():  # all watching
+        if len(self.h) <= CALM_ROWS and np.count_nonzero(self.h.mode) == 0:  # all watching
             advance_calm(self, target)
             return
         while True:
             h = self.h
-            end = self._end()
-            rem = self._remaining(end)
-            busy = np.flatnonzero(rem > 0)
-            d = drain(self.now, rem, h.weight, self.bw, busy)
-            soon = np.inf
-            is_list = h.mode == LIST
-            lm = busy[is_list[busy]]
-            if lm.size:
-                soon = float(d.time_of(rem[lm]).min())
-            waits = h.wake[h.mode == WAIT]
-            if waits.size:
-                soon = min(soon, float(waits.min()))
-            # Clients act on a grid of TICK seconds (simplification: a LIST's end or a
-            # backoff's end takes effect up to TICK late), so that a storm of thousands of
-            # jittered relists is a few thousand steps.
-            stop = max(min(target, math.ceil(soon / TICK) * TICK if soon < np.inf else np.inf), self.now)
-            self._apply(d, rem, stop, end, busy)
+            done = _NO_ROWS
+            stop = self.now
+            if target > self.now:
+                watching = h.mode == WATCH
+                end = self._end()
+                rem = self._remaining(end, watching)
+                busy = rem.nonzero()[0]  # rem >= 0: the rows with bytes left
+                # rows not waiting hold wake = inf; no NaN outlives a step (`_split_pending` draws them)
+                soon = float(h.wake.min())
+                listing = busy[h.mode[busy] == LIST]
+                d = drain(self.now, rem, h.weight, self.bw, busy) if busy.size else None
+                if listing.size and d is not None:
+                    soon = min(soon, float(d.time_of(rem[listing]).min()))
+                # Clients act on a grid of TICK seconds (simplification: a LIST's end or a
+                # backoff's end takes effect up to TICK late), so that a storm of thousands of
+                # jittered relists is a few thousand steps.
+                stop = max(min(target, math.ceil(soon / TICK) * TICK if soon < np.inf else np.inf), self.now)
+                if d is not None and stop > self.now:
+                    self._apply(d, rem, stop, end, busy, watching)
+                    # a LIST's bytes only fall here: only a busy LIST can have ended
+                    done = listing[h.list_rem[listing] <= 0.0]
             self.now = stop
-            done = np.flatnonzero(is_list & (h.list_rem <= 0.0))
-            for c in done:
-                self._list_done(int(c))
-            due = np.flatnonzero((h.mode == WAIT) & (h.wake <= stop))
-            for c in due:
-                self._wake(int(c))
+            for c in done.tolist():
+                self._list_done(c)
+            due = (h.wake <= stop).nonzero()[0]  # NaN (a backoff still to draw) is never due
+            if due.size:
+                self._wake(due)
             self._split_pending()
             if stop >= target and done.size == 0 and due.size == 0:
                 return
 
-    def _apply(self, d, rem: np.ndarray, t: float, end: np.ndarray, busy: np.ndarray) -> None:
+    def _apply(self, d: Drain, rem: np.ndarray, t: float, end: np.ndarray, busy: np.ndarray,
+               watching: np.ndarray) -> None:
         """Send the bytes of `d` up to `t`; `busy`: the rows with bytes left (`rem > 0`)."""
         h = self.h
-        if t <= self.now or busy.size == 0:
-            return
         dv = d.v_at(t)
         # Only busy rows get bytes: the others' `sent` is 0 (and adding 0 changes nothing).
         rb = rem[busy]
         sent = np.minimum(rb, dv)
         close = sent >= rb * (1 - 1e-9) - 1e-6  # float round trip
-        sent[close] = rb[close]
+        np.copyto(sent, rb, where=close)
         full_sent = np.zeros(len(rem))
         full_sent[busy] = sent
         total = float((full_sent * h.weight).sum())  # over every row: the same float sum as before
         if total > 0:
             self.spans.append((self.now, min(t, d.busy_until), total))
         h.recv[busy] += sent
-        mode = h.mode[busy]
-        lm = mode == LIST
-        if lm.any():
-            rl = busy[lm]
-            h.list_rem[rl] -= sent[lm]
-            h.listed[rl] += sent[lm]
-        ws = np.flatnonzero(mode == WATCH)
-        if ws.size == 0:
+        ws = watching[busy]
+        if np.count_nonzero(ws) < len(ws):
+            ls = ~ws
+            rl = busy[ls]
+            h.list_rem[rl] -= sent[ls]
+            h.listed[rl] += sent[ls]
+            busy, sent, close = busy[ws], sent[ws], close[ws]
+        if busy.size == 0:
             return
-        wm = busy[ws]
+        wm = busy
         old = h.pos[wm]
-        new = old + sent[ws]
-        full = close[ws]
-        new[full] = end[wm][full]  # no rounding short of the last event
+        new = old + sent
+        np.copyto(new, end[wm], where=close)  # no rounding short of the last event
         h.pos[wm] = new
-        cw = h.cls[wm]
-        off = self.class_off[cw]
         # Events completed: local j with cumulative[j + 1] <= the new position.
-        lo = h.lo[wm]
-        count = np.searchsorted(self.axis, new, side="right") - 1 - off - lo
+        first = h.lo[wm]
+        done_to = self.axis.searchsorted(new, side="right") - 1  # on the axis: class offset + local index
+        cw = h.cls[wm]
+        count = done_to - self.class_off[cw] - first
         has = count > 0
-        if not has.any():
-            return
-        wm, old, count, first, off, cw = wm[has], old[has], count[has], lo[has], off[has], cw[has]
+        completed = np.count_nonzero(has)
+        if completed < len(has):
+            if completed == 0:
+                return
+            wm, old, count, first, done_to, cw = wm[has], old[has], count[has], first[has], done_to[has], cw[has]
         h.lo[wm] = first + count
         h.got[wm] += count
-        wcount = count * h.weight[wm]
-        for k, ec in enumerate(self.classes):
-            sel_rows = np.flatnonzero(cw == k)
-            if sel_rows.size == 0:
-                continue
-            mine = wm[sel_rows]
-            self.events[k] += int(wcount[sel_rows].sum())
-            h.rv_k[mine] = ec.kidx[h.lo[mine] - 1]
-            if ec.proxy:
-                cnt = count[sel_rows]
-                pair = np.repeat(sel_rows, cnt)
-                j = first[pair] + np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-                when = d.time_of(self.axis[off[pair] + j + 1] - old[pair])
-                which, member = h.expand(wm[pair])
-                node = self.c.node[member]
-                ok = node >= 0
-                self.arrival[j[which][ok], node[ok]] = when[which][ok]
+        h.rv_k[wm] = self.kidx_axis[done_to - 1]
+        self.events += np.bincount(cw, weights=count * h.weight[wm], minlength=len(self.classes)).astype(np.int64)
+        proxy = cw == self.proxy_class
+        if np.count_nonzero(proxy):
+            self._record_arrivals(d, wm[proxy], old[proxy], first[proxy], count[proxy], done_to[proxy] - count[proxy])
+
+    def _record_arrivals(self, d: Drain, rows: np.ndarray, old: np.ndarray, first: np.ndarray, count: np.ndarray,
+                         at: np.ndarray) -> None:
+        """When each event completed for each member (a node's kube-proxy) of `rows`: local
+        events first..first+count-1, whose ends sit at axis[at + 1 ...]."""
+        h = self.h
+        pair = np.arange(len(rows)).repeat(count)  # one (row, event) pair per event completed
+        j = (first - count.cumsum() + count)[pair] + np.arange(len(pair))
+        when = d.time_of(self.axis[(at + 1 - first)[pair] + j] - old[pair])
+        which, member = h.expand(rows[pair])
+        node = self.c.node[member]
+        if not self.proxy_nodes_only:
+            kube_proxy = node >= 0
+            which, node = which[kube_proxy], node[kube_proxy]
+        self.arrival[j[which], node] = when[which]
 
     # -- dispatch ----------------------------------------------------------------------------
     def dispatch(self, kind: str, commit: float, local: dict[int, int]) -> None:
@@ -249,7 +260,7 @@ class Replica:
         t = max(commit, self.free.get(kind, 0.0), self.now)  # one dispatcher per kind, in order
         self.advance(t)
         h = self.h
-        if t >= self.up_at and len(h) <= CALM_ROWS and not h.mode.any():
+        if t >= self.up_at and len(h) <= CALM_ROWS and np.count_nonzero(h.mode) == 0:
             # all watching: the blocked test in plain Python (calm.py)
             cls, lo, live_from, cap = h.cls.tolist(), h.lo.tolist(), h.live_from.tolist(), h.cap.tolist()
             blocked_any = False
@@ -263,19 +274,20 @@ class Replica:
                     self.ndisp[k] = j + 1
                 return
         if t >= self.up_at:
-            live = self.ndisp[h.cls] - np.maximum(h.lo, h.live_from)
+            is_watch = h.mode == WATCH
             if len(local) == 1:
-                mine = h.cls == next(iter(local))
+                watching = is_watch & (h.cls == next(iter(local)))
             else:
                 lut = np.zeros(len(self.classes), dtype=bool)
                 lut[list(local)] = True
-                mine = lut[h.cls]
-            watching = (h.mode == WATCH) & mine
-            if watching.any():
-                self.queued_max = max(self.queued_max, int(live[watching].max()) + 1)
-                blocked = np.flatnonzero(watching & (live >= h.cap))
+                watching = is_watch & lut[h.cls]
+            rows = watching.nonzero()[0]
+            if rows.size:
+                live = self.ndisp[h.cls[rows]] - np.maximum(h.lo[rows], h.live_from[rows])
+                self.queued_max = max(self.queued_max, int(live.max()) + 1)
+                blocked = rows[live >= h.cap[rows]]
                 if blocked.size:
-                    self._wait_for(kind, t, blocked)
+                    self._wait_for(kind, t, blocked, is_watch)
                     self._split_pending()
         for k, j in local.items():
             self.ndisp[k] = j + 1
@@ -284,20 +296,21 @@ class Replica:
             if self.h.merge_caught_up(self.now, self._end()):
                 self._nodes.clear()
 
-    def _wait_for(self, kind: str, t: float, blocked: np.ndarray) -> None:
+    def _wait_for(self, kind: str, t: float, blocked: np.ndarray, watching: np.ndarray) -> None:
         h = self.h
         budget, when = self.budget.get(kind, (0.0, 0.0))
         timeout = min(BUDGET_MAX, budget + BUDGET_REFILL * (t - when))
-        d = drain(t, self._remaining(), h.weight, self.bw)
+        d = drain(t, self._remaining(self._end(), watching), h.weight, self.bw)
         head = self.axis[self.class_off[h.cls[blocked]] + h.lo[blocked] + 1] - h.pos[blocked]
         unblock = d.time_of(np.maximum(head, 0.0))
         late = unblock > t + timeout
-        waited = timeout if late.any() else float(unblock.max() - t)
+        any_late = np.count_nonzero(late) > 0
+        waited = timeout if any_late else float(unblock.max() - t)
         self.budget[kind] = (min(BUDGET_MAX, timeout - waited), t)
         self.free[kind] = t + waited
         self.blocked_s += waited
-        for c in blocked[late]:
-            self._terminate(int(c), t)  # at the wait's start: simplification named in the docstring
+        if any_late:
+            self._terminate(blocked[late], t)  # at the wait's start: simplification named in the docstring
 
     # -- the client ---------------------------------------------------------------------------
     def _capacity(self, k: int, t: float) -> int:
@@ -313,9 +326,15 @@ class Replica:
             size = min(max(math.ceil(int(win.capacity[win.committed_by(t)]) / EVENT_FRESH_DURATION), 10), 100)
         return 2 * size + 1
 
-    def _backoff_each(self, c: int) -> None:
-        """Every member draws its own backoff: the row is split before its next step."""
-        self.h.wake[c] = np.nan
+    def _capacities(self, t: float) -> np.ndarray:
+        """`_capacity` of every class at `t`; the same at every t when no chanSize follows the cache."""
+        if self._fixed_caps is not None:
+            return self._fixed_caps
+        return np.array([self._capacity(k, t) for k in range(len(self.classes))], dtype=np.int64)
+
+    def _backoff_each(self, rows: np.ndarray | int) -> None:
+        """Every member draws its own backoff: the rows are split before their next step."""
+        self.h.wake[rows] = np.nan
         self._split_due = True
 
     def _split_pending(self) -> None:
@@ -328,65 +347,87 @@ class Replica:
             return
         h.flush(self.received, self.listed)
         self._nodes.clear()
-        for c in h.split(rows):
-            i = int(h.members(int(c))[0])
-            self.list_from[i] = h.lo[c]  # what a LIST will bring it: from its first undelivered event
-            h.wake[c] = math.ceil((self.now + self.backoff.wait(i, self.now)) / TICK) * TICK
+        new = h.split(rows)
+        client = h.flat[h.start[new]]  # one member each
+        self.list_from[client] = h.lo[new]  # what a LIST will bring it: from its first undelivered event
+        h.wake[new] = np.ceil((self.now + self.backoff.wait(client, self.now)) / TICK) * TICK
         # Clients whose backoffs end on the same tick act together: one row.
         ok = (h.mode == WAIT) & ((h.action == RELIST) | h.must_relist)
         keys = np.stack([h.cls, h.wake.view(np.int64), h.must_relist, h.action], axis=1)
         if int(ok.sum()) > 1 and h.merge(ok, keys):
             self._nodes.clear()
 
-    def _terminate(self, c: int, t: float) -> None:
+    def _terminate(self, rows: np.ndarray, t: float) -> None:
+        """The watches of `rows` are closed at `t` (rows are independent: done all at once)."""
         h = self.h
-        self.terminated[h.members(c)] += 1
-        h.mode[c] = WAIT
-        m = h.members(c)
-        self.down[m] = np.where(np.isnan(self.down[m]), t, self.down[m])
-        short = t - h.watch_start[c] < SHORT_WATCH and h.got[c] == 0
-        h.action[c] = RELIST if short else REWATCH
-        if short:
-            self._backoff_each(c)
-        else:
-            h.wake[c] = t
+        _, m = h.expand(rows)
+        self.terminated[m] += 1
+        h.mode[rows] = WAIT
+        down = self.down[m]
+        self.down[m] = np.where(np.isnan(down), t, down)
+        short = (t - h.watch_start[rows] < SHORT_WATCH) & (h.got[rows] == 0)
+        h.action[rows] = np.where(short, RELIST, REWATCH)
+        h.wake[rows] = np.where(short, np.nan, t)  # NaN: a backoff to draw (`_backoff_each`)
+        if np.count_nonzero(short):
+            self._split_due = True
 
-    def _wake(self, c: int) -> None:
+    def _wake(self, rows: np.ndarray) -> None:
+        """Rows whose wait ended now: relist, re-watch, or find the RV gone (410) and back off."""
         h, t = self.h, self.now
         if t < self.up_at:  # connection refused: retried after a backoff
-            self._backoff_each(c)
+            self._backoff_each(rows)
             return
-        ec = self.classes[h.cls[c]]
-        if h.action[c] == RELIST:
-            h.must_relist[c] = False
-            self.relists[h.members(c)] += 1
-            h.mode[c] = LIST
-            h.wake[c] = np.inf
-            h.list_rem[c] = ec.bytes_at(t)
-            h.list_rv[c] = ec.committed_by(t)
-            h.rv_k[c] = self.windows[ec.kind].committed_by(t) - 1
-            if h.list_rem[c] <= 0.0:
-                self._list_done(c)
+        relist = h.action[rows] == RELIST
+        if np.count_nonzero(relist):
+            self._start_lists(rows[relist], t)
+        rest = rows[~relist]
+        if rest.size == 0:
             return
-        if h.must_relist[c] or not self.windows[ec.kind].can_resume(int(h.rv_k[c]), t):
-            h.action[c] = RELIST  # 410 Gone: ListAndWatch returns, BackoffUntil waits
-            self._backoff_each(c)
-            return
-        self._watch(c, t)
+        gone = h.must_relist[rest] | ~self._resumable(rest, t)
+        if np.count_nonzero(gone):
+            h.action[rest[gone]] = RELIST  # 410 Gone: ListAndWatch returns, BackoffUntil waits
+            self._backoff_each(rest[gone])
+            rest = rest[~gone]
+        if rest.size:
+            self._watch(rest, t)
 
-    def _watch(self, c: int, t: float) -> None:
+    def _resumable(self, rows: np.ndarray, t: float) -> np.ndarray:
+        """Whether the watch cache can still serve a watch from each row's RV."""
         h = self.h
-        k = h.cls[c]
-        h.mode[c] = WATCH
-        h.wake[c] = np.inf
-        h.pos[c] = self.axis[self.class_off[k] + h.lo[c]]
-        h.live_from[c] = self.ndisp[k]
-        h.watch_start[c] = t
-        h.got[c] = 0
-        h.cap[c] = self._capacity(int(k), t)
-        m = h.members(c)
-        was_down = ~np.isnan(self.down[m])
-        self.gap[m[was_down]] += np.maximum(min(t, self.gap_until) - self.down[m[was_down]], 0.0)
+        first = np.array([self.windows[ec.kind].resumable_from(t) for ec in self.classes], dtype=np.int64)
+        return h.rv_k[rows] + 1 >= first[h.cls[rows]]
+
+    def _start_lists(self, rows: np.ndarray, t: float) -> None:
+        h = self.h
+        h.must_relist[rows] = False
+        _, m = h.expand(rows)
+        self.relists[m] += 1
+        h.mode[rows] = LIST
+        h.wake[rows] = np.inf
+        cls = h.cls[rows]
+        for k in set(cls.tolist()):
+            ec = self.classes[k]
+            sel = rows[cls == k]
+            h.list_rem[sel] = ec.bytes_at(t)
+            h.list_rv[sel] = ec.committed_by(t)
+            h.rv_k[sel] = self.windows[ec.kind].committed_by(t) - 1
+        for c in rows[h.list_rem[rows] <= 0.0].tolist():
+            self._list_done(c)
+
+    def _watch(self, rows: np.ndarray, t: float) -> None:
+        h = self.h
+        k = h.cls[rows]
+        h.mode[rows] = WATCH
+        h.wake[rows] = np.inf
+        h.pos[rows] = self.axis[self.class_off[k] + h.lo[rows]]
+        h.live_from[rows] = self.ndisp[k]
+        h.watch_start[rows] = t
+        h.got[rows] = 0
+        h.cap[rows] = self._capacities(t)[k]
+        _, m = h.expand(rows)
+        down = self.down[m]
+        was_down = ~np.isnan(down)
+        self.gap[m[was_down]] += np.maximum(min(t, self.gap_until) - down[was_down], 0.0)
         self.down[m] = np.nan
 
     def _list_done(self, c: int) -> None:
@@ -401,17 +442,22 @@ class Replica:
             node, first = self.c.node[m], self.list_from[m]
             kp = node >= 0
             node, first = node[kp], first[kp]
-            for lo in np.unique(first[first < rv]).tolist():
-                nodes = node[first == lo]
-                self.arrival[lo:rv, nodes] = np.minimum(self.arrival[lo:rv, nodes], t)
+            if len(node) == 1:  # a lone client (the common case): its column, in place
+                if first[0] < rv:
+                    column = self.arrival[int(first[0]) : rv, int(node[0])]
+                    np.minimum(column, t, out=column)
+            else:
+                for lo in np.unique(first[first < rv]).tolist():
+                    nodes = node[first == lo]
+                    self.arrival[lo:rv, nodes] = np.minimum(self.arrival[lo:rv, nodes], t)
         h.lo[c] = max(int(self.list_from[m].max()), rv)
         h.list_rem[c] = 0.0
-        if not self.windows[ec.kind].can_resume(int(h.rv_k[c]), t):
+        if not self.windows[ec.kind].can_resume(h.rv_k[c : c + 1], t)[0]:
             h.mode[c] = WAIT
             h.action[c] = RELIST
             self._backoff_each(c)
             return
-        self._watch(c, t)
+        self._watch(np.array([c]), t)
 
     def restart(self, t: float, down: float) -> None:
         """Every replica stops at `t` and serves again at `t + down` with a new, empty watch cache."""

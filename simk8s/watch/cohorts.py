@@ -55,9 +55,15 @@ class Cohorts:
         self.cap[:] = cap[first]
         self.wake[:] = np.inf
         self.rv_k[:] = -1
-        order = np.argsort(cls, kind="stable")
-        self.flat = order.astype(np.int64)  # members of row c: flat[start[c] : start[c] + weight[c]]
-        self.start = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+        self._layout(np.argsort(cls, kind="stable").astype(np.int64), self.weight)
+
+    def _layout(self, flat: np.ndarray, weight: np.ndarray) -> None:
+        """Members of row c: flat[start[c] : start[c] + weight[c]]; `row_of[i]`: client i's row."""
+        self.flat = flat
+        self.weight = weight.astype(np.int64)
+        self.start = np.concatenate(([0], np.cumsum(self.weight)[:-1])).astype(np.int64)
+        self.row_of = np.empty(len(flat), dtype=np.int64)
+        self.row_of[flat] = np.arange(len(self.weight)).repeat(self.weight)
 
     def __len__(self) -> int:
         return len(self.cls)
@@ -67,18 +73,23 @@ class Cohorts:
 
     def expand(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(position in `rows`, member) for every member of every row listed."""
+        if len(rows) == 1:  # one row: its members are one slice of `flat`
+            members = self.members(int(rows[0]))
+            return np.zeros(len(members), dtype=np.int64), members
         w = self.weight[rows]
-        which = np.repeat(np.arange(len(rows)), w)
-        k = np.arange(int(w.sum())) - np.repeat(np.cumsum(w) - w, w)
-        return which, self.flat[self.start[rows][which] + k]
+        which = np.arange(len(rows)).repeat(w)
+        ends = w.cumsum()
+        # output i of row r is flat position start[r] + (i - first output of r)
+        shift = self.start[rows] - ends + w
+        return which, self.flat[shift[which] + np.arange(ends[-1] if len(rows) else 0)]
 
     def flush(self, received: np.ndarray, listed: np.ndarray) -> None:
         """Add the rows' per-member byte counts to the clients' totals."""
         if len(self) == 0:
             return
-        received[self.flat] += np.repeat(self.recv, self.weight)  # flat lists each client once
-        if self.listed.any():  # adding 0.0 changes nothing: skipped
-            listed[self.flat] += np.repeat(self.listed, self.weight)
+        received += self.recv[self.row_of]
+        if np.count_nonzero(self.listed):  # adding 0.0 changes nothing: skipped
+            listed += self.listed[self.row_of]
             self.listed[:] = 0.0
         self.recv[:] = 0.0
 
@@ -95,15 +106,16 @@ class Cohorts:
         flat = np.concatenate((self.flat[~parted], self.flat[parted]))
         for name in _FIELDS:
             setattr(self, name, getattr(self, name)[new_rows])
-        self.weight = weight
-        self.flat = flat
-        self.start = np.concatenate(([0], np.cumsum(weight)[:-1])).astype(np.int64)
+        self._layout(flat, weight)
         return np.arange(len(keep), len(self))
 
     def merge_caught_up(self, now: float, end: np.ndarray) -> bool:
         """Rows watching, caught up (`pos == end`), past the "very short watch" second, and
         alike in class, RV and channel size become one. Call `flush` first."""
-        ok = (self.mode == WATCH) & (self.pos == end) & ((self.got > 0) | (now - self.watch_start >= 1.0))
+        ok = (self.mode == WATCH) & (self.pos == end)
+        if np.count_nonzero(ok) < 2:
+            return False
+        ok &= (self.got > 0) | (now - self.watch_start >= 1.0)
         if np.count_nonzero(ok) < 2:
             return False
         keys = np.stack([self.cls, self.lo, self.rv_k, self.cap], axis=1)
@@ -114,18 +126,20 @@ class Cohorts:
         idx = np.flatnonzero(ok)
         if idx.size < 2:
             return False
-        rows_of_keys = np.ascontiguousarray(keys[idx].astype(np.int64))
-        flat_keys = rows_of_keys.view(np.dtype((np.void, 8 * rows_of_keys.shape[1]))).ravel()
-        _, inverse, counts = np.unique(flat_keys, return_inverse=True, return_counts=True)
-        if (counts > 1).sum() == 0:
+        # Group alike rows: sort their keys (lexsort is stable, so each group's first row
+        # in sorted order is its lowest index) and cut where a key changes.
+        keys = keys[idx].astype(np.int64)
+        order = np.lexsort(keys.T[::-1])
+        sorted_keys = keys[order]
+        starts = np.ones(len(idx), dtype=bool)
+        starts[1:] = (sorted_keys[1:] != sorted_keys[:-1]).any(axis=1)
+        if starts.all():
             return False
-        inverse = inverse.ravel()
         # Each row's label: itself, or the first row of its group of alike rows.
-        first = np.full(len(counts), len(self), dtype=np.int64)
-        np.minimum.at(first, inverse, idx)
+        in_order = idx[order]
         label = np.arange(len(self), dtype=np.int64)
-        label[idx] = first[inverse]
-        rows = np.unique(label)
+        label[in_order] = in_order[starts][starts.cumsum() - 1]
+        rows = np.flatnonzero(label == np.arange(len(self)))
         self.got[rows] = np.where(ok[rows], np.maximum(self.got[rows], 1), self.got[rows])
         self.live_from[rows] = np.where(ok[rows], self.lo[rows], self.live_from[rows])
         flat_rows = np.repeat(np.arange(len(self)), self.weight)  # flat is ordered row by row
@@ -134,7 +148,5 @@ class Cohorts:
         weight = np.bincount(label[flat_rows], minlength=len(self))[rows]
         for name in _FIELDS:
             setattr(self, name, getattr(self, name)[rows])
-        self.weight = weight.astype(np.int64)
-        self.flat = new_flat
-        self.start = np.concatenate(([0], np.cumsum(self.weight)[:-1])).astype(np.int64)
+        self._layout(new_flat, weight)
         return True

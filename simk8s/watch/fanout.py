@@ -310,15 +310,23 @@ def _egress_series(spans: list[tuple[float, float, int, float]], replicas: int, 
     its sum is the whole bytes of `egress_bytes`."""
     if not spans:
         return pd.DataFrame({"t_s": np.zeros(0, np.int64), "replica": np.zeros(0, np.int64), "bytes": np.zeros(0)})
-    end = int(np.ceil(max(s[1] for s in spans))) + 1
+    a, b, rep, nbytes = (np.array(col) for col in zip(*spans, strict=True))
+    rep = rep.astype(np.int64)
+    end = int(np.ceil(b.max())) + 1
+    # One entry per (span, 1 s bin it touches), in span order: np.add.at adds them in that
+    # order, so every bin sums its parts as a loop over the spans would.
+    point = b - a < 1e-12  # an instant send: all its bytes in the bin it starts in
+    lo = np.floor(a).astype(np.int64)
+    nbins = np.where(point, 1, np.floor(b).astype(np.int64) - lo + 1)
+    span = np.repeat(np.arange(len(spans)), nbins)
+    first = np.cumsum(nbins) - nbins
+    t = lo[span] + np.arange(int(nbins.sum())) - first[span]
+    sa, sb = a[span], b[span]
+    length = np.where(point, 1.0, b - a)[span]
+    share = (np.clip(t + 1.0, sa, sb) - np.clip(t.astype(np.float64), sa, sb)) / length * nbytes[span]
+    share = np.where(point[span], nbytes[span], share)
     bins = np.zeros((replicas, end))
-    for a, b, r, nbytes in spans:
-        if b - a < 1e-12:
-            bins[r, int(a)] += nbytes
-            continue
-        lo, hi = int(np.floor(a)), int(np.floor(b))
-        edges = np.clip(np.arange(lo, hi + 2, dtype=np.float64), a, b)
-        bins[r, lo : hi + 1] += np.diff(edges) / (b - a) * nbytes
+    np.add.at(bins, (rep[span], t), share)
     sent = bins.sum()
     if sent > 0:
         bins *= total / sent  # whole bytes per watcher, rounded: the same total as egress_bytes

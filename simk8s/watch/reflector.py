@@ -38,11 +38,12 @@ class Backoff:
         self.last = np.full(n, -np.inf)
         self.rng = rng
 
-    def wait(self, i: int, now: float) -> float:
-        """Seconds client `i` waits before its next attempt."""
-        if now - self.last[i] > BACKOFF_RESET or self.base[i] == 0.0:
-            self.base[i] = BACKOFF_INITIAL
-        else:
-            self.base[i] = min(self.base[i] * BACKOFF_FACTOR, BACKOFF_MAX)
-        self.last[i] = now
-        return float(self.base[i] * (1.0 + BACKOFF_JITTER * self.rng.random()))
+    def wait(self, clients: np.ndarray, now: float) -> np.ndarray:
+        """Seconds each of `clients` (distinct) waits before its next attempt; their jitters
+        are drawn in the order given."""
+        base = self.base[clients]
+        base = np.where((now - self.last[clients] > BACKOFF_RESET) | (base == 0.0), BACKOFF_INITIAL,
+                        np.minimum(base * BACKOFF_FACTOR, BACKOFF_MAX))
+        self.base[clients] = base
+        self.last[clients] = now
+        return base * (1.0 + BACKOFF_JITTER * self.rng.random(len(clients)))

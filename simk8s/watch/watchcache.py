@@ -39,13 +39,18 @@ class Window:
     capacity: np.ndarray  # int64[M + 1]
 
     def committed_by(self, t: float) -> int:
-        return int(np.searchsorted(self.times, t, side="right"))
+        return int(self.times.searchsorted(t, side="right"))
 
-    def can_resume(self, last_seen: int, t: float) -> bool:
+    def can_resume(self, last_seen: np.ndarray, t: float) -> np.ndarray:
         """Whether a watch from the RV of event `last_seen` (-1: before all events) can be
         served at time `t`: the next event is still held, or there is none yet."""
+        return last_seen + 1 >= self.resumable_from(t)
+
+    def resumable_from(self, t: float) -> int:
+        """The first event a watch started at `t` can be served from: the oldest held, or
+        the next to come when nothing newer has been committed."""
         n = self.committed_by(t)
-        return last_seen + 1 >= n or last_seen + 1 >= int(self.oldest[n])
+        return min(n, int(self.oldest[n]))
 
     def max_capacity(self) -> int:
         return int(self.capacity.max())

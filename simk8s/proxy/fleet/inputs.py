@@ -93,7 +93,8 @@ class SyncCostFn(Protocol):
     deterministic (same inputs → same bits whatever the batch size). Keyword extras, passed
     only when configured: ``endpoint_changes=`` (int64[k], when stream.endpoint_delta is
     given) and ``cleanup=`` (bool[k]: stale-chain iptables-save runs, when
-    config.cleanup_period is set)."""
+    config.cleanup_period is set). The arrays are valid during the call only (the fleet
+    reuses their buffers): keep copies, not them."""
 
     def __call__(
         self,

@@ -94,6 +94,13 @@ class _Fleet:
         self.partial_mode = config.mode in PARTIAL_SYNC_MODES
         self.track_large = config.large_cluster_skips_full_sync and config.mode == "iptables"
         self.total_services = config.static_services + self.cluster.n_services
+        # Per-sync columns handed to cost_fn (every closing node shares these totals).
+        self.total_services_row = np.full(config.n_nodes, self.total_services, dtype=np.int64)
+        self.total_endpoints_row = np.empty(config.n_nodes, dtype=np.int64)
+        self.startup_open = config.n_nodes > 0  # some node's t = 0 sync is still open
+        # iptables/nftables full syncs every fullSyncPeriod (see `_full`)
+        self.periodic_full_syncs = (self.partial_mode and config.partial_syncs
+                                    and bool(np.isfinite(config.full_sync_period)))
         self.records: list[tuple[np.ndarray, ...]] = []  # (node, start, end, full, periodic, first_write)
         self.cleanups: list[np.ndarray] = []  # one per record when the cleanup is modelled
 
@@ -165,20 +172,10 @@ class _Fleet:
         st, cfg = self.state, self.config
         k = idx.size
         first_pending = st.first_pending[idx]
-        startup = st.first[idx]
-        full = startup.copy() if not cfg.warm_start else np.zeros(k, dtype=bool)
-        if self.partial_mode and not cfg.partial_syncs:
-            full[:] = True  # every sync writes everything (the warm t = 0 no-op aside)
-            if cfg.warm_start:
-                full &= ~startup
-        elif self.partial_mode and np.isfinite(cfg.full_sync_period):
-            # Full at startup and every fullSyncPeriod (`doFullSync` in syncProxyRules; an
-            # infinite period: never, as in v1.26–v1.32 iptables, even from a warm start's
-            # last_full = −inf); not in large-cluster mode since #138571 (previous sync's mode).
-            periodic_full = (start - st.last_full[idx]) >= cfg.full_sync_period
-            if self.track_large:
-                periodic_full &= ~st.large[idx]
-            full |= periodic_full & ~startup if cfg.warm_start else periodic_full
+        # Once every node has closed its t = 0 sync (all but the first step), the startup
+        # terms below are all False and are skipped.
+        startup = st.first[idx] if self.startup_open else None
+        full = self._full(idx, start, startup)
         periodic = st.forced[idx]
         if first_pending.min() < w:
             changed_services, changed_endpoints = self.cluster.changed(first_pending, w)
@@ -197,39 +194,68 @@ class _Fleet:
                 cleanup = (start - st.last_cleanup[idx]) > cfg.cleanup_period
             else:
                 cleanup = np.ones(k, dtype=bool)
-            if cfg.warm_start:
+            if cfg.warm_start and startup is not None:
                 cleanup &= ~startup  # the warm t = 0 "sync" does no work
             st.last_cleanup[idx[cleanup]] = start[cleanup]
             extra["cleanup"] = cleanup
+        self.total_endpoints_row[:k] = total_endpoints
         cost = np.asarray(
             self.cost_fn(
                 full,
                 periodic,
                 changed_services,
                 changed_endpoints,
-                np.full(k, self.total_services, dtype=np.int64),
-                np.full(k, total_endpoints, dtype=np.int64),
+                self.total_services_row[:k],
+                self.total_endpoints_row[:k],
                 self.speed[idx],
                 **extra,
             ),
             dtype=np.float64,
         )
-        if cfg.warm_start:
+        if cfg.warm_start and startup is not None:
             cost[startup] = 0.0  # already programmed before t = 0
         end = start + cost
         # Runner update: the same float operations as simk8s/proxy/runner/.
         if self.token_bucket:  # TokenBucket.try_accept at the start
             st.free[idx] = np.maximum(st.free[idx] + cfg.min_sync_period, start)
+            st.pull[idx] = np.inf  # (read by the token-bucket runner only)
         st.end[idx] = end
-        st.last_full[idx[full]] = start[full]
-        st.first[idx] = False
+        if self.periodic_full_syncs:  # (last_full is read by `_full` only then)
+            st.last_full[idx[full]] = start[full]
+        if startup is not None:
+            st.first[idx] = False
+            self.startup_open = bool(st.first.any())
         st.first_pending[idx] = w
         st.s_open[idx] = end + cfg.max_interval  # no request yet: the timer's run
         st.forced[idx] = True
-        st.pull[idx] = np.inf
         self.records.append((idx, start, end, full, periodic, first_pending))
         if cleanup is not None:
             self.cleanups.append(cleanup)
+
+    def _full(self, idx: np.ndarray, start: np.ndarray, startup: np.ndarray | None) -> np.ndarray:
+        """Which of these syncs are full (`startup`: their t = 0 sync; None: none is)."""
+        st, cfg = self.state, self.config
+        k = idx.size
+        if startup is not None and not cfg.warm_start:
+            full = startup.copy()
+        else:
+            full = np.zeros(k, dtype=bool)
+        if self.partial_mode and not cfg.partial_syncs:
+            full[:] = True  # every sync writes everything (the warm t = 0 no-op aside)
+            if cfg.warm_start and startup is not None:
+                full &= ~startup
+        elif self.periodic_full_syncs:
+            # Full at startup and every fullSyncPeriod (`doFullSync` in syncProxyRules; an
+            # infinite period: never, as in v1.26–v1.32 iptables, even from a warm start's
+            # last_full = −inf); not in large-cluster mode since #138571 (previous sync's mode).
+            periodic_full = (start - st.last_full[idx]) >= cfg.full_sync_period
+            if self.track_large:
+                periodic_full &= ~st.large[idx]
+            if cfg.warm_start and startup is not None:
+                full |= periodic_full & ~startup
+            else:
+                full |= periodic_full
+        return full
 
     def _table(self) -> SyncTable:
         """Records → (node, start)-sorted table. last_write is not stored: a node's applied
