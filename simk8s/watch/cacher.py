@@ -300,11 +300,15 @@ class Replica:
         h = self.h
         budget, when = self.budget.get(kind, (0.0, 0.0))
         timeout = min(BUDGET_MAX, budget + BUDGET_REFILL * (t - when))
-        d = drain(t, self._remaining(self._end(), watching), h.weight, self.bw)
+        rem = self._remaining(self._end(), watching)
         head = self.axis[self.class_off[h.cls[blocked]] + h.lo[blocked] + 1] - h.pos[blocked]
-        unblock = d.time_of(np.maximum(head, 0.0))
-        late = unblock > t + timeout
-        any_late = np.count_nonzero(late) > 0
+        if _surely_late(head, rem, h.weight, self.bw, timeout):
+            late = np.ones(len(blocked), dtype=bool)
+            any_late = True
+        else:
+            unblock = drain(t, rem, h.weight, self.bw).time_of(np.maximum(head, 0.0))
+            late = unblock > t + timeout
+            any_late = np.count_nonzero(late) > 0
         waited = timeout if any_late else float(unblock.max() - t)
         self.budget[kind] = (min(BUDGET_MAX, timeout - waited), t)
         self.free[kind] = t + waited
@@ -481,3 +485,15 @@ class Replica:
         self.gap[still] += np.maximum(min(until, self.gap_until) - self.down[still], 0.0)
         return ReplicaResult(self.received, self.listed, self.terminated, self.relists, self.gap,
                              self.events, self.spans, self.blocked_s, self.queued_max)
+
+
+def _surely_late(head: np.ndarray, rem: np.ndarray, weight: np.ndarray, bw: float, timeout: float) -> bool:
+    """Whether every blocked watcher is certainly still blocked after `timeout`, without the
+    drain: until a stream has `head` bytes, every row with at least `head` bytes left is
+    still sending, so it needs at least head × (their weight) / bw seconds. The margin
+    keeps the answer the drain's own wherever float rounding could decide it."""
+    smallest = float(head.min())
+    if smallest <= 0.0:
+        return False
+    sharing = int(weight[rem >= float(head.max())].sum())
+    return smallest * sharing / bw > timeout + 1e-6
