@@ -5,6 +5,8 @@ alike rows grouped into their first row."""
 import numpy as np
 import pandas as pd
 
+from simk8s.watch.bandwidth import drain
+from simk8s.watch.cacher import _surely_late
 from simk8s.watch.cohorts import Cohorts
 from simk8s.watch.fanout import _egress_series
 from simk8s.watch.reflector import (
@@ -65,3 +67,25 @@ def test_alike_rows_merge_into_their_first_row():
     assert h.weight.tolist() == [2, 2, 1, 1] and h.lo.tolist() == [3, 5, 7, 3]
     assert [sorted(h.members(c).tolist()) for c in range(4)] == [[0, 2], [1, 4], [3], [5]]
     assert h.row_of.tolist() == [0, 1, 0, 2, 1, 3]
+
+
+def test_surely_late_only_when_the_drain_finds_every_blocked_watcher_late():
+    rng = np.random.default_rng(7)
+    bw, t = 1e6, 100.0
+    decided = 0
+    for _ in range(2000):
+        n = int(rng.integers(1, 12))
+        rem = np.where(rng.random(n) < 0.3, 0.0, rng.random(n) * 4e5)
+        weight = rng.integers(1, 50, n)
+        busy = np.flatnonzero(rem > 0)
+        if busy.size == 0:
+            continue
+        blocked = rng.choice(busy, size=int(rng.integers(1, busy.size + 1)), replace=False)
+        head = rem[blocked] * rng.random(len(blocked))
+        timeout = float(rng.choice([0.0, 0.01, 0.05, 0.1]))
+        if _surely_late(head, rem, weight, bw, timeout):
+            decided += 1
+            unblock = drain(t, rem, weight, bw).time_of(np.maximum(head, 0.0))
+            assert (unblock > t + timeout).all()
+    assert decided > 100
+

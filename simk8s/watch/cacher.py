@@ -308,7 +308,7 @@ class Replica:
         else:
             unblock = drain(t, rem, h.weight, self.bw).time_of(np.maximum(head, 0.0))
             late = unblock > t + timeout
-            any_late = np.count_nonzero(late) > 0
+            any_late = bool(np.count_nonzero(late))
         waited = timeout if any_late else float(unblock.max() - t)
         self.budget[kind] = (min(BUDGET_MAX, timeout - waited), t)
         self.free[kind] = t + waited
