@@ -62,11 +62,11 @@ def drain(t0: float, remaining: np.ndarray, weight: np.ndarray, bandwidth: float
     v_knots = np.zeros(n + 1)
     rem = v_knots[1:]
     rem_busy.take(order, out=rem)
-    w = weight[busy[order]].astype(np.float64)
-    # Between the (i-1)th and ith group finishing, the groups from i on share the link.
+    w = weight.take(busy.take(order))
+    # Between the (i-1)th and ith group finishing, the groups from i on share the link
+    # (whole counts: the same floats as a float cumsum).
     active = w[::-1].cumsum()[::-1]
-    step_v = rem.copy()
-    step_v[1:] -= rem[:-1]
+    step_v = v_knots[1:] - v_knots[:-1]  # v_knots[0] is 0: the first step is rem[0] itself
     step_v *= active
     step_v /= bandwidth
     t_knots = np.zeros(n + 1)
