@@ -208,10 +208,10 @@ class Replica:
         h.recv[busy] += sent
         ws = watching[busy]
         if np.count_nonzero(ws) < len(ws):
-            ls = ~ws
-            rl = busy[ls]
-            h.list_rem[rl] -= sent[ls]
-            h.listed[rl] += sent[ls]
+            # LIST bytes of every busy row: 0 for the watching ones (subtracting or adding 0 changes nothing)
+            list_sent = np.where(ws, 0.0, sent)
+            h.list_rem[busy] -= list_sent
+            h.listed[busy] += list_sent
             busy, sent, close = busy[ws], sent[ws], close[ws]
         if busy.size == 0:
             return
@@ -398,8 +398,12 @@ class Replica:
     def _resumable(self, rows: np.ndarray, t: float) -> np.ndarray:
         """Whether the watch cache can still serve a watch from each row's RV."""
         h = self.h
+        cls = h.cls[rows]
+        present = set(cls.tolist())
+        if len(present) == 1:  # the common case: one class, one window to ask
+            return h.rv_k[rows] + 1 >= self.windows[self.classes[present.pop()].kind].resumable_from(t)
         first = np.array([self.windows[ec.kind].resumable_from(t) for ec in self.classes], dtype=np.int64)
-        return h.rv_k[rows] + 1 >= first[h.cls[rows]]
+        return h.rv_k[rows] + 1 >= first[cls]
 
     def _start_lists(self, rows: np.ndarray, t: float) -> None:
         h = self.h
