@@ -186,10 +186,10 @@ def _apiserver(run: VariantRun) -> Iterator[Metric]:
             "apiserver_request", "Requests the apiserver answered (simulated controller writes of "
             "Endpoints, EndpointSlices and Services; pod writes left out).",
             labels=["code", "component", "group", "resource", "scope", "subresource", "verb", "version"])
-        counts: dict[tuple[str, str, str], int] = {}
-        for key in zip(writes["kind"].astype(str), writes["op"].astype(str),
-                       writes["rejected"].fillna("").astype(str), strict=True):
-            counts[key] = counts.get(key, 0) + 1
+        keys = pd.DataFrame({"kind": writes["kind"].astype(str), "op": writes["op"].astype(str),
+                             "why": writes["rejected"].fillna("").astype(str)})
+        # (kind, op, why) → writes
+        counts: dict[tuple[str, str, str], int] = keys.value_counts(sort=False, dropna=False).to_dict()  # type: ignore[assignment]
         for (kind, op, why), n in sorted(counts.items()):
             if kind not in _RESOURCE:
                 continue

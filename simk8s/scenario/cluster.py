@@ -17,7 +17,6 @@ from pydantic import (
     model_validator,
 )
 
-from simk8s.dataplane.latency import params_for_machine as latency_params_for_machine
 from simk8s.proxy.cost import MachineProfileError, load_machine_profile
 
 from .base import Loc, SchemaModel, field_alias
@@ -152,6 +151,9 @@ class KubeProxy(SchemaModel):
     @classmethod
     def _machine_profile_loads(cls, value: str | None) -> str | None:
         if value is not None:
+            # (imported here: simk8s.dataplane imports pandas, which loading a scenario never needs)
+            from simk8s.dataplane.latency import params_for_machine as latency_params_for_machine
+
             try:
                 load_machine_profile(value)
                 latency_params_for_machine(value)
