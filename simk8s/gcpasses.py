@@ -45,14 +45,6 @@ def fewer_gc_passes():
                 gc.set_threshold(*_saved)
 
 
-def freeze_built_state() -> None:
-    """Inside fewer_gc_passes: freeze what a stage has just built to live on (a cluster's
-    nodes, pods and initial objects), so the young-generation passes that follow skip it."""
-    with _lock:
-        if _depth > 0:
-            gc.freeze()
-
-
 _building = 0  # stages inside no_passes_while_building now
 _was_enabled = True
 
