@@ -281,6 +281,25 @@ def test_gc_setting_survives_overlapping_runs():
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
 
 
+def test_no_passes_while_a_stage_builds():
+    import gc
+
+    from simk8s.gcpasses import no_passes_while_building
+    from simk8s.pipeline import fewer_gc_passes
+
+    assert gc.isenabled()
+    with no_passes_while_building():  # outside fewer_gc_passes: nothing changes
+        assert gc.isenabled()
+    assert gc.get_freeze_count() == 0
+    with fewer_gc_passes():
+        with no_passes_while_building(), no_passes_while_building():  # overlapping stages
+            assert not gc.isenabled()
+            built = [[] for _ in range(10)]
+        assert gc.isenabled() and gc.get_count()[0] < 10  # frozen: the young count restarts
+        assert gc.get_freeze_count() >= len(built)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
 def _fail(group):
     raise RuntimeError(f"boom in {group[0][0]}")
 

@@ -14,7 +14,7 @@ from simk8s.cluster.kcm import EndpointsController, EndpointSliceController
 from simk8s.cluster.names import stable_uid
 from simk8s.cluster.pods import lifecycle_frame
 from simk8s.cluster.world import Controller, World
-from simk8s.gcpasses import freeze_built_state
+from simk8s.gcpasses import no_passes_while_building
 
 
 @dataclass
@@ -64,6 +64,11 @@ def seed_user_endpoints(world: World) -> None:
 
 
 def run_cluster(scenario: Any, *, progress: Callable[[float], None] | None = None) -> ClusterRun:
+    with no_passes_while_building():  # the world, its log and tables live on to the end
+        return _build_and_run(scenario, progress)
+
+
+def _build_and_run(scenario: Any, progress: Callable[[float], None] | None) -> ClusterRun:
     wall = time.perf_counter()
     world = World(scenario)
     kcm = scenario.cluster.controller_manager
@@ -78,7 +83,6 @@ def run_cluster(scenario: Any, *, progress: Callable[[float], None] | None = Non
         c.initial()
     world.controllers = controllers
     initial = {kind: list(world.apiserver.list(kind)) for kind in ("Endpoints", "EndpointSlice", "Service")}
-    freeze_built_state()  # the initial world lives to the end: later GC passes skip it
     world.schedule_events()
     exception = None
     # Run in slices so a progress bar can follow; the count of model events stays the same

@@ -10,7 +10,7 @@ tests check both give identical plans.
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import compress
 from operator import is_not
@@ -239,8 +239,10 @@ class EndpointSliceState:
             keys.sort(key=lambda k: min(self._group_pods[k]))
         return keys
 
-    def _ordered(self, g: _Group, keys: Iterable[EndpointKey]) -> dict[EndpointKey, Endpoint]:
+    def _ordered(self, g: _Group, keys: Collection[EndpointKey]) -> dict[EndpointKey, Endpoint]:
         """Desired endpoints of ``keys`` in desired order (by their first pod)."""
+        if not keys:  # (usual for ``unplaced``: an emptied set would still walk its old table)
+            return {}
         first = g.members
         return {k: g.want[k] for k in sorted(keys, key=lambda k: first[k][0])}
 

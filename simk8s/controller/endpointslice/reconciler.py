@@ -287,9 +287,14 @@ def _reconcile_address_type(
     deletes: list[EndpointSlice] = []
     unchanged: list[EndpointSlice] = []
     by_key: dict[PortKey, list[EndpointSlice]] = {}
+    # Slices share their port tuple objects: one port key (and its hashing) per such object.
+    by_ports: dict[int, list[EndpointSlice]] = {}
     for s in existing:
         if owned_by(s, service):
-            by_key.setdefault(port_map_key(s.ports), []).append(s)
+            group = by_ports.get(id(s.ports))  # (every s.ports is alive through the loop)
+            if group is None:
+                group = by_ports[id(s.ports)] = by_key.setdefault(port_map_key(s.ports), [])
+            group.append(s)
         else:  # left over from an older Service of the same name
             deletes.append(s)
     for key in group_keys:  # reconcileByPortMapping
