@@ -60,6 +60,7 @@ def run_size(nodes: int) -> dict:
     from simk8s.results.summary import build_summary, build_tables
     from simk8s.results.variant import VariantResult
     from simk8s.scenario import load_scenario, load_variants
+    from simk8s.small_pages import small_pages
 
     wall = dict.fromkeys(STAGES, 0.0)
     peak: dict[str, float] = {}
@@ -73,7 +74,7 @@ def run_size(nodes: int) -> dict:
     stage("load", t0)
     counts: dict[str, int] = {}
     fanouts: dict = {}  # shared by variants that watch alike, as simk8s.pipeline.run_group does
-    with fewer_gc_passes():
+    with fewer_gc_passes(), small_pages():  # as simk8s.pipeline.run_variant runs every stage
         t0 = time.perf_counter()
         cluster = run_cluster(variants[0][1])
         stage("cluster", t0)
