@@ -109,6 +109,13 @@ CASES = [
     Case("validate-dir", ["validate", "adir"], 2, "Error: Invalid value for 'FILES...'", dirs=("adir",)),
     Case("validate-duplicate-keys", ["validate", "dup.yaml"], 2, "dup.yaml:2: name: duplicate key",
          {"dup.yaml": "name: a\nname: b\n"}),
+    Case("validate-exponent-integer", ["validate", "exp.yaml"], 2,
+         "exp.yaml:7: cluster.apiserver.watchChanSize: Input should be a valid integer, unable to parse string as an "
+         "integer, got '1e9' (YAML reads a number like 1e9 as text: write it out, e.g. 1000000000)",
+         {"exp.yaml": QUICK.replace("cluster:\n", "cluster:\n  apiserver: {watchChanSize: 1e9}\n", 1)}),
+    Case("validate-empty-machine", ["validate", "m.yaml"], 2,
+         "m.yaml:7: cluster.kubeProxy.machine: must name a machine profile file (written by `simk8s calibrate --host`), "
+         "got an empty string", {"m.yaml": QUICK.replace("cluster:\n", "cluster:\n  kubeProxy: {machine: \"\"}\n", 1)}),
     Case("validate-tab-indent", ["validate", "tab.yaml"], 2, "tab.yaml:2: not valid YAML",
          {"tab.yaml": "name: a\n\tseed: 1\n"}),
     Case("unknown-command", ["simulate", "scen.yaml"], 2, "Error: No such command 'simulate'"),

@@ -150,6 +150,8 @@ class KubeProxy(SchemaModel):
     @field_validator("machine")
     @classmethod
     def _machine_profile_loads(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must name a machine profile file (written by `simk8s calibrate --host`), got an empty string")
         if value is not None:
             # (imported here: simk8s.dataplane imports pandas, which loading a scenario never needs)
             from simk8s.dataplane.latency import params_for_machine as latency_params_for_machine

@@ -205,7 +205,7 @@ def _machine_relative_to(raw: dict[str, Any], base_dir: Path) -> None:
     (a `--set` value stays relative to the working directory)."""
     kube_proxy = (raw.get("cluster") or {}).get("kubeProxy") if isinstance(raw.get("cluster"), dict) else None
     machine = kube_proxy.get("machine") if isinstance(kube_proxy, dict) else None
-    if isinstance(kube_proxy, dict) and isinstance(machine, str) and not Path(machine).is_absolute():
+    if isinstance(kube_proxy, dict) and isinstance(machine, str) and machine.strip() and not Path(machine).is_absolute():
         raw["cluster"] = {**raw["cluster"], "kubeProxy": {**kube_proxy, "machine": str(base_dir / machine)}}
 
 

@@ -5,6 +5,7 @@ declared range as "must be from LOW to HIGH" in the field's own unit."""
 from __future__ import annotations
 
 import difflib
+import re
 import types
 from collections.abc import Callable
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -20,6 +21,7 @@ from .model import Scenario
 from .units import format_bandwidth, format_duration, format_quantity, format_rate
 from .yamlsource import Loc
 
+_EXPONENT = re.compile(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+")  # 1e9, 2.5E6: text to YAML 1.1 without a dot
 Problem = tuple[SchemaLoc, str]  # hashable: problems are compared as a set
 
 
@@ -50,7 +52,11 @@ def _message(kind: str, text: str, loc: Loc, value: Any) -> str:
         text = text.removeprefix(prefix)
     if text.startswith("Input should") and ", got" not in text:
         text += f", got {describe(value)}"
+    if kind == "int_parsing" and isinstance(value, str) and _EXPONENT.fullmatch(value.strip()):
+        # PyYAML reads YAML 1.1, where a float needs a dot: 1e9 stays the string "1e9"
+        text += " (YAML reads a number like 1e9 as text: write it out, e.g. 1000000000)"
     return text
+
 
 
 def describe(value: Any) -> str:
