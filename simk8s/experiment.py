@@ -37,7 +37,8 @@ class Experiment:
         return [(v.name, v.summary, v.scenario.cluster.kube_proxy.watch) for v in self.variants]
 
     def comparison(self, numeric: bool = False) -> pd.DataFrame:
-        """Figures × variants: formatted text, or with `numeric=True` the numbers (floats)."""
+        """Figures × variants: formatted text, or with `numeric=True` the numbers (floats;
+        each row's unit in `.attrs["units"]`, e.g. "s", "ms", "B")."""
         return comparison_values(self._rows()) if numeric else comparison_frame(self._rows())
 
     def format(self) -> str:

@@ -99,4 +99,9 @@ def test_comparison_also_has_numbers(quick):
     assert list(numbers.columns) == list(text.columns) and list(numbers.index) == list(text.index)
     assert numbers.loc["connections", "slices-ipvs"] == 30330.0
     assert text.loc["connections", "slices-ipvs"] == "30,330"
+    units = numbers.attrs["units"]
+    assert set(units) == set(numbers.index)
+    assert (units["programming latency p99"], units["first packet p99"], units["apiserver egress (kube-proxy's kind)"],
+            units["connections"], units["cross-zone connections"], units["cross-zone price"],
+            units["backend load max/mean"]) == ("s", "ms", "B", "count", "ratio", "USD", "ratio")
     assert math.isnan(numbers.loc["DNS answers (ExternalName)"].iloc[0]) or numbers.loc["DNS answers (ExternalName)"].iloc[0] == 0

@@ -99,7 +99,25 @@ def comparison_values(variants: list[tuple[str, dict, str]]) -> pd.DataFrame:
         kind = PROXY_KIND.get(watch, watch)
         values = [_get(summary, path, kind) for path, _label, _fmt in ROWS]
         data[name] = [float(v) if isinstance(v, int | float) and not isinstance(v, bool) else float("nan") for v in values]
-    return pd.DataFrame(data, index=[label for _p, label, _f in ROWS])
+    frame = pd.DataFrame(data, index=[label for _p, label, _f in ROWS])
+    frame.attrs["units"] = {label: unit_of_format(fmt) for _p, label, fmt in ROWS}  # rows mix s, ms and bytes
+    return frame
+
+
+def unit_of_format(fmt: str) -> str:
+    """The unit of a comparison row's numbers, from how the row is printed: s, ms, B,
+    ratio, USD or count."""
+    if fmt == "bytes" or fmt.endswith(" B"):
+        return "B"
+    if fmt.endswith(" ms"):
+        return "ms"
+    if fmt.endswith(" s"):
+        return "s"
+    if fmt.endswith("%}") or fmt == "{:.2f}":  # a share, or max/mean
+        return "ratio"
+    if fmt.startswith("$"):
+        return "USD"
+    return "count"
 
 
 def shown_rows(frame: pd.DataFrame) -> pd.Series:
