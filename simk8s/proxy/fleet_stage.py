@@ -292,7 +292,7 @@ def _summary(
         ipvs = ipvs_totals(services, endpoints)
         rules = int(ipvs["virtual_servers"] + ipvs["real_servers"])
     else:
-        rules = int(nftables_totals(services, endpoints)["rules"])
+        rules = int(nftables_totals(services, endpoints, release=_release(scenario.cluster.kubernetes_version))["rules"])
     c = fleet.counters
     # The t = 0 sync is either a restart's full sync (restartAtStart) or, for kube-proxies
     # already running, a zero-cost runner initialization: reported apart, not in the percentiles.

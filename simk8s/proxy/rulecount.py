@@ -9,14 +9,15 @@ arrays out). `count_state` renders and counts, the reference both are tested aga
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from simk8s.proxy.iptables import IPT_NUM_2022, IptablesOptions, render_iptables
 from simk8s.proxy.ipvs import render_ipvs
-from simk8s.proxy.nftables import render_nftables
-from simk8s.proxy.state import ProxyState
+from simk8s.proxy.nftables import CLUSTER_IPS_CHECK_SINCE, NEWEST, Release, render_nftables
+from simk8s.proxy.state import ProxyNode, ProxyState
 
 FIXED_NAT_RULES = 5  # KUBE-POSTROUTING 3 + KUBE-MARK-MASQ 1 + final KUBE-SERVICES rule
 FIXED_NAT_CHAINS = 4
@@ -147,26 +148,35 @@ class NftCounts:
     sets_and_maps: int
 
 
-def nftables_counts(state: ProxyState) -> NftCounts:
-    t = render_nftables(state)
+def nftables_counts(state: ProxyState, release: Release = NEWEST) -> NftCounts:
+    t = render_nftables(state, release=release)
     return NftCounts(len(t.chains), t.rule_count, t.element_count, len(t.maps) + len(t.sets))
 
 
-def nftables_totals(n_ports: ArrayLike, n_endpoints: ArrayLike, n_empty_ports: ArrayLike = 0) -> dict[str, np.ndarray]:
-    """Vectorized nftables counts for ClusterIP/Cluster-policy ports (matches `nftables_counts`):
-    per port with endpoints 1 service chain (masq rule + numgen vmap), 1 service-ips element;
-    per endpoint 1 chain with 2 rules; per empty port 1 no-endpoint-services element;
-    every port adds its ClusterIP to the cluster-ips set."""
+def nftables_totals(n_ports: ArrayLike, n_endpoints: ArrayLike, n_empty_ports: ArrayLike = 0,
+                    release: Release = NEWEST) -> dict[str, np.ndarray]:
+    """Vectorized nftables counts for ClusterIP/Cluster-policy ports (matches `nftables_counts`
+    in `release`): per port with endpoints 1 service chain (masq rule + numgen vmap), 1
+    service-ips element; per endpoint 1 chain with 2 rules; per empty port 1
+    no-endpoint-services element; from 1.30 every port adds its ClusterIP to the cluster-ips
+    set (kubernetes/kubernetes#122692). The fixed chains and rules are the release's own
+    (`nft_fixed`)."""
     p_all = np.asarray(n_ports, dtype=np.int64)
     empty = np.asarray(n_empty_ports, dtype=np.int64)
     p = p_all - empty
     e = np.asarray(n_endpoints, dtype=np.int64)
+    fixed_chains, fixed_rules = nft_fixed(release)
+    cluster_ips = p_all if release >= CLUSTER_IPS_CHECK_SINCE else 0
     return {
-        "chains": NFT_FIXED_CHAINS + p + e,
-        "rules": NFT_FIXED_RULES + 2 * p + 2 * e,
-        "elements": p + empty + p_all,
+        "chains": fixed_chains + p + e,
+        "rules": fixed_rules + 2 * p + 2 * e,
+        "elements": p + empty + cluster_ips,
     }
 
 
-NFT_FIXED_CHAINS = 16  # newest release's table (simk8s/proxy/nftables.py `base_chains`)
-NFT_FIXED_RULES = 22
+@cache
+def nft_fixed(release: Release = NEWEST) -> tuple[int, int]:
+    """(chains, rules) of kube-proxy's table with no Service in `release`: the base chains and
+    their jumps (simk8s/proxy/nftables.py `base_chains`) and the shared helper chains."""
+    table = render_nftables(ProxyState(ProxyNode("node-0")), release=release)
+    return len(table.chains), table.rule_count
