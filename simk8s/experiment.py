@@ -126,22 +126,18 @@ def _run_in_processes(name: str, groups: list, jobs: int, progress: Any, target:
 
     if target is None:
         return run_groups_in_processes(groups, jobs, progress), None
-    writer: ResultsWriter | None = None
+    writer = ResultsWriter(target, name, inputs=inputs)
 
-    def write_group(results: list[VariantResult]) -> None:
-        nonlocal writer
-        writer = writer or ResultsWriter(target, name, inputs=inputs)
-        for r in results:
+    def write_group(done: list[VariantResult]) -> None:
+        for r in done:
             writer.add(r)
 
     try:
         results = run_groups_in_processes(groups, jobs, progress, on_group_done=write_group)
-        writer = writer or ResultsWriter(target, name, inputs=inputs)
         ordered = sorted(results, key=lambda r: order[r.name])  # the summary lists them in this order
         return results, writer.finish(resolved, ordered, keep_other_variants=keep_other_variants)
     except BaseException:
-        if writer is not None:
-            writer.discard()
+        writer.discard()
         raise
 
 
